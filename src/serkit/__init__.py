@@ -1,0 +1,21 @@
+"""serkit: software entity recognition with exact character offsets."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from serkit.types import Entity, Sentence, Token
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from serkit.tagger import Tagger
+
+__all__ = ["Entity", "Sentence", "Token", "Tagger", "load", "__version__"]
+
+
+def load(path: str | None = None, **kwargs) -> Tagger:
+    """Load a saved serkit model (the shipped default when ``path`` is None)."""
+    from serkit.models.registry import load_tagger
+
+    return load_tagger(path, **kwargs)

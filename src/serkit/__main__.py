@@ -1,0 +1,5 @@
+"""Allow `python -m serkit`."""
+
+from serkit.cli.main import main
+
+main()

@@ -1,0 +1,49 @@
+"""The model card ``serkit.json``: what every saved model directory carries."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from serkit.errors import ModelLoadError
+
+CARD_NAME = "serkit.json"
+
+
+def sha256_files(paths: Iterable[str | Path]) -> str:
+    """Checksum of the training data, so a card says exactly what a model saw."""
+    h = hashlib.sha256()
+    for p in sorted(str(p) for p in paths):
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def write_card(model_dir: str | Path, card: dict[str, Any]) -> Path:
+    """Write ``serkit.json`` atomically, filling in version and creation time."""
+    from serkit import __version__
+    from serkit.io.atomic import atomic_write
+
+    card = dict(card)
+    card.setdefault("serkit_version", __version__)
+    card.setdefault("created", _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
+    path = Path(model_dir) / CARD_NAME
+    with atomic_write(path) as f:
+        json.dump(card, f, indent=2, ensure_ascii=False, sort_keys=False)
+        f.write("\n")
+    return path
+
+
+def read_card(model_dir: str | Path) -> dict[str, Any]:
+    path = Path(model_dir) / CARD_NAME
+    if not path.is_file():
+        raise ModelLoadError(f"{model_dir}: not a serkit model directory (no {CARD_NAME})")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(f"{path}: unreadable model card: {e}") from e

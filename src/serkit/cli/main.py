@@ -1,0 +1,42 @@
+"""Entry point: import every command module (one file per command), run, map errors.
+
+User errors (``SerkitError``: bad data, bad model path, limits) print one line on
+stderr and exit with code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from serkit.cli._app import app
+from serkit.errors import SerkitError
+
+COMMANDS = (
+    "data",
+    "tokenize",
+    "eval",
+    "train",
+    "predict",
+    "lexicon",
+    "weak_label",
+    "tag",
+    "export",
+)
+
+for _name in COMMANDS:
+    importlib.import_module(f"serkit.cli.{_name}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, standalone_mode=True)
+    except SerkitError as e:
+        print(f"serkit: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except BrokenPipeError:  # `serkit tag ... | head`
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

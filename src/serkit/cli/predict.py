@@ -1,0 +1,3 @@
+"""`serkit predict` (being written)."""
+
+from serkit.cli._app import app  # noqa: F401

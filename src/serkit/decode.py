@@ -1,0 +1,25 @@
+"""From word-level IOB2 tags back to character-offset ``Entity`` spans."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from serkit.labels import repair_iob, spans
+from serkit.types import Entity, Token
+
+
+def entities_from_tags(
+    text: str, tokens: Sequence[Token], tags: Sequence[str], scores: Sequence[float] | None = None
+) -> list[Entity]:
+    """Entities over ``text`` for tagged ``tokens``; the entity score is the mean word score.
+
+    Stray ``I-`` tags open a new entity (same repair as evaluation), so what the
+    user sees is what strict scoring counts.
+    """
+    fixed, _ = repair_iob(tags)
+    out: list[Entity] = []
+    for s, e, label in spans(fixed):
+        start, end = tokens[s].start, tokens[e - 1].end
+        score = 1.0 if scores is None else sum(scores[s:e]) / (e - s)
+        out.append(Entity(start, end, label, text[start:end], min(1.0, max(0.0, float(score)))))
+    return out
