@@ -15,7 +15,10 @@ from pathlib import Path
 from serkit.io.atomic import atomic_write
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-HEADER = "# serkit benchmark results\n\nEvery number below was measured by the command shown with it.\n"
+HEADER = (
+    "# serkit benchmark results\n\n"
+    "Every number below was measured by the command shown with it.\n"
+)
 
 
 def machine() -> str:
@@ -39,6 +42,9 @@ def update_section(name: str, markdown: str, path: Path = RESULTS) -> None:
     begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"
     block = f"{begin}\n{markdown.strip()}\n{end}"
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
     with atomic_write(path) as f:
         f.write(text)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import shlex
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -31,12 +33,21 @@ def write_card(model_dir: str | Path, card: dict[str, Any]) -> Path:
 
     card = dict(card)
     card.setdefault("serkit_version", __version__)
+    card.setdefault("command", _command_line())
     card.setdefault("created", _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
     path = Path(model_dir) / CARD_NAME
     with atomic_write(path) as f:
         json.dump(card, f, indent=2, ensure_ascii=False, sort_keys=False)
         f.write("\n")
     return path
+
+
+def _command_line() -> str:
+    """How this model was made, as the user typed it (``serkit ...`` for the CLI)."""
+    argv = list(sys.argv)
+    if argv and argv[0].endswith("serkit"):
+        argv[0] = "serkit"
+    return shlex.join(argv)
 
 
 def read_card(model_dir: str | Path) -> dict[str, Any]:

@@ -1,3 +1,56 @@
-"""`serkit predict` (being written)."""
+"""`serkit predict`: tag a corpus file with a model, writing the input's format."""
 
-from serkit.cli._app import app  # noqa: F401
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from serkit.cli._app import app
+
+
+@app.command("predict")
+def predict_cmd(
+    file: Annotated[Path, typer.Argument(help="Tokenised input: WikiSER, CoNLL or JSONL.")],
+    model: Annotated[
+        Path | None, typer.Option("--model", "-m", help="Model directory (default: shipped model).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Output file (default: stdout).")
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="Output format: wikiser, conll or jsonl (default: the input's)."),
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="Input format (default: detected).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Sentences per model call.")] = 64,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Progress bar.")
+    ] = True,
+) -> None:
+    """Replace the tags of FILE's sentences with the model's predictions (tokens unchanged)."""
+    from serkit.evaluate import predict_sentences
+    from serkit.io import read, write
+    from serkit.io.detect import check_format
+    from serkit.models.registry import load_tagger
+
+    tagger = load_tagger(model)
+    reader = read(file, fmt)
+    sentences = list(reader)
+    out_fmt = check_format(to) if to else (reader.format or "wikiser")
+    tagged = predict_sentences(tagger, sentences, batch_size=batch_size, progress=progress)
+    if output is not None:
+        n = write(output, tagged, out_fmt)
+        typer.echo(f"{n} sentences tagged -> {output}", err=True)
+        return
+    if out_fmt == "wikiser":
+        from serkit.io.wikiser import write_wikiser as writer
+    elif out_fmt == "conll":
+        from serkit.io.conll import write_conll as writer
+    else:
+        from serkit.io.jsonl import write_jsonl as writer
+    writer(sys.stdout, tagged)

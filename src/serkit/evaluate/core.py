@@ -1,0 +1,132 @@
+"""``evaluate`` and ``score_sentences``: check the inputs line up, normalise tags, score.
+
+Tags are validated (``O``/``B-T``/``I-T`` only), stray ``I-`` are repaired to ``B-``
+and counted, and predicted (optionally gold) types are mapped into one label set
+before anything is scored, so every number in the report describes the same entities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from serkit.errors import MismatchError, SerkitError
+from serkit.evaluate.breakdown import breakdown
+from serkit.evaluate.metrics import MODES, mode_scores
+from serkit.evaluate.report import EvalReport
+from serkit.labels import load_mapping, map_tags, repair_iob
+from serkit.types import Sentence
+
+MappingSpec = Mapping[str, str | None] | str | Path | None
+
+
+def resolve_mapping(spec: MappingSpec) -> dict[str, str | None] | None:
+    """A mapping dict from a dict, a built-in ``"src:dst"`` spec or a TOML/JSON file."""
+    if spec is None:
+        return None
+    if isinstance(spec, Mapping):
+        return dict(spec)
+    return load_mapping(spec)
+
+
+def _prepare(
+    side: str, sequences: Sequence[Sequence[str]], mapping: Mapping[str, str | None] | None
+) -> tuple[list[list[str]], list[list[str]], int]:
+    """(raw tags mapped, repaired tags mapped, number of stray I- repaired)."""
+    raw_out: list[list[str]] = []
+    fixed_out: list[list[str]] = []
+    n_fixed = 0
+    for i, tags in enumerate(sequences):
+        try:
+            fixed, n = repair_iob(tags)
+        except ValueError as e:
+            raise SerkitError(f"{side} sentence {i}: {e}") from None
+        n_fixed += n
+        raw = list(tags)
+        if mapping is not None:
+            raw, fixed = map_tags(raw, mapping), map_tags(fixed, mapping)
+        raw_out.append(raw)
+        fixed_out.append(fixed)
+    return raw_out, fixed_out, n_fixed
+
+
+def evaluate(
+    gold: Sequence[Sequence[str]],
+    pred: Sequence[Sequence[str]],
+    *,
+    mapping: MappingSpec = None,
+    gold_mapping: MappingSpec = None,
+    mode: str = "strict",
+) -> EvalReport:
+    """Score predicted IOB2 tag sequences against gold ones, entity by entity.
+
+    ``mapping`` maps predicted types into the gold label set (types it maps to
+    ``None``/``"O"`` or does not list are dropped); ``gold_mapping`` does the same for
+    gold, e.g. StackOverflow NER gold scored as SoftNER-9. ``mode`` picks which of
+    the two seqeval modes the report leads with; both are always computed.
+    """
+    if mode not in MODES:
+        raise SerkitError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
+    if len(gold) != len(pred):
+        raise MismatchError(f"gold has {len(gold)} sentences, prediction has {len(pred)}")
+    for i, (g, p) in enumerate(zip(gold, pred, strict=True)):
+        if len(g) != len(p):
+            raise MismatchError(f"sentence {i}: gold has {len(g)} tags, prediction has {len(p)}")
+    pred_map, gold_map = resolve_mapping(mapping), resolve_mapping(gold_mapping)
+    gold_raw, gold_fixed, gold_n = _prepare("gold", gold, gold_map)
+    pred_raw, pred_fixed, pred_n = _prepare("prediction", pred, pred_map)
+
+    scores = {
+        "strict": mode_scores("strict", gold_fixed, pred_fixed),
+        "default": mode_scores("default", gold_raw, pred_raw),
+    }
+    errors = breakdown(gold_fixed, pred_fixed)
+    assert errors.gold["correct"] == scores["strict"].micro.tp, "breakdown disagrees with seqeval"
+    return EvalReport(
+        mode=mode,
+        scores=scores,
+        breakdown=errors,
+        sentences=len(gold),
+        tokens=sum(len(g) for g in gold),
+        repaired={"gold": gold_n, "pred": pred_n},
+        mapping=pred_map,
+        gold_mapping=gold_map,
+    )
+
+
+def check_aligned(gold: Sequence[Sentence], pred: Sequence[Sentence]) -> None:
+    """Raise ``MismatchError`` naming the first sentence whose tokens differ."""
+
+    def where(i: int, g: Sentence, p: Sentence) -> str:
+        doc = f" of {g.doc_id}" if g.doc_id else ""
+        return f"sentence {i}{doc} (gold line {g.line}, prediction line {p.line})"
+
+    for i, (g, p) in enumerate(zip(gold, pred, strict=False)):
+        if g.tokens == p.tokens:
+            continue
+        for j, (a, b) in enumerate(zip(g.tokens, p.tokens, strict=False)):
+            if a != b:
+                raise MismatchError(
+                    f"tokens differ at {where(i, g, p)}, token {j}: gold {a!r}, prediction {b!r}"
+                )
+        raise MismatchError(
+            f"tokens differ at {where(i, g, p)}: gold has {len(g.tokens)} tokens, "
+            f"prediction has {len(p.tokens)}"
+        )
+    if len(gold) != len(pred):
+        n = min(len(gold), len(pred))
+        extra, side = (gold, "gold") if len(gold) > n else (pred, "prediction")
+        raise MismatchError(
+            f"gold has {len(gold)} sentences, prediction has {len(pred)}: "
+            f"{side} sentence {n} (line {extra[n].line}) has no counterpart"
+        )
+    for side, sents in (("gold", gold), ("prediction", pred)):
+        for i, s in enumerate(sents):
+            if s.tags is None:
+                raise SerkitError(f"{side} sentence {i} (line {s.line}) has no tags")
+
+
+def score_sentences(gold: Sequence[Sentence], pred: Sequence[Sentence], **kw) -> EvalReport:
+    """``evaluate`` on two readings of the same tokens; refuses to score misaligned input."""
+    check_aligned(gold, pred)
+    return evaluate([s.tags or [] for s in gold], [s.tags or [] for s in pred], **kw)

@@ -1,0 +1,103 @@
+"""CoNLL-style column files: one token a line, tab-separated columns, blank-line separators.
+
+Covers StackOverflow NER (4 columns, tag in column 2, separators empty or a lone tab),
+SoftNER-9 (4 columns, leading blank line) and S-NER (2 columns). Columns other than token
+and tag are kept in ``Sentence.meta["columns"]`` so writing the sentence back restores them.
+A file of a single column reads as unlabelled tokens (``tags=None``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO
+
+from serkit.errors import DataFormatError, SerkitError
+from serkit.io._common import ReadContext, check_writable_token, iter_lines
+from serkit.types import Sentence
+
+
+def read_conll(
+    path: Path, ctx: ReadContext, token_col: int = 0, tag_col: int | None = 1
+) -> Iterator[Sentence]:
+    """Stream sentences; every token line must have as many columns as the first one."""
+    if token_col < 0 or (tag_col is not None and (tag_col < 0 or tag_col == token_col)):
+        raise SerkitError(f"bad columns: token column {token_col}, tag column {tag_col}")
+    doc_id = path.stem
+    ncols = 0
+    labelled = True
+    keep_rows = False
+    tokens: list[str] = []
+    tags: list[str] = []
+    rows: list[list[str]] = []
+    start = 0
+    index = 0
+    check = ctx.check_tag
+
+    def flush() -> Sentence:
+        meta = {"columns": rows} if keep_rows else {}
+        return ctx.finish(Sentence(tokens, tags if labelled else None, doc_id, index, start, meta))
+
+    for lineno, line in iter_lines(path):
+        if not line.strip():  # empty line or a lone tab: sentence separator
+            if tokens:
+                yield flush()
+                index += 1
+                tokens, tags, rows = [], [], []
+            continue
+        cols = line.split("\t")
+        if not ncols:
+            ncols = len(cols)
+            labelled = not (ncols == 1 and token_col == 0)
+            need = max(token_col, tag_col if tag_col is not None else 0) + 1
+            if labelled and tag_col is None:
+                labelled = False
+            if ncols < need and labelled:
+                raise DataFormatError(
+                    path,
+                    lineno,
+                    f"expected at least {need} columns (token column "
+                    f"{token_col + 1}, tag column {(tag_col or 0) + 1}), found {ncols}",
+                )
+            keep_rows = ncols > (2 if labelled else 1)
+        elif len(cols) != ncols:
+            raise DataFormatError(path, lineno, f"expected {ncols} columns, found {len(cols)}")
+        if not tokens:
+            start = lineno
+        tok = cols[token_col]
+        if not tok:
+            raise DataFormatError(path, lineno, "empty token")
+        tokens.append(tok)
+        if labelled:
+            tags.append(check(cols[tag_col].strip(), path, lineno))  # type: ignore[index]
+        if keep_rows:
+            rows.append(cols)
+    if tokens:
+        yield flush()
+    ctx.stats.files += 1
+
+
+def write_conll(
+    f: IO[str], sentences: Iterable[Sentence], token_col: int = 0, tag_col: int = 1
+) -> int:
+    """Write ``token<TAB>tag`` (or the sentence's original columns with token/tag updated)."""
+    n = 0
+    for s in sentences:
+        if n:
+            f.write("\n")
+        rows = s.meta.get("columns")
+        if rows is not None and len(rows) != len(s.tokens):
+            rows = None
+        tags = s.tags
+        for i, tok in enumerate(s.tokens):
+            check_writable_token(tok, "conll", s, "\t\n\r")
+            if rows is not None and len(rows[i]) > max(token_col, tag_col):
+                cols = list(rows[i])
+            else:
+                cols = [""] * (max(token_col, tag_col) + 1 if tags is not None else token_col + 1)
+            cols[token_col] = tok
+            if tags is not None:
+                cols[tag_col] = tags[i]
+            f.write("\t".join(cols) + "\n")
+        n += 1
+    return n

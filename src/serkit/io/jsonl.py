@@ -1,0 +1,226 @@
+"""JSONL span files, one document a line: ``{"id", "text", "entities": [{start, end, label}]}``.
+
+This is what doccano and Label Studio exports look like (doccano's ``"label": [[s, e, "T"]]``
+is accepted too). Entity offsets are characters into ``text``. Token boundaries come from a
+Prodigy-style ``"tokens": [{"text", "start", "end"}]`` list when present (what ``write``
+emits, so token files round-trip exactly), otherwise from ``serkit.tokenize``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from serkit.errors import DataFormatError, SerkitError
+from serkit.io._common import ReadContext, check_writable_token, iter_lines
+from serkit.labels import repair_iob, spans, tags_from_spans
+from serkit.tokenize import tokenize
+from serkit.types import Sentence
+
+
+def _tokens_from_field(raw: Any, text: str, path: Path, lineno: int) -> list[tuple[str, int, int]]:
+    """Prodigy-style tokens, checked: in order, inside the text, ``text`` matching the slice."""
+    if not isinstance(raw, list):
+        raise DataFormatError(path, lineno, '"tokens" must be a list')
+    out = []
+    prev, n = 0, len(text)
+    for t in raw:
+        try:
+            s, e = t["start"], t["end"]
+        except (TypeError, KeyError):
+            raise DataFormatError(path, lineno, 'each token needs "start" and "end"') from None
+        if type(s) is not int or type(e) is not int or not (prev <= s < e <= n):
+            raise DataFormatError(path, lineno, f"token offsets [{s}, {e}) out of order or range")
+        tok = text[s:e]
+        if t.get("text", tok) != tok:
+            raise DataFormatError(
+                path, lineno, f"token {t['text']!r} does not match text[{s}:{e}] = {tok!r}"
+            )
+        out.append((tok, s, e))
+        prev = e
+    return out
+
+
+def _tokenize(text: str) -> list[tuple[str, int, int]]:
+    return [(t.text, t.start, t.end) for t in tokenize(text)]
+
+
+def _raw_entities(obj: dict, path: Path, lineno: int) -> list[tuple[int, int, str]] | None:
+    """Entities as ``(start, end, label)`` from either the doccano/Label Studio dict form or
+    doccano's ``"label": [[s, e, "T"]]``; None when the document carries no annotation."""
+    raw = obj.get("entities")
+    if raw is None and isinstance(obj.get("label"), list):
+        raw = obj["label"]
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        raise DataFormatError(path, lineno, '"entities" must be a list')
+    out = []
+    for e in raw:
+        if isinstance(e, dict):
+            s, t, label = (
+                e.get("start", e.get("start_offset")),
+                e.get("end", e.get("end_offset")),
+                e.get("label"),
+            )
+        elif isinstance(e, list | tuple) and len(e) == 3:
+            s, t, label = e
+        else:
+            raise DataFormatError(path, lineno, f"entity {e!r}: expected start, end and label")
+        if not isinstance(s, int) or not isinstance(t, int) or not isinstance(label, str):
+            raise DataFormatError(
+                path, lineno, f"entity {e!r}: start/end must be integers, label a string"
+            )
+        out.append((s, t, label))
+    return out
+
+
+def _align(
+    text: str,
+    toks: list[tuple[str, int, int]],
+    ents: list[tuple[int, int, str]],
+    path: Path,
+    lineno: int,
+) -> list[tuple[int, int, str]]:
+    """Character entities -> token spans; a boundary inside a token is an error, not a guess."""
+    starts = {s: i for i, (_, s, _) in enumerate(toks)}
+    ends = {e: i for i, (_, _, e) in enumerate(toks)}
+    tok_starts = [s for _, s, _ in toks]
+    out = []
+    for s, e, label in sorted(ents):
+        if not (0 <= s < e <= len(text)):
+            raise DataFormatError(path, lineno, f"entity [{s}, {e}) {label} outside the text")
+        if s not in starts or e not in ends:
+            bad = s if s not in starts else e
+            i = max(bisect.bisect_right(tok_starts, bad) - 1, 0)
+            tok = toks[i][0] if toks else ""
+            raise DataFormatError(
+                path,
+                lineno,
+                f"entity [{s}, {e}) {text[s:e]!r} ({label}): boundary {bad} falls "
+                f"inside token {tok!r} or on whitespace",
+            )
+        i, j = starts[s], ends[e] + 1
+        if out and i < out[-1][1]:
+            raise DataFormatError(path, lineno, f"entity [{s}, {e}) {label} overlaps another")
+        out.append((i, j, label))
+    return out
+
+
+def _columns(raw: Any, n: int, path: Path, lineno: int) -> list[list[str]]:
+    """CoNLL columns carried through JSONL: one row of tab-free strings per token."""
+    if not (
+        isinstance(raw, list)
+        and len(raw) == n
+        and all(
+            isinstance(row, list)
+            and all(isinstance(c, str) and "\t" not in c and "\n" not in c for c in row)
+            for row in raw
+        )
+    ):
+        raise DataFormatError(path, lineno, '"columns" must hold one row of strings per token')
+    return raw
+
+
+def read_jsonl(path: Path, ctx: ReadContext) -> Iterator[Sentence]:
+    """One Sentence per document line; ``index`` counts documents, ``line`` is their line."""
+    index = 0
+    for lineno, line in iter_lines(path):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataFormatError(
+                path, lineno, f"invalid JSON: {e.msg} (column {e.colno})"
+            ) from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+            raise DataFormatError(path, lineno, 'expected an object with a "text" string')
+        text = obj["text"]
+        toks = (
+            _tokens_from_field(obj["tokens"], text, path, lineno)
+            if "tokens" in obj
+            else _tokenize(text)
+        )
+        ents = _raw_entities(obj, path, lineno)
+        tags: list[str] | None = None
+        if ents is not None:
+            tspans = _align(text, toks, ents, path, lineno)
+            tags = tags_from_spans(len(toks), tspans)
+            if "tags" in obj:  # exact IOB2 tags (stray I- kept) written alongside the spans
+                given = obj["tags"]
+                if not isinstance(given, list) or len(given) != len(toks):
+                    raise DataFormatError(path, lineno, '"tags" must list one tag per token')
+                if spans(given) != tspans:
+                    raise DataFormatError(path, lineno, '"tags" disagree with "entities"')
+                tags = list(given)
+            for tag in tags:
+                ctx.check_tag(tag, path, lineno)
+        meta: dict[str, Any] = {"text": text, "offsets": [(s, e) for _, s, e in toks]}
+        if "id" in obj:
+            meta["id"] = obj["id"]
+        if "columns" in obj:
+            meta["columns"] = _columns(obj["columns"], len(toks), path, lineno)
+        doc_id = obj.get("doc_id")
+        yield ctx.finish(
+            Sentence(
+                [t for t, _, _ in toks],
+                tags,
+                str(doc_id) if doc_id is not None else path.stem,
+                index,
+                lineno,
+                meta,
+            )
+        )
+        index += 1
+    ctx.stats.files += 1
+
+
+def _layout(s: Sentence) -> tuple[str, list[tuple[int, int]]]:
+    """Reuse the source text when the sentence came from JSONL; else join tokens by spaces."""
+    text, offsets = s.meta.get("text"), s.meta.get("offsets")
+    if (
+        isinstance(text, str)
+        and isinstance(offsets, list)
+        and len(offsets) == len(s.tokens)
+        and all(text[a:b] == t for (a, b), t in zip(offsets, s.tokens, strict=True))
+    ):
+        return text, [(a, b) for a, b in offsets]
+    out, pos = [], 0
+    for tok in s.tokens:
+        out.append((pos, pos + len(tok)))
+        pos += len(tok) + 1
+    return " ".join(s.tokens), out
+
+
+def write_jsonl(f: IO[str], sentences: Iterable[Sentence]) -> int:
+    n = 0
+    for s in sentences:
+        for tok in s.tokens:
+            check_writable_token(tok, "jsonl", s, "")
+        text, offsets = _layout(s)
+        doc: dict[str, Any] = {"id": s.meta.get("id", n), "text": text}
+        if s.doc_id is not None:
+            doc["doc_id"] = s.doc_id
+        if s.tags is not None:
+            if len(s.tags) != len(s.tokens):
+                raise SerkitError(
+                    f"sentence {s.index}: {len(s.tokens)} tokens but {len(s.tags)} tags"
+                )
+            doc["entities"] = [
+                {"start": offsets[i][0], "end": offsets[j - 1][1], "label": typ}
+                for i, j, typ in spans(s.tags)
+            ]
+            if repair_iob(s.tags)[1]:  # stray I- cannot be told apart in spans: keep the tags
+                doc["tags"] = list(s.tags)
+        doc["tokens"] = [
+            {"text": t, "start": a, "end": b} for t, (a, b) in zip(s.tokens, offsets, strict=True)
+        ]
+        if isinstance(s.meta.get("columns"), list):
+            doc["columns"] = s.meta["columns"]
+        f.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        n += 1
+    return n

@@ -1,0 +1,107 @@
+"""Distant (weak) labelling: tag raw text or token files with lexicon matches.
+
+Raw text is read one paragraph (block between blank lines) at a time, split into
+sentences and tokens by ``serkit.tokenize``; every sentence keeps its exact source text
+and token offsets in ``meta`` so JSONL output carries character offsets with
+``text[start:end] == entity text``. Token files keep their tokens and lose their tags.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from serkit.errors import SerkitError
+from serkit.lexicon.matcher import Matcher
+from serkit.types import Sentence
+
+_TAG_RE = re.compile(r"^(O|[BIES]-\S+)$")
+_SNIFF = 50
+
+
+def looks_like_raw_text(path: str | Path) -> bool:
+    """True when the first lines read as prose rather than token-per-line columns.
+
+    WikiSER (``<s>``) and JSONL (``{``) are recognised by ``serkit.io.detect``; this
+    separates prose from CoNLL: a CoNLL line holds a tab, one field, or a token
+    followed by a tag.
+    """
+    prose = token_lines = 0
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                line = line.strip()
+                if not line:
+                    continue
+                fields = line.split()
+                if (
+                    "\t" in line
+                    or len(fields) == 1
+                    or (len(fields) <= 4 and _TAG_RE.match(fields[1]))
+                ):
+                    token_lines += 1
+                else:
+                    prose += 1
+                if prose + token_lines >= _SNIFF:
+                    break
+    except OSError as e:
+        raise SerkitError(f"{path}: cannot open: {e.strerror or e}") from e
+    return prose > token_lines
+
+
+def _paragraphs(path: Path) -> Iterator[str]:
+    block: list[str] = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    block.append(line)
+                elif block:
+                    yield "".join(block)
+                    block = []
+    except UnicodeDecodeError as e:
+        raise SerkitError(f"{path}: not UTF-8 text: {e}") from e
+    except OSError as e:
+        raise SerkitError(f"{path}: cannot read: {e.strerror or e}") from e
+    if block:
+        yield "".join(block)
+
+
+def label_text(
+    matcher: Matcher, texts: Iterable[str], doc_id: str | None = None
+) -> Iterator[Sentence]:
+    """One tagged ``Sentence`` per sentence of ``texts``, with source text and offsets in meta."""
+    from serkit.tokenize import sentences
+
+    n = 0
+    for text in texts:
+        for toks in sentences(text):
+            if not toks:
+                continue
+            start = toks[0].start
+            tokens = [t.text for t in toks]
+            yield Sentence(
+                tokens,
+                matcher.tags(tokens),
+                doc_id=doc_id,
+                index=n,
+                meta={
+                    "id": n,
+                    "text": text[start : toks[-1].end],
+                    "offsets": [(t.start - start, t.end - start) for t in toks],
+                },
+            )
+            n += 1
+
+
+def label_text_file(matcher: Matcher, path: str | Path) -> Iterator[Sentence]:
+    path = Path(path)
+    return label_text(matcher, _paragraphs(path), doc_id=path.stem)
+
+
+def label_sentences(matcher: Matcher, sents: Iterable[Sentence]) -> Iterator[Sentence]:
+    """The same sentences with lexicon tags instead of their own."""
+    for s in sents:
+        s.tags = matcher.tags(s.tokens)
+        yield s

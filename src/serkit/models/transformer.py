@@ -1,0 +1,181 @@
+"""Token classification over a Hugging Face encoder, with casing/lexicon features.
+
+The saved model is a plain ``*ForTokenClassification`` (``id2label`` set), so
+``AutoModelForTokenClassification.from_pretrained(dir)`` loads it and ONNX export is the
+standard one. The only addition is a larger token-type embedding table: the word's
+(case class, lexicon-match tag) pair is fed as its ``token_type_ids`` (see
+:mod:`serkit.models.encoding`); the scheme is recorded in ``config.json`` under
+``serkit_features`` so every runtime computes the same ids.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from serkit.card import read_card
+from serkit.errors import ModelLoadError, SerkitError
+from serkit.models.encoding import Encoder, FeatureScheme, load_tokenizer, predict_batches
+from serkit.tagger import Tagger
+
+LEXICON_FILE = "lexicon.tsv"
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "special_tokens_map.json",
+)
+
+
+def type_embeddings(model: nn.Module) -> nn.Embedding | None:
+    emb = getattr(model.base_model, "embeddings", None)
+    return getattr(emb, "token_type_embeddings", None)
+
+
+def build_model(
+    backbone_dir: str,
+    labels: Sequence[str],
+    scheme: FeatureScheme,
+    dropout: float | None = None,
+    *,
+    max_length: int = 256,
+    stride: int = 64,
+) -> nn.Module:
+    """A token classifier initialised from ``backbone_dir`` with ``scheme.n_types`` token types.
+
+    New token-type rows start as copies of the pretrained row 0, so at step 0 the
+    features change nothing and the model equals the plain pretrained encoder.
+    """
+    from transformers import AutoConfig, AutoModelForTokenClassification
+
+    kw: dict[str, Any] = {
+        "num_labels": len(labels),
+        "id2label": dict(enumerate(labels)),
+        "label2id": {lab: i for i, lab in enumerate(labels)},
+    }
+    if dropout is not None:
+        kw["hidden_dropout_prob"] = dropout
+    try:
+        config = AutoConfig.from_pretrained(backbone_dir, **kw)
+        model = AutoModelForTokenClassification.from_pretrained(backbone_dir, config=config)
+    except OSError as e:
+        raise ModelLoadError(f"cannot load backbone {backbone_dir!r}: {e}") from e
+    emb = type_embeddings(model)
+    if scheme.n_types > 1:
+        if emb is None:
+            raise SerkitError(
+                f"backbone {backbone_dir!r} has no token-type embeddings; "
+                "train with features = [] instead"
+            )
+        new = nn.Embedding(scheme.n_types, emb.embedding_dim)
+        with torch.no_grad():
+            new.weight.copy_(emb.weight[0].expand(scheme.n_types, -1))
+        model.base_model.embeddings.token_type_embeddings = new
+        model.config.type_vocab_size = scheme.n_types
+        buf = getattr(model.base_model.embeddings, "token_type_ids", None)
+        if buf is not None:
+            buf.zero_()
+    model.config.serkit_features = scheme.to_dict()
+    model.config.serkit_max_length = max_length
+    model.config.serkit_stride = stride
+    return model
+
+
+def save_tokenizer(src_dir: str, out_dir: Path) -> None:
+    """Copy the backbone's tokenizer files (or save them via transformers for hub names)."""
+    src = Path(src_dir)
+    if (src / "tokenizer.json").is_file():
+        for name in TOKENIZER_FILES:
+            if (src / name).is_file():
+                shutil.copyfile(src / name, out_dir / name)
+        return
+    from transformers import AutoTokenizer
+
+    AutoTokenizer.from_pretrained(src_dir).save_pretrained(out_dir)
+
+
+class TransformerTagger(Tagger):
+    """A fine-tuned encoder on torch; see :func:`TransformerTagger.load`."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        tokenizer,
+        *,
+        lexicon=None,
+        card: dict[str, Any] | None = None,
+        max_tokens: int = 8192,
+        threads: int | None = None,
+    ) -> None:
+        cfg = model.config
+        self.model = model.eval()
+        self.labels = [cfg.id2label[i] for i in range(cfg.num_labels)]
+        self.card = card or {}
+        self.scheme = FeatureScheme.from_dict(getattr(cfg, "serkit_features", None))
+        self.lexicon = lexicon
+        matcher = None
+        if self.scheme.lexicon:
+            if lexicon is None:
+                raise ModelLoadError("model uses lexicon features but no lexicon was given")
+            matcher = lexicon.matcher(**self.scheme.matcher_options())
+        self.encoder = Encoder(
+            tokenizer,
+            max_length=int(getattr(cfg, "serkit_max_length", 256)),
+            stride=int(getattr(cfg, "serkit_stride", 64)),
+            scheme=self.scheme,
+            lexicon_tagger=matcher.tags if matcher is not None else None,
+        )
+        self.max_tokens = max_tokens
+        self.threads = threads
+
+    @classmethod
+    def load(cls, model_dir: str | Path, **kw: Any) -> TransformerTagger:
+        from transformers import AutoModelForTokenClassification
+
+        model_dir = Path(model_dir)
+        card = read_card(model_dir) if (model_dir / "serkit.json").is_file() else {}
+        try:
+            model = AutoModelForTokenClassification.from_pretrained(str(model_dir))
+            tokenizer = load_tokenizer(model_dir)
+        except (OSError, ValueError, Exception) as e:  # transformers raises many kinds
+            raise ModelLoadError(f"{model_dir}: cannot load transformer model: {e}") from e
+        lexicon = None
+        if (model_dir / LEXICON_FILE).is_file():
+            from serkit.lexicon import Lexicon
+
+            lexicon = Lexicon.load(model_dir / LEXICON_FILE)
+        return cls(model, tokenizer, lexicon=lexicon, card=card, **kw)
+
+    def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        with torch.inference_mode():
+            out = self.model(**{k: torch.from_numpy(v) for k, v in inputs.items()})
+        return out.logits.float().numpy()
+
+    def predict_words(self, batch: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        self.model.eval()
+        return predict_batches(
+            self.encoder, batch, self.logits, self.labels, max_tokens=self.max_tokens
+        )
+
+    def save(self, out_dir: str | Path, tokenizer_src: str | Path | None = None) -> None:
+        """Write weights (safetensors), config, tokenizer files and lexicon (not the card)."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(str(out), safe_serialization=True)
+        if tokenizer_src is not None:
+            save_tokenizer(str(tokenizer_src), out)
+        if self.lexicon is not None:
+            self.lexicon.save(out / LEXICON_FILE)
+
+
+def read_config(model_dir: str | Path) -> dict[str, Any]:
+    return json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))

@@ -1,0 +1,105 @@
+"""Training configuration: TOML file plus command-line overrides, one dataclass."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from serkit.errors import SerkitError
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of ``serkit train``; the TOML keys have the same names."""
+
+    train: str = ""
+    dev: str | None = None
+    #: W1 split: sentences with 0-based index % 10 == 9 of ``train`` become the dev set.
+    val_slice: bool = False
+    format: str | None = None
+    protocol: str | None = None
+    arch: str = "transformer"
+    backbone: str | None = "minilm"
+    features: list[str] = field(default_factory=lambda: ["case", "lexicon"])
+    #: The lexicon feature of a training sentence comes from a lexicon built on the other
+    #: folds (jackknife), so the model cannot learn "lexicon tag == gold tag" verbatim.
+    lexicon_folds: int = 5
+    lexicon_case: str = "smart"
+    lexicon_min_ratio: float = 0.0
+    epochs: float = 3.0
+    max_steps: int | None = None
+    lr: float = 1e-4
+    #: Learning rate of the new parts (token-type table, classifier); None = lr.
+    head_lr: float | None = None
+    weight_decay: float = 0.01
+    #: Warm-up as a fraction of the optimiser steps.
+    warmup: float = 0.1
+    batch_tokens: int = 4096
+    max_length: int = 128
+    stride: int = 32
+    k: int = 1
+    alpha: float = 0.0
+    alpha_warmup: float = 0.1
+    dropout: float = 0.1
+    grad_clip: float = 1.0
+    seed: int = 13
+    output: str = "runs/model"
+    #: Evaluate on dev every N steps (0: once per epoch).
+    eval_every: int = 0
+    checkpoint_every: int = 200
+    keep_best: bool = True
+    log_every: int = 20
+    threads: int = 2
+    # CRF-only knobs (``--arch crf``, read by serkit.models.crf.train_from_config).
+    c1: float | None = None
+    c2: float | None = None
+    max_iterations: int | None = None
+    min_freq: int | None = None
+    window: int | None = None
+    jackknife: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.k < 1:
+            raise SerkitError("k must be >= 1")
+        if self.alpha < 0:
+            raise SerkitError("alpha must be >= 0")
+        unknown = set(self.features) - {"case", "lexicon"}
+        if unknown:
+            raise SerkitError(f"unknown features {sorted(unknown)} (known: case, lexicon)")
+        if self.arch not in ("transformer", "crf"):
+            raise SerkitError(f"unknown arch {self.arch!r} (use transformer or crf)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise SerkitError(f"unknown training option(s): {', '.join(unknown)}")
+        return cls(**data)
+
+
+def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """A TOML file (keys at top level or under ``[train]``) with ``overrides`` applied
+    (``None`` values mean "not given")."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise SerkitError(f"{p}: cannot read training config: {e}") from e
+        if isinstance(data.get("train"), dict):
+            data = data["train"]
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            data[key] = value
+    cfg = TrainConfig.from_dict(data)
+    if not cfg.train:
+        raise SerkitError("no training data: give --train or set train in the config")
+    return cfg

@@ -1,0 +1,319 @@
+"""Fine-tune a transformer tagger: features, bucketed batches, self-regularization,
+dev evaluation with best-checkpoint keeping, and exact resume after a kill."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from serkit.card import sha256_files, write_card
+from serkit.errors import SerkitError
+from serkit.labels import OUTSIDE
+from serkit.models.backbone import resolve_backbone
+from serkit.models.encoding import Encoder, FeatureScheme, Window
+from serkit.models.transformer import TransformerTagger, build_model, save_tokenizer
+from serkit.training.batching import make_batches
+from serkit.training.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
+from serkit.training.config import TrainConfig
+from serkit.training.data import label_set, read_labelled, val_slice
+from serkit.training.selfreg import repeat_batch, selfreg_loss
+from serkit.types import Sentence
+
+CHECKPOINT_DIR = "checkpoint"
+METRICS = "metrics.jsonl"
+
+
+def _tokenizer(backbone_dir: str):
+    path = Path(backbone_dir) / "tokenizer.json"
+    if path.is_file():
+        from serkit.models.encoding import load_tokenizer
+
+        return load_tokenizer(backbone_dir)
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(backbone_dir).backend_tokenizer
+
+
+def data_files(path: str) -> list[Path]:
+    p = Path(path)
+    return sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]
+
+
+def build_features(
+    cfg: TrainConfig, train: Sequence[Sentence], labels: Sequence[str]
+) -> tuple[FeatureScheme, Any, list[list[int]]]:
+    """Feature scheme, the full training lexicon (or None), and type ids per training
+    sentence. A training sentence's lexicon tags come from a lexicon built on the other
+    folds, so the feature is as (un)reliable in training as on unseen text."""
+    scheme = FeatureScheme(
+        case="case" in cfg.features,
+        lexicon="lexicon" in cfg.features,
+        lexicon_tags=list(labels),
+        lexicon_case=cfg.lexicon_case,
+        lexicon_min_ratio=cfg.lexicon_min_ratio,
+    )
+    if not scheme.lexicon:
+        return scheme, None, [scheme.word_type_ids(s.tokens) for s in train]
+    from serkit.lexicon import Lexicon
+
+    full = Lexicon.build(list(train))
+    folds = max(1, cfg.lexicon_folds)
+    if folds == 1:
+        m = full.matcher(**scheme.matcher_options())
+        return scheme, full, [scheme.word_type_ids(s.tokens, m.tags(s.tokens)) for s in train]
+    fold_of = np.random.default_rng([cfg.seed, 7]).integers(0, folds, size=len(train))
+    ids: list[list[int]] = [[] for _ in train]
+    for f in range(folds):
+        lex = Lexicon.build([s for s, g in zip(train, fold_of, strict=True) if g != f])
+        m = lex.matcher(**scheme.matcher_options())
+        for i in np.flatnonzero(fold_of == f):
+            s = train[i]
+            ids[i] = scheme.word_type_ids(s.tokens, m.tags(s.tokens))
+    return scheme, full, ids
+
+
+def _param_groups(model: torch.nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
+    head_lr = cfg.head_lr if cfg.head_lr is not None else cfg.lr
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        head = name.startswith("classifier") or "token_type_embeddings" in name
+        no_decay = name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name
+        groups.setdefault((head, no_decay), []).append(p)
+    return [
+        {
+            "params": params,
+            "lr": head_lr if head else cfg.lr,
+            "weight_decay": 0.0 if no_decay else cfg.weight_decay,
+        }
+        for (head, no_decay), params in sorted(groups.items())
+    ]
+
+
+def evaluate_tags(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict[str, float]:
+    """Strict IOB2 micro P/R/F1 (serkit.evaluate)."""
+    from serkit.evaluate import evaluate
+
+    micro = evaluate(gold, pred).micro
+    return {"precision": micro.precision, "recall": micro.recall, "f1": micro.f1}
+
+
+class Trainer:
+    """One training run; ``run()`` returns the output directory."""
+
+    def __init__(self, cfg: TrainConfig, *, progress: bool = True) -> None:
+        self.cfg = cfg
+        self.progress = progress
+        self.out = Path(cfg.output)
+        self.ckpt = self.out / CHECKPOINT_DIR
+
+    # -- setup --------------------------------------------------------------------------
+    def _setup(self) -> None:
+        cfg = self.cfg
+        torch.set_num_threads(max(1, cfg.threads))
+        torch.manual_seed(cfg.seed)
+        sentences = read_labelled(cfg.train, cfg.format)
+        if cfg.val_slice:
+            self.train_s, self.dev_s = val_slice(sentences)
+        else:
+            self.train_s = sentences
+            self.dev_s = read_labelled(cfg.dev, cfg.format) if cfg.dev else []
+        if not self.train_s:
+            raise SerkitError(f"{cfg.train}: no training sentences")
+        self.labels = label_set(self.train_s + self.dev_s)
+        self.label_id = {lab: i for i, lab in enumerate(self.labels)}
+        self.backbone_dir = resolve_backbone(cfg.backbone)
+        self.scheme, self.lexicon, type_ids = build_features(cfg, self.train_s, self.labels)
+        self.model = build_model(
+            self.backbone_dir,
+            self.labels,
+            self.scheme,
+            cfg.dropout,
+            max_length=cfg.max_length,
+            stride=cfg.stride,
+        )
+        self.tagger = TransformerTagger(
+            self.model, _tokenizer(self.backbone_dir), lexicon=self.lexicon, max_tokens=8192
+        )
+        self.encoder: Encoder = self.tagger.encoder
+        self.windows: list[Window] = self.encoder.encode([s.tokens for s in self.train_s], type_ids)
+        self.word_labels = [[self.label_id.get(t, 0) for t in s.tags] for s in self.train_s]
+        self.lengths = [len(w.input_ids) for w in self.windows]
+        self.steps_per_epoch = len(self._batches(0))
+        if cfg.max_steps:
+            self.total_steps = cfg.max_steps
+        else:
+            self.total_steps = max(1, math.ceil(cfg.epochs * self.steps_per_epoch))
+        self.optimizer = torch.optim.AdamW(_param_groups(self.model, cfg), lr=cfg.lr)
+        from transformers import get_linear_schedule_with_warmup
+
+        self.scheduler = get_linear_schedule_with_warmup(
+            self.optimizer, int(cfg.warmup * self.total_steps), self.total_steps
+        )
+
+    def _batches(self, epoch: int) -> list[list[int]]:
+        return make_batches(self.lengths, self.cfg.batch_tokens, self.cfg.seed, epoch)
+
+    # -- pieces -------------------------------------------------------------------------
+    def _log(self, record: dict[str, Any]) -> None:
+        with open(self.out / METRICS, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def evaluate_dev(self) -> dict[str, float] | None:
+        if not self.dev_s:
+            return None
+        was_training = self.model.training
+        preds = self.tagger.predict_words([s.tokens for s in self.dev_s])
+        if was_training:
+            self.model.train()
+        return evaluate_tags([s.tags for s in self.dev_s], [p[0] for p in preds])
+
+    def save_model(self, dev: dict[str, float] | None, step: int, stats: dict[str, Any]) -> None:
+        """The HF-loadable model, tokenizer, lexicon and ``serkit.json`` into the output dir."""
+        cfg = self.cfg
+        self.model.save_pretrained(str(self.out), safe_serialization=True)
+        save_tokenizer(self.backbone_dir, self.out)
+        if self.lexicon is not None:
+            self.lexicon.save(self.out / "lexicon.tsv")
+        card = {
+            "arch": "transformer",
+            "labels": self.labels,
+            "backbone": cfg.backbone or "minilm",
+            "features": self.scheme.to_dict(),
+            "config": cfg.to_dict(),
+            "train_data_sha256": sha256_files(data_files(cfg.train)),
+            "train_sentences": len(self.train_s),
+            "dev_sentences": len(self.dev_s),
+            "protocol": cfg.protocol,
+            "dev": {**(dev or {}), "step": step, "epoch": round(step / self.steps_per_epoch, 3)},
+            "training": stats,
+        }
+        write_card(self.out, card)
+
+    # -- the loop -----------------------------------------------------------------------
+    def run(self, resume: bool = False, stop_at: int | None = None) -> Path:
+        """Train to the end; ``stop_at`` stops abruptly after that step (simulates a kill)."""
+        from tqdm import tqdm
+
+        cfg = self.cfg
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._setup()
+        state: dict[str, Any] = {"step": 0, "best_f1": -1.0, "train_seconds": 0.0,
+                                 "sentences_seen": 0, "best_step": None}  # fmt: skip
+        if resume and has_checkpoint(self.ckpt):
+            state.update(load_checkpoint(self.ckpt, self.model, self.optimizer, self.scheduler))
+            self._log({"event": "resume", "step": state["step"]})
+        elif not resume:
+            (self.out / METRICS).unlink(missing_ok=True)
+        step = int(state["step"])
+        self._log({"event": "start", "step": step, "total_steps": self.total_steps,
+                   "steps_per_epoch": self.steps_per_epoch, "train_sentences": len(self.train_s),
+                   "train_windows": len(self.windows), "config": cfg.to_dict()})  # fmt: skip
+        alpha_from = int(cfg.alpha_warmup * self.total_steps)
+        eval_every = cfg.eval_every or self.steps_per_epoch
+        self.model.train()
+        bar = tqdm(total=self.total_steps, initial=step, desc="train", unit="step",
+                   file=sys.stderr, disable=not self.progress, dynamic_ncols=True,
+                   mininterval=1.0 if sys.stderr.isatty() else 30.0)  # fmt: skip
+        epoch, pos = divmod(step, self.steps_per_epoch)
+        batches = self._batches(epoch)
+        t0 = time.perf_counter()
+        run_loss = 0.0
+        run_n = 0
+        while step < self.total_steps:
+            if pos >= len(batches):
+                epoch, pos = epoch + 1, 0
+                batches = self._batches(epoch)
+            batch = [self.windows[i] for i in batches[pos]]
+            pos += 1
+            inputs = {k: torch.from_numpy(v) for k, v in self.encoder.pad(batch).items()}
+            labels = torch.from_numpy(self.encoder.labels(batch, self.word_labels))
+            alpha = cfg.alpha if step >= alpha_from else 0.0
+            logits = self.model(**repeat_batch(inputs, cfg.k)).logits
+            loss, parts = selfreg_loss(logits, labels, cfg.k, alpha)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.optimizer.step()
+            self.scheduler.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            step += 1
+            state["sentences_seen"] += len({w.sentence for w in batch})
+            run_loss += float(loss.detach())
+            run_n += 1
+            bar.update(1)
+            if step % cfg.log_every == 0 or step == self.total_steps:
+                now = time.perf_counter()
+                state["train_seconds"] += now - t0
+                t0 = now
+                sps = state["sentences_seen"] / max(state["train_seconds"], 1e-9)
+                bar.set_postfix(loss=f"{run_loss / run_n:.4f}", sps=f"{sps:.1f}")
+                self._log({"step": step, "epoch": round(step / self.steps_per_epoch, 4),
+                           "loss": run_loss / run_n, "ce": parts["ce"], "kl": parts["kl"],
+                           "alpha": alpha, "lr": self.scheduler.get_last_lr()[0],
+                           "sentences_per_s": sps})  # fmt: skip
+                run_loss, run_n = 0.0, 0
+            if step % eval_every == 0 or step == self.total_steps:
+                state["train_seconds"] += time.perf_counter() - t0
+                dev = self.evaluate_dev()
+                improved = dev is None or dev["f1"] > state["best_f1"]
+                self._log({"event": "eval", "step": step,
+                           "epoch": round(step / self.steps_per_epoch, 4), "dev": dev})  # fmt: skip
+                if dev is not None:
+                    bar.write(f"step {step}: dev P {dev['precision']:.4f} R {dev['recall']:.4f} "
+                              f"F1 {dev['f1']:.4f}")  # fmt: skip
+                if improved or not cfg.keep_best:
+                    if dev is not None:
+                        state["best_f1"] = dev["f1"]
+                    state["best_step"] = step
+                    self.save_model(dev, step, self._stats(state, step))
+                t0 = time.perf_counter()
+            if step % cfg.checkpoint_every == 0 or step == self.total_steps:
+                state["train_seconds"] += time.perf_counter() - t0
+                state["step"] = step
+                save_checkpoint(self.ckpt, self.model, self.optimizer, self.scheduler,
+                                {**state, "config": cfg.to_dict()})  # fmt: skip
+                t0 = time.perf_counter()
+            if stop_at is not None and step >= stop_at:
+                bar.close()
+                return self.out
+        bar.close()
+        self._log({"event": "done", "step": step, "best_f1": state["best_f1"],
+                   "best_step": state["best_step"], **self._stats(state, step)})  # fmt: skip
+        return self.out
+
+    def _stats(self, state: dict[str, Any], step: int) -> dict[str, Any]:
+        secs = state["train_seconds"]
+        epochs = step / self.steps_per_epoch
+        return {
+            "steps": step,
+            "epochs": round(epochs, 3),
+            "train_seconds": round(secs, 1),
+            "seconds_per_epoch": round(secs / epochs, 1) if epochs else None,
+            "sentences_per_s": round(state["sentences_seen"] / secs, 2) if secs else None,
+            "threads": self.cfg.threads,
+        }
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Path:
+    """Train a transformer tagger as ``cfg`` says; the model lands in ``cfg.output``."""
+    if resume and has_checkpoint(Path(cfg.output) / CHECKPOINT_DIR):
+        saved = json.loads((Path(cfg.output) / CHECKPOINT_DIR / "state.json").read_text())
+        # The run continues with the settings it started with; only where it writes and
+        # how many threads it may use can change.
+        cfg = TrainConfig.from_dict(
+            saved["config"] | {"output": cfg.output, "threads": cfg.threads}
+        )
+    return Trainer(cfg, progress=progress).run(resume=resume)
+
+
+__all__ = ["OUTSIDE", "Trainer", "train"]

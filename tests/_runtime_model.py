@@ -1,0 +1,123 @@
+"""A tiny randomly initialised BERT tagger saved as a serkit model directory (no download).
+
+Shared by the runtime, ONNX and ``serkit tag`` tests. Small windows (``max_length``)
+so that sentence windowing is exercised by ordinary test sentences.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from serkit.card import write_card
+from serkit.labels import bio_labels
+
+TYPES = ("Application", "Library", "Operating_System", "Device")
+WORDS = (
+    "i", "installed", "tensorflow", "on", "ubuntu", "with", "pip", "and", "ran", "it", "an",
+    "nvidia", "a100", "the", "python", "library", "windows", "linux", "java", "code", "run",
+    "uses", "for", "is", "of", "to", "in",
+)  # fmt: skip
+
+
+def build_tokenizer(path: Path) -> None:
+    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers.models import WordPiece
+
+    vocab: dict[str, int] = {}
+    for tok in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"):
+        vocab[tok] = len(vocab)
+    for ch in "abcdefghijklmnopqrstuvwxyz0123456789.,;:!?'\"()-_/+#@":
+        vocab.setdefault(ch, len(vocab))
+        vocab.setdefault("##" + ch, len(vocab))
+    for w in WORDS:
+        vocab.setdefault(w, len(vocab))
+    tok = Tokenizer(WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+    )
+    tok.decoder = decoders.WordPiece()
+    tok.save(str(path / "tokenizer.json"))
+
+
+def build_tiny_model(
+    out: Path, *, max_length: int = 32, stride: int = 8, seed: int = 0, lexicon: bool = False
+) -> Path:
+    """Save a tiny BERT token classifier with case (and lexicon) features at ``out``."""
+    import torch
+    from transformers import BertConfig, BertForTokenClassification
+
+    from serkit.models.encoding import FeatureScheme
+
+    out.mkdir(parents=True, exist_ok=True)
+    build_tokenizer(out)
+    from tokenizers import Tokenizer
+
+    vocab_size = Tokenizer.from_file(str(out / "tokenizer.json")).get_vocab_size()
+    labels = bio_labels(TYPES)
+    scheme = FeatureScheme(case=True)
+    if lexicon:
+        from serkit.lexicon import Lexicon
+        from serkit.types import Sentence
+
+        lex = Lexicon.build([
+            Sentence(["TensorFlow", "on", "Ubuntu"], ["B-Library", "O", "B-Operating_System"]),
+            Sentence(["NVIDIA", "A100", "runs"], ["B-Device", "I-Device", "O"]),
+        ])
+        lex.save(out / "lexicon.tsv")
+        scheme = FeatureScheme(
+            case=True, lexicon=True, lexicon_tags=["O", *labels[1:]], lexicon_case="smart"
+        )
+    torch.manual_seed(seed)
+    cfg = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=max(64, max_length),
+        type_vocab_size=scheme.n_types,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={lab: i for i, lab in enumerate(labels)},
+    )
+    model = BertForTokenClassification(cfg).eval()
+    with torch.no_grad():  # sharper logits: a random model that still tags plenty
+        model.classifier.weight.mul_(20.0)
+    model.config.serkit_features = scheme.to_dict()
+    model.config.serkit_max_length = max_length
+    model.config.serkit_stride = stride
+    model.save_pretrained(str(out), safe_serialization=True)
+    write_card(out, {"arch": "transformer", "labels": labels, "backbone": "tiny-random-bert"})
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_dirs(tmp_path_factory) -> dict[str, Path]:
+    """``torch``, ``onnx`` (fp32) and ``int8`` directories of one tiny model."""
+    from serkit.models.export_onnx import export_onnx
+
+    root = tmp_path_factory.mktemp("tiny")
+    torch_dir = build_tiny_model(root / "torch")
+    export_onnx(torch_dir, root / "onnx")
+    export_onnx(torch_dir, root / "int8", quantize="int8")
+    return {"torch": torch_dir, "onnx": root / "onnx", "int8": root / "int8"}
+
+
+@pytest.fixture(scope="session")
+def onnx_tagger(tiny_dirs):
+    from serkit.models.registry import load_tagger
+
+    return load_tagger(tiny_dirs["onnx"], threads=1)
+
+
+@pytest.fixture(scope="session")
+def torch_tagger(tiny_dirs):
+    from serkit.models.registry import load_tagger
+
+    return load_tagger(tiny_dirs["torch"], prefer="torch", threads=1)

@@ -1,0 +1,222 @@
+"""CRF tagger: learns a tiny set, round-trips through its model directory, no pickle."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from serkit.card import read_card
+from serkit.errors import ModelLoadError, SerkitError
+from serkit.models.crf import CrfTagger, train_crf, train_crf_from_config
+from serkit.models.features import FeatureExtractor, shape, short_shape
+from serkit.types import Sentence
+
+TINY = [
+    ("I use Visual Studio Code on Linux", "O O B-App I-App I-App O B-OS"),
+    ("Python runs on Windows", "B-Lang O O B-OS"),
+    ("We wrote it in Python and Java", "O O O O B-Lang O B-Lang"),
+    ("Linux is a kernel", "B-OS O O O"),
+    ("Open Visual Studio Code now", "O B-App I-App I-App O"),
+    ("Java is verbose", "B-Lang O O"),
+    ("Windows and Linux both run Java", "B-OS O B-OS O O B-Lang"),
+    ("the cat sat on the mat", "O O O O O O"),
+]
+
+
+def sents() -> list[Sentence]:
+    return [Sentence(t.split(), g.split(), index=i) for i, (t, g) in enumerate(TINY)]
+
+
+CFG = {"max_iterations": 60, "c1": 0.0, "c2": 0.01, "jackknife": 0}
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("crf")
+    train_crf(sents(), sents()[:2], d, CFG, card_extra={"protocol": "tiny"})
+    return d
+
+
+def test_predicts_training_sentences(model_dir) -> None:
+    tagger = CrfTagger.load(model_dir)
+    data = sents()
+    preds = tagger.predict_words([s.tokens for s in data])
+    for s, (tags, conf) in zip(data, preds, strict=True):
+        assert tags == s.tags
+        assert len(conf) == len(tags)
+        assert all(0.0 <= c <= 1.0 for c in conf)
+    assert tagger.tag_sentences(data) == [s.tags for s in data]
+
+
+def test_model_dir_and_card(model_dir) -> None:
+    names = sorted(p.name for p in model_dir.iterdir())
+    assert names == ["crf.crfsuite", "lexicon.tsv", "serkit.json"]
+    card = read_card(model_dir)
+    assert card["arch"] == "crf"
+    assert card["labels"][0] == "O" and "B-App" in card["labels"] and "I-OS" in card["labels"]
+    assert card["config"]["c2"] == 0.01
+    assert card["protocol"] == "tiny"
+    assert card["metrics"]["dev"]["f1"] == 1.0
+    assert not any(p.suffix in (".pkl", ".pickle", ".joblib") for p in model_dir.iterdir())
+
+
+def test_save_load_round_trip(model_dir, tmp_path) -> None:
+    a = CrfTagger.load(model_dir)
+    a.save(tmp_path / "copy")
+    b = CrfTagger.load(tmp_path / "copy")
+    batch = [
+        ["Visual", "Studio", "Code", "runs", "on", "Windows"],
+        ["Java", "and", "Python"],
+        ["nothing", "to", "see", "here"],
+        [],
+    ]
+    assert a.predict_words(batch) == b.predict_words(batch)
+    assert (tmp_path / "copy" / "crf.crfsuite").read_bytes() == (
+        model_dir / "crf.crfsuite"
+    ).read_bytes()
+
+
+def test_registry_loads_crf(model_dir) -> None:
+    from serkit.models.registry import load_tagger
+
+    tagger = load_tagger(model_dir)
+    assert isinstance(tagger, CrfTagger)
+    assert tagger.tag_tokens(["Linux", "rocks"])[0] == "B-OS"
+
+
+def test_bad_model_dirs(model_dir, tmp_path) -> None:
+    d = tmp_path / "broken"
+    d.mkdir()
+    (d / "serkit.json").write_text(json.dumps({"arch": "crf", "config": CFG}))
+    with pytest.raises(ModelLoadError, match="crf.crfsuite"):
+        CrfTagger.load(d)
+    (d / "crf.crfsuite").write_bytes(b"not a model")
+    with pytest.raises(ModelLoadError):
+        CrfTagger.load(d)
+    (d / "crf.crfsuite").write_bytes((model_dir / "crf.crfsuite").read_bytes())
+    with pytest.raises(ModelLoadError, match="lexicon"):
+        CrfTagger.load(d)
+
+
+def test_jackknife_and_no_lexicon_train(tmp_path) -> None:
+    data = sents() * 3
+    for cfg in ({"jackknife": 3}, {"lexicon": False}):
+        tagger = train_crf(data, None, None, {**CFG, **cfg})
+        assert tagger.tag_sentences(data[:3]) == [s.tags for s in data[:3]]
+    assert tagger.lexicon is None
+
+
+def test_bad_training_input() -> None:
+    with pytest.raises(SerkitError, match="no tags"):
+        train_crf([Sentence(["a"], None)], None, None, CFG)
+    with pytest.raises(SerkitError, match="unknown CRF option"):
+        train_crf(sents(), None, None, {"c3": 1})
+    with pytest.raises(SerkitError, match="no training"):
+        train_crf([], None, None, CFG)
+
+
+def test_train_from_config_val_slice(tmp_path) -> None:
+    lines = []
+    for _ in range(2):
+        for text, tags in TINY:
+            lines.append("<s>")
+            lines += [f"{w}\t{t}" for w, t in zip(text.split(), tags.split(), strict=True)]
+            lines.append("</s>")
+    data = tmp_path / "train.txt"
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "model"
+    cfg = {"train": str(data), "val_slice": True, "protocol": "W1-like", **CFG}
+    tagger = train_crf_from_config(cfg, out)
+    card = read_card(out)
+    assert card["protocol"] == "W1-like"
+    assert len(card["train_data"]["sha256"]) == 64
+    assert card["training"]["sentences"] == 15  # 16 sentences, index 9 validates
+    assert "dev" in card["metrics"]
+    assert tagger.tag_tokens(["Linux"]) == ["B-OS"]
+    with pytest.raises(SerkitError, match="unknown CRF training option"):
+        train_crf_from_config({"train": str(data), "epochs": 3}, out)
+    with pytest.raises(SerkitError, match="either"):
+        train_crf_from_config({"train": str(data), "dev": str(data), "val_slice": True}, out)
+
+
+def test_shapes_and_features() -> None:
+    assert shape("Visual") == "Xxxxx"
+    assert shape("C++11") == "X++dd"
+    assert short_shape("Visual") == "Xx"
+    fx = FeatureExtractor(None, window=2)
+    feats = fx(["Use", "C++", "now"])
+    assert "w=C++" in feats[1] and "-1:l=use" in feats[1] and "+1:l=now" in feats[1]
+    assert "BOS" in feats[0] and "EOS" in feats[2]
+    assert "-2:l=use" in feats[2]
+
+
+def test_train_cli_dispatch(tmp_path) -> None:
+    """`serkit train --arch crf` reaches train_from_config with the CLI's TrainConfig."""
+    from serkit.cli.main import main
+
+    lines = []
+    for text, tags in TINY * 2:
+        lines.append("<s>")
+        lines += [f"{w}\t{t}" for w, t in zip(text.split(), tags.split(), strict=True)]
+        lines.append("</s>")
+    data = tmp_path / "train.txt"
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "m"
+    try:
+        main(["train", "--arch", "crf", "--train", str(data), "--val-slice", "-o", str(out)])
+    except SystemExit as e:
+        assert not e.code
+    card = read_card(out)
+    assert card["arch"] == "crf" and card["config"]["lexicon"] is True
+    assert CrfTagger.load(out).tag_tokens(["Linux"]) == ["B-OS"]
+
+
+def test_numpy_decoder_matches_crfsuite(model_dir) -> None:
+    """The batched numpy path gives crfsuite's own tags and marginals."""
+    tagger = CrfTagger.load(model_dir)
+    words = [
+        "I",
+        "use",
+        "Visual",
+        "Studio",
+        "Code",
+        "on",
+        "Linux",
+        "Python",
+        "Java",
+        "Windows",
+        "cat",
+        "the",
+        ",",
+        ".",
+        "and",
+    ]
+    rng = random.Random(0)
+    batch = [[rng.choice(words) for _ in range(rng.randint(1, 30))] for _ in range(60)]
+    batch += [s.tokens for s in sents()] + [[]]
+    fast = tagger.predict_words(batch)
+    ref = tagger.predict_words_crfsuite(batch)
+    for (ft, fc), (rt, rc) in zip(fast, ref, strict=True):
+        assert ft == rt
+        assert fc == pytest.approx(rc, abs=1e-9)
+
+
+def test_corrupt_model_bytes() -> None:
+    from serkit.models.crf_numpy import CrfWeights
+
+    with pytest.raises(ModelLoadError):
+        CrfWeights(b"lCRF" + b"\0" * 10)
+    with pytest.raises(ModelLoadError):
+        CrfWeights(b"")
+
+
+def test_word_cache_reset_keeps_results(model_dir) -> None:
+    tagger = CrfTagger.load(model_dir)
+    batch = [s.tokens for s in sents()]
+    want = tagger.predict_words(batch)
+    tagger._fast.cache_size = 5  # force resets on every batch
+    for _ in range(3):
+        assert tagger.predict_words(batch) == want
+        assert tagger.predict_words([["brand", "new", "words", "Linux"]])[0][0][-1] == "B-OS"

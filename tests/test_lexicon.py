@@ -1,0 +1,202 @@
+"""Lexicon counts, TSV round trip, longest match and case policies on hand-made corpora."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from serkit.errors import DataFormatError, SerkitError
+from serkit.labels import spans
+from serkit.lexicon import Entry, Lexicon, ratio_bucket
+from serkit.types import Sentence
+
+
+def S(text: str, tags: str, doc: str | None = None) -> Sentence:
+    return Sentence(text.split(), tags.split(), doc_id=doc)
+
+
+CORPUS = [
+    S("I use Visual Studio Code daily", "O O B-Application I-Application I-Application O", "a"),
+    S("Visual Studio is big", "B-Application I-Application O O", "a"),
+    S("Java and Python", "B-Language O B-Language", "b"),
+    S("Java is an island", "B-Location O O O", "b"),
+    S("I drink java Java", "O O O O", "c"),
+    S("Python rocks", "B-Language O", "c"),
+    S("Visual Studio Code again", "B-Application I-Application I-Application O", "d"),
+]
+
+
+def test_build_counts() -> None:
+    lex = Lexicon.build(CORPUS)
+    vsc = lex["Visual Studio Code"]
+    assert vsc.counts == {"Application": 2}
+    assert vsc.untagged == 0
+    assert vsc.docs == 2
+    java = lex["Java"]
+    assert java.counts == {"Language": 1, "Location": 1}
+    assert java.labelled == 2
+    assert java.untagged == 1  # "java" (lower case) is a different token sequence
+    assert java.ratio == pytest.approx(2 / 3)
+    assert java.type == "Language"  # tie 1:1 -> alphabetical
+    # "Visual Studio" inside the labelled "Visual Studio Code" is not an untagged occurrence
+    assert lex["Visual Studio"].untagged == 0
+    assert lex["Python"].docs == 2
+    assert len(lex) == 4
+    assert lex.types == ["Application", "Language", "Location"]
+
+
+def test_build_from_generator_and_min_count() -> None:
+    lex = Lexicon.build((s for s in CORPUS), min_count=2)
+    assert set(lex.entries) == {"Visual Studio Code", "Java", "Python"}
+
+
+def test_untagged_counted_only_when_all_tokens_outside() -> None:
+    corpus = [
+        S("Visual Studio", "B-Application I-Application"),
+        S("Visual Studio", "O O"),
+        S("the Visual Studio thing", "B-X I-X I-X O"),  # overlaps another entity: neither
+    ]
+    lex = Lexicon.build(corpus)
+    assert lex["Visual Studio"].untagged == 1
+    assert lex["Visual Studio"].labelled == 1
+
+
+def test_tsv_round_trip(tmp_path) -> None:
+    lex = Lexicon.build(CORPUS)
+    path = tmp_path / "lex.tsv"
+    lex.save(path)
+    lines = path.read_text().splitlines()
+    assert lines[0].split("\t") == ["surface", "types", "labelled", "untagged", "ratio", "docs"]
+    assert "Java\tLanguage:1,Location:1\t2\t1\t0.6667\t1" in lines
+    back = Lexicon.load(path)
+    assert {e.surface: (e.counts, e.untagged, e.docs) for e in back} == {
+        e.surface: (e.counts, e.untagged, e.docs) for e in lex
+    }
+
+
+def test_hand_edited_tsv(tmp_path) -> None:
+    path = tmp_path / "lex.tsv"
+    path.write_text(
+        "surface\ttypes\n# my own names\nMyLib\tLibrary\nfoo  bar\tLibrary:3,Application:1\t\t1\n"
+    )
+    lex = Lexicon.load(path)
+    assert lex["MyLib"].counts == {"Library": 1}
+    assert lex["MyLib"].ratio == 1.0
+    assert lex["foo bar"].type == "Library"
+    assert lex["foo bar"].untagged == 1
+    assert lex.matcher().tags(["use", "MyLib", "with", "foo", "bar"]) == [
+        "O", "B-Library", "O", "B-Library", "I-Library",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "content,reason",
+    [
+        ("surface\ttypes\nJava\n", "at least 2"),
+        ("surface\ttypes\nJava\tLanguage:x\n", "bad count"),
+        ("surface\ttypes\nJava\tLanguage\t1\tmany\n", "not an integer"),
+        ("surface\ttypes\nJava\tO\n", "bad type"),
+    ],
+)
+def test_bad_tsv_lines(tmp_path, content: str, reason: str) -> None:
+    path = tmp_path / "lex.tsv"
+    path.write_text(content)
+    with pytest.raises(DataFormatError, match=reason) as e:
+        Lexicon.load(path)
+    assert e.value.line == 2
+
+
+def test_missing_file_is_a_user_error(tmp_path) -> None:
+    with pytest.raises(SerkitError):
+        Lexicon.load(tmp_path / "nope.tsv")
+
+
+def test_longest_match_prefers_longer_entry() -> None:
+    lex = Lexicon.build(CORPUS)
+    m = lex.matcher(case="sensitive")
+    toks = ["open", "Visual", "Studio", "Code", "or", "Visual", "Studio", "now"]
+    assert m.tags(toks) == [
+        "O", "B-Application", "I-Application", "I-Application",
+        "O", "B-Application", "I-Application", "O",
+    ]  # fmt: skip
+    assert [(x.start, x.end) for x in m.matches(toks)] == [(1, 4), (5, 7)]
+
+
+def test_leftmost_wins_over_later_overlap() -> None:
+    lex = Lexicon([Entry("a b", {"X": 1}), Entry("b c d", {"Y": 1})])
+    assert lex.matcher().tags(["a", "b", "c", "d"]) == ["B-X", "I-X", "O", "O"]
+
+
+def test_match_only_at_token_boundaries() -> None:
+    lex = Lexicon([Entry("Java", {"Language": 1}), Entry("C", {"Language": 1})])
+    m = lex.matcher(case="sensitive")
+    assert m.tags(["JavaScript", "C++", "Java", "C"]) == ["O", "O", "B-Language", "B-Language"]
+
+
+def test_case_policies() -> None:
+    lex = Lexicon([Entry("Go", {"Language": 3}), Entry("python", {"Language": 2})])
+    toks = ["go", "Go", "python", "Python", "PYTHON"]
+    assert lex.matcher(case="sensitive").tags(toks) == ["O", "B-Language", "B-Language", "O", "O"]
+    assert lex.matcher(case="insensitive").tags(toks) == ["B-Language"] * 5
+    # smart: forms with an upper-case letter match exactly, lower-case forms match any casing
+    assert lex.matcher(case="smart").tags(toks) == ["O"] + ["B-Language"] * 4
+    with pytest.raises(SerkitError):
+        lex.matcher(case="loud")  # type: ignore[arg-type]
+
+
+def test_insensitive_merges_forms() -> None:
+    lex = Lexicon([Entry("Java", {"Language": 3}), Entry("JAVA", {"Library": 2}, untagged=5)])
+    # merged: labelled 5, untagged 5 -> ratio 0.5, kept at min_ratio 0.5
+    assert lex.matcher(case="insensitive", min_ratio=0.5).tags(["java"]) == ["B-Language"]
+    assert lex.matcher(case="insensitive", min_ratio=0.51).tags(["java"]) == ["O"]
+
+
+def test_filters() -> None:
+    lex = Lexicon([Entry("file", {"Application": 2}, untagged=8), Entry("Qt", {"Library": 1})])
+    toks = ["file", "Qt"]
+    assert lex.matcher().tags(toks) == ["B-Application", "B-Library"]
+    assert lex.matcher(min_ratio=0.5).tags(toks) == ["O", "B-Library"]
+    assert lex.matcher(min_count=2).tags(toks) == ["B-Application", "O"]
+
+
+def test_features() -> None:
+    lex = Lexicon([Entry("Visual Studio Code", {"Application": 9}, untagged=1)])
+    feats = lex.matcher().features(["in", "Visual", "Studio", "Code"])
+    assert feats[0] == ["lex=O"]
+    assert feats[1][0] == "lex=B-Application" and "lex.t=Application" in feats[1]
+    assert feats[2][0] == "lex=I-Application" and "lex.last" in feats[3]
+    assert f"lex.r={ratio_bucket(0.9)}" in feats[1]
+    assert ratio_bucket(0.0) == 0 and ratio_bucket(1.0) == 5
+
+
+def test_empty_inputs() -> None:
+    lex = Lexicon()
+    assert lex.matcher().tags(["a"]) == ["O"]
+    assert Lexicon.build([]).matcher().tags([]) == []
+
+
+words = st.sampled_from(["a", "b", "c", "A", "ab", "x\x1fy"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    entries=st.lists(st.lists(words, min_size=1, max_size=3), min_size=0, max_size=6),
+    tokens=st.lists(words, max_size=12),
+    case=st.sampled_from(["smart", "sensitive", "insensitive"]),
+)
+def test_matches_are_valid_and_non_overlapping(entries, tokens, case) -> None:
+    lex = Lexicon([Entry(" ".join(e), {"T": 1}) for e in entries])
+    m = lex.matcher(case=case)
+    found = m.matches(tokens)
+    pos = 0
+    for x in found:
+        assert pos <= x.start < x.end <= len(tokens)
+        pos = x.end
+        span = tokens[x.start : x.end]
+        forms = {tuple(e) for e in entries}
+        if case == "sensitive":
+            assert tuple(span) in forms
+        else:
+            assert tuple(t.lower() for t in span) in {tuple(t.lower() for t in f) for f in forms}
+    assert [(s, e) for s, e, _ in spans(m.tags(tokens))] == [(x.start, x.end) for x in found]

@@ -1,0 +1,161 @@
+# ruff: noqa: F811  (pytest fixtures imported from _runtime_model)
+"""`serkit tag`: inputs (text, stdin, files, folders, globs), formats, -o, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+import serkit.cli.main as cli_main
+from _runtime_model import onnx_tagger, tiny_dirs  # noqa: F401  (fixtures)
+from serkit.cli._app import app
+from serkit.io import read
+
+TEXT = "I installed TensorFlow on Ubuntu 22.04 with pip and ran it on an NVIDIA A100."
+TRICKY = 'Use <script>alert("x")</script> & Python 🐍 on Linux; 中文 Ubuntu.'
+
+
+def run(args, input=None):
+    return CliRunner().invoke(app, ["tag", *args], input=input, catch_exceptions=False)
+
+
+def records(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+def check_record(rec: dict, text: str) -> None:
+    for e in rec["entities"]:
+        assert text[e["start"] : e["end"]] == e["text"]
+        assert 0 <= e["score"] <= 1 and e["label"]
+
+
+def test_text_argument_gives_one_jsonl_record(tiny_dirs, onnx_tagger):
+    res = run([TEXT, "--model", str(tiny_dirs["onnx"])])
+    assert res.exit_code == 0, res.output
+    (rec,) = records(res.stdout)
+    assert rec["id"] == "text-1" and rec["text"] == TEXT
+    check_record(rec, TEXT)
+    assert rec["entities"] == [e.to_dict() for e in onnx_tagger(TEXT)]
+
+
+def test_stdin(tiny_dirs):
+    res = run(["-", "-m", str(tiny_dirs["onnx"])], input=TRICKY + "\n")
+    assert res.exit_code == 0
+    (rec,) = records(res.stdout)
+    assert rec["id"] == "stdin" and rec["text"] == TRICKY + "\n"
+    check_record(rec, rec["text"])
+
+
+def test_stdin_lines(tiny_dirs):
+    res = run(["-", "--lines", "-m", str(tiny_dirs["onnx"])], input=f"{TEXT}\n\n{TRICKY}\n")
+    recs = records(res.stdout)
+    assert [r["id"] for r in recs] == ["stdin:1", "stdin:3"]
+    assert [r["text"] for r in recs] == [TEXT, TRICKY]
+
+
+def test_files_folders_and_globs_in_order(tmp_path, tiny_dirs):
+    docs = tmp_path / "docs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "a.txt").write_text(TEXT, encoding="utf-8")
+    (docs / "sub" / "b.txt").write_text(TRICKY * 50, encoding="utf-8")
+    (docs / "c.md").write_text("not matched by *.txt", encoding="utf-8")
+    (docs / ".hidden.txt").write_text("hidden", encoding="utf-8")
+    single = tmp_path / "single.txt"
+    single.write_text("\ufeff" + TEXT, encoding="utf-8")  # BOM dropped
+    res = run([str(single), str(docs), str(docs / "*.md"), "-m", str(tiny_dirs["onnx"]),
+               "--progress"])
+    assert res.exit_code == 0, res.output
+    recs = records(res.stdout)
+    assert [r["path"] for r in recs] == [
+        str(single), str(docs / "a.txt"), str(docs / "sub" / "b.txt"), str(docs / "c.md")
+    ]
+    assert all("text" not in r for r in recs)
+    for r in recs:
+        with open(r["path"], encoding="utf-8-sig") as f:
+            check_record(r, f.read())
+    assert "tagging" in res.stderr  # progress bar for several files
+
+
+def test_output_file_is_written_atomically(tmp_path, tiny_dirs):
+    out = tmp_path / "out" / "tags.jsonl"
+    res = run([TEXT, TRICKY, "-o", str(out), "-m", str(tiny_dirs["onnx"])])
+    assert res.exit_code == 0 and res.stdout == ""
+    assert [r["id"] for r in records(out.read_text(encoding="utf-8"))] == ["text-1", "text-2"]
+    assert [p.name for p in out.parent.iterdir()] == ["tags.jsonl"]
+
+
+def test_failed_run_leaves_no_output(tmp_path, tiny_dirs):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"caf\xe9 latin-1\n")
+    good = tmp_path / "good.txt"
+    good.write_text(TEXT)
+    out = tmp_path / "tags.jsonl"
+    with pytest.raises(SystemExit) as exc:
+        cli_main.main(["tag", str(good), str(bad), "-o", str(out), "-m", str(tiny_dirs["onnx"])])
+    assert exc.value.code == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.txt", "good.txt"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["missing.txt"], "no such file"),
+        (["nothing/*.txt"], "no file matches"),
+        (["x", "--format", "xml"], "unknown format"),
+        (["x", "--model", "/no/such/model"], "no such model directory"),
+        (["-", "-"], "only once"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line(args, message, capsys, tiny_dirs):
+    if "--model" not in args:
+        args = [*args, "--model", str(tiny_dirs["onnx"])]
+    with pytest.raises(SystemExit) as exc:
+        cli_main.main(["tag", *args])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_undecodable_file_names_path_and_line(tmp_path, capsys, tiny_dirs):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"fine\nsecond caf\xe9\n")
+    with pytest.raises(SystemExit):
+        cli_main.main(["tag", str(bad), "-m", str(tiny_dirs["onnx"])])
+    assert f"{bad}:2: not UTF-8" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["conll", "wikiser"])
+def test_column_formats_read_back(tmp_path, fmt, tiny_dirs, onnx_tagger):
+    out = tmp_path / f"out.{fmt}"
+    res = run([TEXT, TRICKY, "--format", fmt, "-o", str(out), "-m", str(tiny_dirs["onnx"])])
+    assert res.exit_code == 0, res.output
+    sents = list(read(out, fmt))
+    expected = [s for text in (TEXT, TRICKY) for s in next(onnx_tagger.pipe_tagged([text]))[1]]
+    assert [s.tokens for s in sents] == [[t.text for t in s.tokens] for s in expected]
+    assert [s.tags for s in sents] == [s.tags for s in expected]
+
+
+def test_html_page_escapes_and_has_a_legend(tmp_path, tiny_dirs, onnx_tagger):
+    out = tmp_path / "page.html"
+    res = run([TRICKY, TEXT, "-o", str(out), "-m", str(tiny_dirs["onnx"])])
+    assert res.exit_code == 0
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert "<script>" not in page and "&lt;script&gt;" in page and "&amp;" in page
+    assert 'class="legend"' in page
+    for t in onnx_tagger.entity_types:
+        assert f">{t}</span>" in page
+    n_marks = sum(len(onnx_tagger(t)) for t in (TRICKY, TEXT))
+    assert page.count("<mark ") == n_marks > 0
+    assert "🐍" in page and "中文" in page
+
+
+def test_long_input_is_not_truncated(tiny_dirs, onnx_tagger):
+    text = " ".join([TEXT] * 400)  # ~32,000 characters, many windows
+    res = run(["-", "-m", str(tiny_dirs["onnx"])], input=text)
+    (rec,) = records(res.stdout)
+    check_record(rec, text)
+    assert rec["entities"] == [e.to_dict() for e in onnx_tagger(text)]
+    assert rec["entities"][-1]["end"] > len(text) - len(TEXT)

@@ -1,0 +1,152 @@
+"""Trainer: loss falls, exact resume after a kill, config, batching, the W1 split."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from safetensors.torch import load_file
+
+from serkit.errors import SerkitError
+from serkit.training.batching import make_batches
+from serkit.training.config import TrainConfig, load_config
+from serkit.training.data import label_set, val_slice
+from serkit.training.trainer import Trainer, train
+from serkit.types import Sentence
+from test_transformer import tiny_backbone
+
+TOY = [
+    ("i use python on linux .", "O O B-Language O B-Operating_System O"),
+    ("we wrote it in java .", "O O O O B-Language O"),
+    ("spring boot runs on windows", "B-Library I-Library O O B-Operating_System"),
+    ("numpy arrays and a hash table", "B-Library O O O B-Data_Structure I-Data_Structure"),
+    ("quick sort over my laptop", "B-Algorithm I-Algorithm O O B-Device"),
+]
+
+
+@pytest.fixture(scope="module")
+def backbone(tmp_path_factory) -> Path:
+    return tiny_backbone(tmp_path_factory.mktemp("bb"))
+
+
+@pytest.fixture(scope="module")
+def toy_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "toy.txt"
+    lines = []
+    for _ in range(4):
+        for toks, tags in TOY:
+            lines.append("<s>")
+            lines += [f"{t}\t{g}" for t, g in zip(toks.split(), tags.split(), strict=True)]
+            lines.append("</s>")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def config(backbone: Path, toy_file: Path, out: Path, **kw) -> TrainConfig:
+    base = dict(
+        train=str(toy_file), val_slice=True, backbone=str(backbone), features=["case", "lexicon"],
+        lexicon_folds=2, epochs=3, lr=5e-3, head_lr=1e-2, warmup=0.0, batch_tokens=64,
+        max_length=16, stride=4, k=2, alpha=1.0, alpha_warmup=0.2, dropout=0.1, seed=3,
+        output=str(out), eval_every=5, checkpoint_every=4, log_every=1, threads=1,
+    )  # fmt: skip
+    base.update(kw)
+    return TrainConfig.from_dict(base)
+
+
+def losses(out: Path) -> list[float]:
+    recs = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    return [r["loss"] for r in recs if "loss" in r]
+
+
+def test_loss_falls_and_model_dir_is_complete(backbone, toy_file, tmp_path):
+    from transformers import AutoModelForTokenClassification
+
+    out = tmp_path / "m"
+    train(config(backbone, toy_file, out, epochs=8, k=1, alpha=0.0), progress=False)
+    ls = losses(out)
+    assert len(ls) >= 10
+    assert sum(ls[-3:]) / 3 < 0.5 * sum(ls[:3]) / 3
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "lexicon.tsv",
+        "serkit.json",
+    ):
+        assert (out / name).is_file(), name
+    card = json.loads((out / "serkit.json").read_text())
+    assert card["arch"] == "transformer"
+    assert card["labels"][0] == "O" and "B-Language" in card["labels"]
+    assert card["features"]["features"] == ["case", "lexicon"]
+    assert len(card["train_data_sha256"]) == 64
+    assert "f1" in card["dev"]
+    model = AutoModelForTokenClassification.from_pretrained(out)
+    assert model.config.id2label[0] == "O"
+    from serkit.models.transformer import TransformerTagger
+
+    tags, scores = TransformerTagger.load(out).predict_words([["i", "use", "java"]])[0]
+    assert len(tags) == 3 and len(scores) == 3
+
+
+def test_killed_run_resumes_at_saved_step_and_matches(backbone, toy_file, tmp_path):
+    full = tmp_path / "full"
+    cut = tmp_path / "cut"
+    train(config(backbone, toy_file, full, max_steps=10), progress=False)
+    # "Kill" after step 6: the last checkpoint is at step 4.
+    Trainer(config(backbone, toy_file, cut, max_steps=10), progress=False).run(stop_at=6)
+    state = json.loads((cut / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 4
+    train(config(backbone, toy_file, cut, max_steps=10), resume=True, progress=False)
+    recs = [json.loads(x) for x in (cut / "metrics.jsonl").read_text().splitlines()]
+    assert {"event": "resume", "step": 4} in recs
+    resumed_steps = [r["step"] for r in recs if "loss" in r]
+    # Steps 5 and 6 were redone after the kill, nothing before the checkpoint was.
+    assert resumed_steps == [1, 2, 3, 4, 5, 6, 5, 6, 7, 8, 9, 10]
+    a = load_file(str(full / "checkpoint" / "model.safetensors"))
+    b = load_file(str(cut / "checkpoint" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_config_file_and_overrides(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text('[train]\ntrain = "x.txt"\nk = 2\nalpha = 5.0\nfeatures = []\n')
+    cfg = load_config(p, {"alpha": 1.0, "lr": None})
+    assert (cfg.k, cfg.alpha, cfg.features, cfg.lr) == (2, 1.0, [], TrainConfig().lr)
+    with pytest.raises(SerkitError, match="unknown training option"):
+        load_config(p, {"nonsense": 1})
+    with pytest.raises(SerkitError):
+        load_config(p, {"features": ["colour"]})
+    with pytest.raises(SerkitError, match="cannot read"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_val_slice_takes_every_tenth():
+    sents = [Sentence([str(i)], ["O"]) for i in range(25)]
+    train_s, dev_s = val_slice(sents)
+    assert [s.tokens[0] for s in dev_s] == ["9", "19"]
+    assert len(train_s) == 23
+
+
+def test_label_set_prefers_smallest_known_scheme():
+    labs = label_set([Sentence(["a"], ["B-Library"])])
+    assert labs[0] == "O" and len(labs) == 1 + 2 * 9  # SoftNER-9, not WikiSER-12
+    assert "B-Library" in labs
+    assert label_set([Sentence(["a"], ["B-Fancy"])]) == ["O", "B-Fancy", "I-Fancy"]
+
+
+@given(st.lists(st.integers(3, 120), min_size=1, max_size=300), st.integers(128, 2048),
+       st.integers(0, 5))  # fmt: skip
+@settings(max_examples=100, deadline=None)
+def test_batches_respect_budget_and_cover_all(lengths, budget, epoch):
+    batches = make_batches(lengths, budget, seed=1, epoch=epoch)
+    flat = sorted(i for b in batches for i in b)
+    assert flat == list(range(len(lengths)))
+    for b in batches:
+        assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= budget
+    assert batches == make_batches(lengths, budget, seed=1, epoch=epoch)
