@@ -60,34 +60,40 @@ def _overlaps(a: tuple[int, int, str], b: tuple[int, int, str]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
+def _categorise(
+    own: list[tuple[int, int, str]], other: list[tuple[int, int, str]], unmatched: str
+) -> list[tuple[str, str | None]]:
+    """For each span of one side: its category against the other side, and the other's type."""
+    by_span = {(s, e): t for s, e, t in other}
+    result: list[tuple[str, str | None]] = []
+    for s, e, t in own:
+        match = by_span.get((s, e))
+        if match == t:
+            category = "correct"
+        elif match is not None:
+            category = "wrong_type"
+        elif any(_overlaps((s, e, t), o) for o in other):
+            category = "wrong_boundary"
+        else:
+            category = unmatched
+        result.append((category, match))
+    return result
+
+
 def breakdown(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> Breakdown:
     """Error categories and confusion counts over aligned, repaired IOB2 tag sequences."""
     out = Breakdown()
     for g_tags, p_tags in zip(gold, pred, strict=True):
         g_spans, p_spans = spans(g_tags), spans(p_tags)
-        p_by_span = {(s, e): t for s, e, t in p_spans}
-        g_by_span = {(s, e): t for s, e, t in g_spans}
-        for s, e, t in g_spans:
-            other = p_by_span.get((s, e))
-            if other == t:
-                out.gold["correct"] += 1
-            elif other is not None:
-                out.gold["wrong_type"] += 1
-            elif any(_overlaps((s, e, t), p) for p in p_spans):
-                out.gold["wrong_boundary"] += 1
-            else:
-                out.gold["missed"] += 1
-            out.confusion[(t, other or OUTSIDE)] += 1
-        for s, e, t in p_spans:
-            other = g_by_span.get((s, e))
-            if other == t:
-                out.pred["correct"] += 1
-            elif other is not None:
-                out.pred["wrong_type"] += 1
-            elif any(_overlaps((s, e, t), g) for g in g_spans):
-                out.pred["wrong_boundary"] += 1
-            else:
-                out.pred["spurious"] += 1
-            if other is None:
+        for (_, _, t), (category, match) in zip(
+            g_spans, _categorise(g_spans, p_spans, "missed"), strict=True
+        ):
+            out.gold[category] += 1
+            out.confusion[(t, match or OUTSIDE)] += 1
+        for (_, _, t), (category, match) in zip(
+            p_spans, _categorise(p_spans, g_spans, "spurious"), strict=True
+        ):
+            out.pred[category] += 1
+            if match is None:
                 out.confusion[(OUTSIDE, t)] += 1
     return out
