@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from serkit.errors import SerkitError
 from serkit.training.batching import make_batches
 from serkit.training.config import TrainConfig, load_config
-from serkit.training.data import label_set, val_slice
+from serkit.training.data import label_set, read_labelled, split_train_dev, val_slice, val_tail
 from serkit.training.trainer import Trainer, train
 from serkit.types import Sentence
 from test_transformer import tiny_backbone
@@ -150,3 +150,30 @@ def test_batches_respect_budget_and_cover_all(lengths, budget, epoch):
     for b in batches:
         assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= budget
     assert batches == make_batches(lengths, budget, seed=1, epoch=epoch)
+
+
+def test_val_tail_takes_the_last_fraction_in_order():
+    sents = [Sentence([], tags=None, index=i) for i in range(30)]
+    train_s, dev = split_train_dev(sents, tail=0.1)
+    assert [s.index for s in dev] == [27, 28, 29]
+    assert [s.index for s in train_s] == list(range(27))
+    assert split_train_dev(sents) == (sents, [])
+    with pytest.raises(SerkitError):
+        split_train_dev(sents, slice_=True, tail=0.1)
+    with pytest.raises(SerkitError):
+        val_tail(sents, 1.0)
+
+
+def test_config_rejects_two_dev_sources():
+    with pytest.raises(SerkitError, match="one of dev"):
+        TrainConfig(train="x", dev="y", val_tail=0.1)
+    with pytest.raises(SerkitError, match="val_tail"):
+        TrainConfig(train="x", val_tail=1.5)
+
+
+def test_read_labelled_maps_types_after_repair(tmp_path):
+    path = tmp_path / "so.txt"
+    rows = "Foo\tI-Library\nbar\tB-Class_Name\nC#\tB-Language\nnginx\tB-Website\n\n"
+    path.write_text(rows, encoding="utf-8")
+    (s,) = read_labelled(str(path), "conll", "stackoverflow-ner:softner-9")
+    assert s.tags == ["B-Library", "O", "B-Language", "B-Application"]

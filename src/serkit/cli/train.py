@@ -15,7 +15,7 @@ def train_cmd(
         None,
         "--config",
         "-c",
-        help="TOML config (keys as the options below; may sit under [train]).",
+        help=r"TOML config (keys as the options below; may sit under \[train]).",
     ),
     train: str | None = typer.Option(
         None, "--train", help="Training data: file or WikiSER folder."
@@ -26,8 +26,18 @@ def train_cmd(
         "--val-slice/--no-val-slice",
         help="W1 split: training sentences with 0-based index % 10 == 9 become the dev set.",
     ),
+    val_tail: float | None = typer.Option(
+        None,
+        "--val-tail",
+        help="S2 split: this last fraction of the training sentences becomes the dev set.",
+    ),
     fmt: str | None = typer.Option(
         None, "--format", help="wikiser | conll | jsonl (default: detect)."
+    ),
+    mapping: str | None = typer.Option(
+        None,
+        "--mapping",
+        help="Map train/dev types first: src:dst (e.g. stackoverflow-ner:softner-9) or a file.",
     ),
     arch: str | None = typer.Option(None, "--arch", help="transformer (default) or crf."),
     protocol: str | None = typer.Option(
@@ -89,7 +99,8 @@ def train_cmd(
             else [f.strip() for f in features.split(",") if f.strip()]
         )
     overrides = {
-        "train": train, "dev": dev, "val_slice": val_slice, "format": fmt, "arch": arch,
+        "train": train, "dev": dev, "val_slice": val_slice, "val_tail": val_tail,
+        "format": fmt, "mapping": mapping, "arch": arch,
         "protocol": protocol, "backbone": backbone, "features": feats, "epochs": epochs,
         "max_steps": max_steps, "lr": lr, "head_lr": head_lr, "warmup": warmup,
         "batch_tokens": batch_tokens, "max_length": max_length, "stride": stride, "k": k,

@@ -312,7 +312,7 @@ def train_crf(
 
 # -- config-driven entry point (what `serkit train --arch crf` calls) --------------------
 #: Keys of a training config that are not CRF options.
-DATA_KEYS = ("train", "dev", "val_slice", "format", "mapping", "protocol")
+DATA_KEYS = ("train", "dev", "val_slice", "val_tail", "format", "mapping", "protocol")
 
 
 def _as_paths(value: Any) -> list[str]:
@@ -328,7 +328,8 @@ def train_crf_from_config(cfg: dict[str, Any], out_dir: str | Path) -> CrfTagger
 
     Keys: ``train`` (path or list of paths), ``dev`` (path(s) or None), ``val_slice``
     (bool: validation = sentences with index % 10 == 9 of the train files, the rest
-    trains: the W1 protocol), ``format`` (reader format, default detect), ``mapping``
+    trains: the W1 protocol), ``val_tail`` (float: the last fraction of the train
+    sentences validates: the S2 protocol), ``format`` (reader format, default detect), ``mapping``
     (``"src:dst"`` or a file: map train/dev types first, e.g.
     ``stackoverflow-ner:softner-9``), ``protocol`` (a name for the card, e.g. ``W1``),
     plus CRF options (``c1``, ``c2``, ``max_iterations``, ``min_freq``, ``window``,
@@ -337,8 +338,7 @@ def train_crf_from_config(cfg: dict[str, Any], out_dir: str | Path) -> CrfTagger
     an error.
     """
     from serkit.card import sha256_files
-    from serkit.io import read_all
-    from serkit.labels import load_mapping, map_tags
+    from serkit.training.data import read_labelled, split_description, split_train_dev
 
     cfg = dict(cfg)
     unknown = set(cfg) - set(DATA_KEYS) - set(DEFAULTS)
@@ -347,44 +347,32 @@ def train_crf_from_config(cfg: dict[str, Any], out_dir: str | Path) -> CrfTagger
     train_paths, dev_paths = _as_paths(cfg.get("train")), _as_paths(cfg.get("dev"))
     if not train_paths:
         raise SerkitError("no training data: set 'train'")
-    val_slice = bool(cfg.get("val_slice"))
-    if val_slice and dev_paths:
-        raise SerkitError("give either a dev file or val_slice, not both")
-    fmt = cfg.get("format")
-    table = load_mapping(cfg["mapping"]) if cfg.get("mapping") else None
+    val_slice, tail = bool(cfg.get("val_slice")), cfg.get("val_tail")
+    if (val_slice or tail) and dev_paths:
+        raise SerkitError("give either a dev file or val_slice/val_tail, not both")
+    fmt, mapping = cfg.get("format"), cfg.get("mapping")
 
     def load(paths: list[str]) -> list[Sentence]:
-        out = []
-        for p in paths:
-            for s in read_all(p, fmt):
-                if table is not None and s.tags is not None:
-                    s.tags = map_tags(s.tags, table)
-                out.append(s)
-        return out
+        return [s for p in paths for s in read_labelled(p, fmt, mapping)]
 
-    sents = load(train_paths)
-    if val_slice:
-        train = [s for s in sents if s.index % 10 != 9]
-        dev = [s for s in sents if s.index % 10 == 9]
-    else:
-        train, dev = sents, load(dev_paths) if dev_paths else None
+    train, dev = split_train_dev(load(train_paths), slice_=val_slice, tail=tail)
+    if dev_paths:
+        dev = load(dev_paths)
+    split = split_description(slice_=val_slice, tail=tail)
     card_extra = {
         "protocol": cfg.get("protocol"),
         "train_data": {
             "files": [str(Path(p)) for p in train_paths],
             "sha256": sha256_files(train_paths),
-            "split": "sentence index % 10 != 9 (validation: == 9)" if val_slice else "all",
-            "mapping": cfg.get("mapping"),
+            "split": split,
+            "mapping": mapping,
         },
         "dev_data": None
-        if not (val_slice or dev_paths)
-        else {
-            "files": train_paths if val_slice else dev_paths,
-            "split": "sentence index % 10 == 9" if val_slice else "all",
-        },
+        if not dev
+        else {"files": dev_paths or train_paths, "split": "all" if dev_paths else split},
     }
     crf_cfg = {k: v for k, v in cfg.items() if k in DEFAULTS}
-    return train_crf(train, dev, out_dir, crf_cfg, card_extra=card_extra)
+    return train_crf(train, dev or None, out_dir, crf_cfg, card_extra=card_extra)
 
 
 #: TrainConfig fields that carry over to a CRF when set away from their defaults.
@@ -411,6 +399,7 @@ def train_from_config(cfg: Any) -> Path:
         "train": cfg.train,
         "dev": cfg.dev,
         "val_slice": cfg.val_slice,
+        "val_tail": cfg.val_tail,
         "format": cfg.format,
         "protocol": cfg.protocol,
     }

@@ -19,7 +19,12 @@ class TrainConfig:
     dev: str | None = None
     #: W1 split: sentences with 0-based index % 10 == 9 of ``train`` become the dev set.
     val_slice: bool = False
+    #: S2 split: the last ``val_tail`` fraction of ``train``'s sentences become the dev set.
+    val_tail: float | None = None
     format: str | None = None
+    #: Map the types of train and dev first: ``"src:dst"`` (``stackoverflow-ner:softner-9``)
+    #: or a TOML/JSON mapping file.
+    mapping: str | None = None
     protocol: str | None = None
     arch: str = "transformer"
     backbone: str | None = "minilm"
@@ -69,6 +74,10 @@ class TrainConfig:
         unknown = set(self.features) - {"case", "lexicon"}
         if unknown:
             raise SerkitError(f"unknown features {sorted(unknown)} (known: case, lexicon)")
+        if self.val_tail is not None and not 0.0 < self.val_tail < 1.0:
+            raise SerkitError(f"val_tail must be between 0 and 1, got {self.val_tail}")
+        if sum(bool(x) for x in (self.val_slice, self.val_tail, self.dev)) > 1:
+            raise SerkitError("give one of dev, val_slice and val_tail")
         if self.arch not in ("transformer", "crf"):
             raise SerkitError(f"unknown arch {self.arch!r} (use transformer or crf)")
 

@@ -1,9 +1,10 @@
-"""Training data: read, the W1 validation slice, the label set."""
+"""Training data: read (with a label mapping), the validation splits, the label set."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from serkit.errors import SerkitError
 from serkit.labels import SCHEMES, bio_labels, repair_iob, split_tag
 from serkit.types import Sentence
 
@@ -15,10 +16,51 @@ def val_slice(sentences: Sequence[Sentence]) -> tuple[list[Sentence], list[Sente
     return train, dev
 
 
-def read_labelled(path: str, fmt: str | None = None) -> list[Sentence]:
-    """Sentences with IOB2 tags (stray ``I-`` repaired), empty sentences dropped."""
-    from serkit.io import read_all
+def val_tail(
+    sentences: Sequence[Sentence], fraction: float
+) -> tuple[list[Sentence], list[Sentence]]:
+    """S2 split: the last ``fraction`` of the sentences (file order) are dev.
 
+    A tail, not a random sample, so neighbouring sentences of one thread stay on one side.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise SerkitError(f"val_tail must be between 0 and 1, got {fraction}")
+    n_dev = max(1, round(len(sentences) * fraction))
+    cut = len(sentences) - n_dev
+    return list(sentences[:cut]), list(sentences[cut:])
+
+
+def split_train_dev(
+    sentences: Sequence[Sentence], *, slice_: bool = False, tail: float | None = None
+) -> tuple[list[Sentence], list[Sentence]]:
+    """The one place that turns a training file into train/dev (W1 slice or S2 tail)."""
+    if slice_ and tail:
+        raise SerkitError("give either val_slice or val_tail, not both")
+    if slice_:
+        return val_slice(sentences)
+    if tail:
+        return val_tail(sentences, tail)
+    return list(sentences), []
+
+
+def split_description(*, slice_: bool = False, tail: float | None = None) -> str:
+    """How the dev set was cut from the training file, for model cards."""
+    if slice_:
+        return "sentence index % 10 != 9 trains, == 9 validates"
+    if tail:
+        return f"first {1 - tail:.0%} of sentences train, last {tail:.0%} validate"
+    return "all"
+
+
+def read_labelled(path: str, fmt: str | None = None, mapping: str | None = None) -> list[Sentence]:
+    """Sentences with IOB2 tags (stray ``I-`` repaired, types mapped), empty ones dropped.
+
+    ``mapping`` is ``"src:dst"`` (e.g. ``stackoverflow-ner:softner-9``) or a mapping file.
+    """
+    from serkit.io import read_all
+    from serkit.labels import load_mapping, map_tags
+
+    table = load_mapping(mapping) if mapping else None
     out = []
     for s in read_all(path, fmt):
         if not s.tokens:
@@ -28,6 +70,8 @@ def read_labelled(path: str, fmt: str | None = None) -> list[Sentence]:
 
             raise DataFormatError(path, s.line, "training data needs a tag column")
         s.tags, _ = repair_iob(s.tags)
+        if table is not None:
+            s.tags = map_tags(s.tags, table)
         out.append(s)
     return out
 

@@ -23,7 +23,7 @@ from serkit.models.transformer import TransformerTagger, build_model, save_token
 from serkit.training.batching import make_batches
 from serkit.training.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from serkit.training.config import TrainConfig
-from serkit.training.data import label_set, read_labelled, val_slice
+from serkit.training.data import label_set, read_labelled, split_description, split_train_dev
 from serkit.training.selfreg import repeat_batch, selfreg_loss
 from serkit.types import Sentence
 
@@ -121,12 +121,12 @@ class Trainer:
         cfg = self.cfg
         torch.set_num_threads(max(1, cfg.threads))
         torch.manual_seed(cfg.seed)
-        sentences = read_labelled(cfg.train, cfg.format)
-        if cfg.val_slice:
-            self.train_s, self.dev_s = val_slice(sentences)
-        else:
-            self.train_s = sentences
-            self.dev_s = read_labelled(cfg.dev, cfg.format) if cfg.dev else []
+        sentences = read_labelled(cfg.train, cfg.format, cfg.mapping)
+        self.train_s, self.dev_s = split_train_dev(
+            sentences, slice_=cfg.val_slice, tail=cfg.val_tail
+        )
+        if cfg.dev:
+            self.dev_s = read_labelled(cfg.dev, cfg.format, cfg.mapping)
         if not self.train_s:
             raise SerkitError(f"{cfg.train}: no training sentences")
         self.labels = label_set(self.train_s + self.dev_s)
@@ -191,6 +191,8 @@ class Trainer:
             "features": self.scheme.to_dict(),
             "config": cfg.to_dict(),
             "train_data_sha256": sha256_files(data_files(cfg.train)),
+            "split": split_description(slice_=cfg.val_slice, tail=cfg.val_tail),
+            "mapping": cfg.mapping,
             "train_sentences": len(self.train_s),
             "dev_sentences": len(self.dev_s),
             "protocol": cfg.protocol,
