@@ -113,6 +113,17 @@ def test_killed_run_resumes_at_saved_step_and_matches(backbone, toy_file, tmp_pa
         assert torch.equal(a[key], b[key]), key
 
 
+def test_resume_may_change_the_run_length_but_nothing_else(backbone, toy_file, tmp_path):
+    out = tmp_path / "m"
+    Trainer(config(backbone, toy_file, out, max_steps=10), progress=False).run(stop_at=5)
+    # Shortened to 6 steps; a changed lr on the command line is ignored (the run's own wins).
+    train(config(backbone, toy_file, out, max_steps=6, lr=1.0), resume=True, progress=False)
+    recs = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs if "loss" in r][-2:] == [5, 6]
+    card = json.loads((out / "serkit.json").read_text())
+    assert card["config"]["max_steps"] == 6 and card["config"]["lr"] == 5e-3
+
+
 def test_config_file_and_overrides(tmp_path):
     p = tmp_path / "c.toml"
     p.write_text('[train]\ntrain = "x.txt"\nk = 2\nalpha = 5.0\nfeatures = []\n')

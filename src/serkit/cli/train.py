@@ -84,7 +84,10 @@ def train_cmd(
     ),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch."),
     resume: bool = typer.Option(
-        False, "--resume", help="Continue from the output dir's last checkpoint."
+        False,
+        "--resume",
+        help="Continue from the output dir's last checkpoint with its own settings "
+        "(--epochs/--max-steps may change its length).",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:

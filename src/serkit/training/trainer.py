@@ -310,11 +310,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     """Train a transformer tagger as ``cfg`` says; the model lands in ``cfg.output``."""
     if resume and has_checkpoint(Path(cfg.output) / CHECKPOINT_DIR):
         saved = json.loads((Path(cfg.output) / CHECKPOINT_DIR / "state.json").read_text())
-        # The run continues with the settings it started with; only where it writes and
-        # how many threads it may use can change.
-        cfg = TrainConfig.from_dict(
-            saved["config"] | {"output": cfg.output, "threads": cfg.threads}
-        )
+        # The run continues with the settings it started with; only where it writes, how
+        # many threads it may use and how long it runs can change (a new length re-plans
+        # the learning-rate decay from the current step on).
+        keep = {"output", "threads", "epochs", "max_steps"}
+        cfg = TrainConfig.from_dict(saved["config"] | {k: getattr(cfg, k) for k in keep})
     return Trainer(cfg, progress=progress).run(resume=resume)
 
 
