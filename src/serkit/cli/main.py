@@ -22,6 +22,7 @@ COMMANDS = (
     "weak_label",
     "tag",
     "export",
+    "serve",
 )
 
 for _name in COMMANDS:
