@@ -1,21 +1,27 @@
-"""Throughput and peak memory of the four ways to run one transformer tagger.
+"""Throughput and peak memory of every benchmarked system, run interleaved.
 
-    .venv/bin/python bench/speed.py --model runs/<model> [--limit 2000] [--threads 1]
+    .venv/bin/python bench/speed.py --model runs/<model> [--limit 2000] [--reps 3] [--threads 1]
 
-Runs torch fp32 (serkit), ONNX fp32, ONNX int8 (serkit) and the Hugging Face
-``pipeline("token-classification", aggregation_strategy="first")`` on the same model,
-each in its own subprocess (clean peak RSS), over the first ``--limit`` sentences of the
-WikiSER test split, in two modes:
+Runtimes: the Hugging Face ``pipeline("token-classification", aggregation_strategy="first")``
+on the transformer (batch sizes 1 and 32), serkit on the same transformer with torch fp32,
+ONNX fp32 and ONNX int8, the shipped default model (``default-int8``,
+``src/serkit/models/default``), and the W1 models of the weak labeller, the CRF and spaCy
+(``runs/bench/<system>-W1``, trained by ``bench/quality.py``). Each runtime runs in its own
+subprocess (clean peak RSS) over the first ``--limit`` sentences of the WikiSER test split;
+``--reps`` rounds run the runtimes interleaved (round 1: all runtimes, round 2: all
+again, ...) so a change in machine load hits all of them alike, and every figure is the
+median over the rounds. Two modes:
 
+* **tokens**: the corpus tokens as pre-tokenised input (``predict_words`` /
+  ``is_split_into_words=True`` / spaCy ``Doc(vocab, words=...)``): tagging from raw tokens.
 * **text**: end to end from raw text (each sentence detokenised to a string): sentence
   split, tokenise, encode, run, decode to character-offset entities. The HF pipeline
-  gets the same strings.
-* **tokens**: the corpus tokens as pre-tokenised input (``predict_words`` /
-  ``is_split_into_words=True``).
+  and spaCy (its own tokenizer) get the same strings.
 
 Words/s counts the corpus tokens of the sentences tagged. ONNX graphs are exported
 to a temporary folder unless ``--onnx-dir`` points at an earlier export (holding
-``model.onnx`` and ``model.int8.onnx``). Writes the ``speed`` section of bench/RESULTS.md.
+``model.onnx`` and ``model.int8.onnx``). Writes the ``speed`` section of bench/RESULTS.md
+and bench/speed_rows.json (for the figures).
 """
 
 from __future__ import annotations
@@ -33,8 +39,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "wikiser-small" / "test.txt"
 #: ``hf-pipeline-bN``: the HF pipeline with ``batch_size=N`` (the ratios use N = 1).
-RUNTIMES = ("hf-pipeline-b1", "hf-pipeline-b32", "torch", "onnx-fp32", "onnx-int8")
+RUNTIMES = ("hf-pipeline-b1", "hf-pipeline-b32", "torch", "onnx-fp32", "onnx-int8",
+            "default-int8", "weak", "crf", "spacy")  # fmt: skip
 BASE = "hf-pipeline-b1"
+SPACY = "spacy"
+#: runtimes that run one of the bench's W1 models (runs/bench/<system>-W1)
+BENCH_SYSTEMS = ("weak", "crf", "spacy")
+ROWS = ROOT / "bench" / "speed_rows.json"
 
 
 def load_sentences(limit: int | None) -> list[list[str]]:
@@ -58,6 +69,22 @@ def peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _pooled(tagger, sents: list[list[str]], batch_size: int) -> int:
+    """``predict_words`` with pipe()'s pooling: sort a pool of sentences by length, batch."""
+    from serkit.decode import entities_from_tags  # noqa: F401  (import cost outside)
+
+    n = 0
+    pool = 4 * batch_size
+    for lo in range(0, len(sents), pool):
+        part = sents[lo : lo + pool]
+        order = sorted(range(len(part)), key=lambda i: len(part[i]))
+        for b in range(0, len(order), batch_size):
+            batch = [part[i] for i in order[b : b + batch_size]]
+            for tags, _ in tagger.predict_words(batch):
+                n += sum(t.startswith("B-") for t in tags)
+    return n
 
 
 def worker(args: argparse.Namespace) -> dict:
@@ -90,48 +117,70 @@ def worker(args: argparse.Namespace) -> dict:
 
         def warm() -> None:
             pipe(texts[:8], batch_size=hf_bs)
+    elif args.worker == SPACY:
+        from systems import SpacyTagger
+
+        tagger = SpacyTagger(Path(args.bench_dir) / "spacy-W1", batch_size=args.batch_size)
+        nlp = tagger.nlp
+
+        def run_text() -> int:
+            # spaCy end to end: its own tokenizer on the same strings
+            return sum(len(d.ents) for d in nlp.pipe(texts, batch_size=args.batch_size))
+
+        def run_tokens() -> int:
+            return _pooled(tagger, sents, args.batch_size)
+
+        def warm() -> None:
+            list(nlp.pipe(texts[:8]))
     else:
         import serkit
 
-        model = args.onnx_dir if args.worker.startswith("onnx") else args.model
-        prefer = args.worker if args.worker.startswith("onnx") else "torch"
-        if args.worker == "torch":
-            import torch
+        if args.worker in BENCH_SYSTEMS:
+            from systems import load_system
 
-            torch.set_num_threads(args.threads)
-        tagger = serkit.load(model, prefer=prefer, threads=args.threads)
+            tagger = load_system(args.worker, Path(args.bench_dir) / f"{args.worker}-W1")
+        elif args.worker == "default-int8":
+            tagger = serkit.load(None, prefer="onnx-int8", threads=args.threads)
+        else:
+            model = args.onnx_dir if args.worker.startswith("onnx") else args.model
+            prefer = args.worker if args.worker.startswith("onnx") else "torch"
+            if args.worker == "torch":
+                import torch
+
+                torch.set_num_threads(args.threads)
+            tagger = serkit.load(model, prefer=prefer, threads=args.threads)
 
         def run_text() -> int:
             return sum(len(e) for e in tagger.pipe(texts, batch_size=args.batch_size))
 
         def run_tokens() -> int:
-            # Same pooling as pipe(): sort a pool of sentences by length, batch, restore order.
-            from serkit.decode import entities_from_tags  # noqa: F401  (import cost outside)
-
-            n = 0
-            pool = 4 * args.batch_size
-            for lo in range(0, len(sents), pool):
-                part = sents[lo : lo + pool]
-                order = sorted(range(len(part)), key=lambda i: len(part[i]))
-                for b in range(0, len(order), args.batch_size):
-                    batch = [part[i] for i in order[b : b + args.batch_size]]
-                    for tags, _ in tagger.predict_words(batch):
-                        n += sum(t.startswith("B-") for t in tags)
-            return n
+            return _pooled(tagger, sents, args.batch_size)
 
         def warm() -> None:
             list(tagger.pipe(texts[:8], batch_size=args.batch_size))
+
     load_s = time.perf_counter() - t0
     rss_loaded = peak_rss_mb()
     warm()
-    res = {"runtime": args.worker, "words": words, "sentences": len(sents), "load_s": load_s,
-           "rss_loaded_mb": rss_loaded, "rss_data_mb": rss_data}
+    res = {
+        "runtime": args.worker,
+        "words": words,
+        "sentences": len(sents),
+        "load_s": load_s,
+        "rss_loaded_mb": rss_loaded,
+        "rss_data_mb": rss_data,
+    }
     for mode, fn in (("tokens", run_tokens), ("text", run_text)):
         t, c = time.perf_counter(), time.process_time()
         n_ents = fn()
         dt, dc = time.perf_counter() - t, time.process_time() - c
-        res[mode] = {"seconds": dt, "cpu_seconds": dc, "words_per_s": words / dt,
-                     "words_per_cpu_s": words / dc, "entities": n_ents}
+        res[mode] = {
+            "seconds": dt,
+            "cpu_seconds": dc,
+            "words_per_s": words / dt,
+            "words_per_cpu_s": words / dc,
+            "entities": n_ents,
+        }
     res["peak_rss_mb"] = peak_rss_mb()
     return res
 
@@ -142,25 +191,48 @@ def export(model: str, out: Path) -> None:
     export_onnx(model, out, quantize="int8", keep_fp32=True)
 
 
+def median_result(runs: list[dict]) -> dict:
+    """One runtime's figures: the median of each over the interleaved rounds."""
+    from statistics import median
+
+    out = dict(runs[0])
+    out["reps"] = len(runs)
+    for key in ("load_s", "rss_loaded_mb", "peak_rss_mb"):
+        out[key] = median(r[key] for r in runs)
+    for mode in ("tokens", "text"):
+        out[mode] = {k: median(r[mode][k] for r in runs) for k in runs[0][mode]}
+        out[mode]["words_per_s_runs"] = [round(r[mode]["words_per_s"]) for r in runs]
+    return out
+
+
+def _ratio(r: dict, base: dict | None, mode: str, key: str) -> str:
+    return f"{r[mode][key] / base[mode][key]:.2f}" if base else "-"
+
+
 def table(results: list[dict], args: argparse.Namespace, cmd: str) -> str:
     from _results import machine, today
 
     hf = next((r for r in results if r["runtime"] == BASE), None)
-    base = {m: hf[m]["words_per_cpu_s"] if hf else float("nan") for m in ("text", "tokens")}
+    sp = next((r for r in results if r["runtime"] == SPACY), None)
     n = results[0]["sentences"]
     words = results[0]["words"]
     rows = [
-        "| runtime | text: words/CPU-s | x HF | tokens: words/CPU-s | x HF "
-        "| text: words/s wall | peak RSS MB | load s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| runtime | tokens: words/s | x spaCy | x HF | tokens: words/CPU-s | x spaCy | x HF "
+        "| text: words/s | text: words/CPU-s | x spaCy | x HF | peak RSS MB | load s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         rows.append(
-            f"| {r['runtime']} | {r['text']['words_per_cpu_s']:,.0f} | "
-            f"{r['text']['words_per_cpu_s'] / base['text']:.2f} | "
-            f"{r['tokens']['words_per_cpu_s']:,.0f} | "
-            f"{r['tokens']['words_per_cpu_s'] / base['tokens']:.2f} | "
-            f"{r['text']['words_per_s']:,.0f} | {r['peak_rss_mb']:,.0f} | {r['load_s']:.1f} |"
+            f"| {r['runtime']} | {r['tokens']['words_per_s']:,.0f} "
+            f"| {_ratio(r, sp, 'tokens', 'words_per_s')} "
+            f"| {_ratio(r, hf, 'tokens', 'words_per_s')} "
+            f"| {r['tokens']['words_per_cpu_s']:,.0f} "
+            f"| {_ratio(r, sp, 'tokens', 'words_per_cpu_s')} "
+            f"| {_ratio(r, hf, 'tokens', 'words_per_cpu_s')} "
+            f"| {r['text']['words_per_s']:,.0f} | {r['text']['words_per_cpu_s']:,.0f} "
+            f"| {_ratio(r, sp, 'text', 'words_per_cpu_s')} "
+            f"| {_ratio(r, hf, 'text', 'words_per_cpu_s')} "
+            f"| {r['peak_rss_mb']:,.0f} | {r['load_s']:.1f} |"
         )
     subset = "the whole split" if not args.limit else f"the first {n:,} sentences"
     verdict = []
@@ -168,9 +240,9 @@ def table(results: list[dict], args: argparse.Namespace, cmd: str) -> str:
     fp = next((r for r in results if r["runtime"] == "onnx-fp32"), None)
     if i8 and hf:
         rate = i8["text"]["words_per_cpu_s"]
-        ratio = rate / base["text"]
+        ratio = rate / hf["text"]["words_per_cpu_s"]
         line = (
-            f"Target ONNX int8 >= 4x the HF pipeline (text mode): "
+            f"Issue 6 target ONNX int8 >= 4x the HF pipeline (text mode, words/CPU-s): "
             f"**{'met' if ratio >= 4 else 'NOT met'}** against batch_size=1 ({ratio:.2f}x)"
         )
         for r in results:
@@ -183,37 +255,63 @@ def table(results: list[dict], args: argparse.Namespace, cmd: str) -> str:
                 "(AVX2, no AVX-512/VNNI int8 instructions)."
             )
         verdict = ["", line]
-    return "\n".join([
-        "## Inference speed (issue 6)",
-        "",
-        f"WikiSER test split ({subset}: {words:,} words), model `{args.model}`, "
-        f"serkit batch size {args.batch_size}, {args.threads} thread(s) per runtime, each "
-        f"runtime in its own process. `hf-pipeline-bN` is the HF pipeline with batch_size=N; "
-        f"ratios are to N = 1 (its default, and its fastest here: batches pad). "
-        f"{today()}, {machine()}.",
-        "",
-        "Words per CPU-second (process CPU time) is the headline because this machine was "
-        "shared with training jobs while measuring (load average above its 2 cores), which "
-        "makes wall-clock rates noisy; with one thread per runtime it is what an idle core "
-        "delivers. The wall-clock rate is shown for the text mode.",
-        "",
-        "*text* = end to end from raw text (each sentence detokenised to a string; serkit "
-        "splits, tokenises, encodes, decodes to character-offset entities; the HF pipeline "
-        "gets the same strings). *tokens* = the corpus tokens as pre-tokenised input "
-        "(`predict_words`; HF `is_split_into_words=True`). Peak RSS covers load + both modes.",
-        "",
-        *rows,
-        *verdict,
-        "",
-        f"Command: `{cmd}`",
-    ])
+    reps = results[0].get("reps", 1)
+    return "\n".join(
+        [
+            "## Inference speed: every system, ratios to spaCy (issues 6 and 8)",
+            "",
+            f"WikiSER test split ({subset}: {words:,} words). Transformer runtimes: model "
+            f"`{args.model}` (torch, ONNX fp32/int8 exported from it, and the HF pipeline on it) "
+            f"and the shipped default (`default-int8`); weak, crf and spacy: their W1 models "
+            f"(`{rel_dir(args.bench_dir)}/<system>-W1`). Batch size {args.batch_size}, "
+            f"{args.threads} thread(s) per runtime, each runtime in its own process; {reps} "
+            f"rounds run interleaved (every runtime once per round) and each figure is the "
+            f"median over the rounds. `hf-pipeline-bN` is the HF pipeline with batch_size=N; "
+            f"`x HF` is the ratio to N = 1 (its default, and its fastest here: batches pad), "
+            f"`x spaCy` the ratio to spaCy in the same mode. {today()}, {machine()}.",
+            "",
+            "*tokens* = tagging from raw tokens: the corpus tokens as pre-tokenised input "
+            "(serkit `predict_words`; HF `is_split_into_words=True`; spaCy `Doc(vocab, "
+            "words=...)` through `nlp.pipe`). *text* = end to end from raw text (each sentence "
+            "detokenised to a string; serkit splits, tokenises, encodes, decodes to "
+            "character-offset entities; the HF pipeline and spaCy, with its own tokenizer, get "
+            "the same strings). Peak RSS covers load + both modes.",
+            "",
+            "The machine was shared: the lead's transformer training ran on the same 2 cores "
+            "(every runtime here under `nice -n 19`), so wall-clock words/s are low and noisy; "
+            "words per CPU-second (process CPU time) is what an idle core delivers with one "
+            "thread, and the ratios within this run are what count.",
+            "",
+            *rows,
+            *verdict,
+            "",
+            f"Command: `{cmd}`",
+        ]
+    )
+
+
+def rel_dir(p: str) -> str:
+    try:
+        return str(Path(p).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(p)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True, help="serkit transformer model directory")
-    ap.add_argument("--onnx-dir", help="folder with model.onnx and model.int8.onnx")
+    ap.add_argument(
+        "--onnx-dir",
+        help="folder with model.onnx and model.int8.onnx "
+        "(exported there when missing; default: a temporary folder)",
+    )
+    ap.add_argument(
+        "--bench-dir",
+        default=str(ROOT / "runs" / "bench"),
+        help="where bench/quality.py keeps the weak/crf/spacy W1 models",
+    )
     ap.add_argument("--limit", type=int, default=2000, help="first N sentences (0 = all)")
+    ap.add_argument("--reps", type=int, default=3, help="interleaved rounds (median)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runtimes", default=",".join(RUNTIMES))
@@ -224,31 +322,58 @@ def main() -> None:
         print(json.dumps(worker(args)))
         return
     cmd = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
+    runtimes = args.runtimes.split(",")
+    unknown = set(runtimes) - set(RUNTIMES)
+    if unknown:
+        ap.error(f"unknown runtime(s) {sorted(unknown)}; known: {', '.join(RUNTIMES)}")
+    missing = [rt for rt in runtimes if rt in BENCH_SYSTEMS
+               and not (Path(args.bench_dir) / f"{rt}-W1").is_dir()]  # fmt: skip
+    if missing:
+        print(f"skipping {missing}: no W1 model in {args.bench_dir} "
+              "(run bench/quality.py first)", file=sys.stderr)  # fmt: skip
+        runtimes = [rt for rt in runtimes if rt not in missing]
     with tempfile.TemporaryDirectory() as tmp:
-        if args.onnx_dir is None:
+        need_onnx = any(rt.startswith("onnx") for rt in runtimes)
+        if args.onnx_dir is None and need_onnx:
             args.onnx_dir = str(Path(tmp) / "onnx")
-            print(f"exporting {args.model} to ONNX fp32 + int8 ...", file=sys.stderr)
+        if need_onnx and not (Path(args.onnx_dir) / "model.int8.onnx").is_file():
+            print(f"exporting {args.model} to ONNX fp32 + int8 in {args.onnx_dir} ...",
+                  file=sys.stderr)  # fmt: skip
             export(args.model, Path(args.onnx_dir))
-        results = []
+        runs: dict[str, list[dict]] = {rt: [] for rt in runtimes}
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), HF_HUB_OFFLINE="1",
-                   TOKENIZERS_PARALLELISM="false")
-        for rt in args.runtimes.split(","):
-            print(f"running {rt} ...", file=sys.stderr)
-            out = subprocess.run(
-                [sys.executable, __file__, "--worker", rt, "--model", args.model,
-                 "--onnx-dir", args.onnx_dir, "--limit", str(args.limit),
-                 "--batch-size", str(args.batch_size), "--threads", str(args.threads)],
-                check=True, stdout=subprocess.PIPE, env=env, text=True,
-            )
-            res = json.loads(out.stdout.strip().splitlines()[-1])
-            print(json.dumps(res), file=sys.stderr)
-            results.append(res)
+                   TOKENIZERS_PARALLELISM="false", OPENBLAS_NUM_THREADS=str(args.threads),
+                   MKL_NUM_THREADS=str(args.threads))  # fmt: skip
+        t0 = time.perf_counter()
+        for rep in range(args.reps):
+            for i, rt in enumerate(runtimes, 1):
+                stamp = time.strftime("%H:%M:%S")
+                print(f"[{stamp}] round {rep + 1}/{args.reps}, runtime {i}/{len(runtimes)}: "
+                      f"{rt} ...", file=sys.stderr, flush=True)  # fmt: skip
+                out = subprocess.run(
+                    [sys.executable, __file__, "--worker", rt, "--model", args.model,
+                     "--onnx-dir", str(args.onnx_dir), "--limit", str(args.limit),
+                     "--batch-size", str(args.batch_size), "--threads", str(args.threads),
+                     "--bench-dir", args.bench_dir],
+                    check=True, stdout=subprocess.PIPE, env=env, text=True,
+                )  # fmt: skip
+                res = json.loads(out.stdout.strip().splitlines()[-1])
+                print(f"  tokens {res['tokens']['words_per_s']:,.0f} words/s, text "
+                      f"{res['text']['words_per_s']:,.0f} words/s, peak RSS "
+                      f"{res['peak_rss_mb']:,.0f} MB", file=sys.stderr, flush=True)  # fmt: skip
+                runs[rt].append(res)
+        print(f"all rounds in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    results = [median_result(runs[rt]) for rt in runtimes]
     md = table(results, args, cmd)
     print(md)
     if not args.no_write:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from _results import update_section
+        from _results import machine, today, update_section
+        from serkit.io.atomic import atomic_write
 
+        with atomic_write(ROWS) as f:
+            json.dump({"command": cmd, "model": args.model, "limit": args.limit,
+                       "reps": args.reps, "machine": machine(), "date": today(),
+                       "results": results}, f, indent=1)  # fmt: skip
         update_section("speed", md)
 
 
