@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from serkit.labels import repair_iob, spans
+from serkit.labels import spans
 from serkit.types import Entity, Token
 
 
@@ -13,12 +13,11 @@ def entities_from_tags(
 ) -> list[Entity]:
     """Entities over ``text`` for tagged ``tokens``; the entity score is the mean word score.
 
-    Stray ``I-`` tags open a new entity (same repair as evaluation), so what the
-    user sees is what strict scoring counts.
+    Stray ``I-`` tags open a new entity (``spans`` does what ``repair_iob`` does before
+    evaluation), so what the user sees is what strict scoring counts.
     """
-    fixed, _ = repair_iob(tags)
     out: list[Entity] = []
-    for s, e, label in spans(fixed):
+    for s, e, label in spans(tags):
         start, end = tokens[s].start, tokens[e - 1].end
         score = 1.0 if scores is None else sum(scores[s:e]) / (e - s)
         out.append(Entity(start, end, label, text[start:end], min(1.0, max(0.0, float(score)))))

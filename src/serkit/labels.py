@@ -116,6 +116,11 @@ def spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
     result: list[tuple[int, int, str]] = []
     start, typ = -1, None
     for i, tag in enumerate(tags):
+        if tag == OUTSIDE:  # most tags: skip the split
+            if typ is not None:
+                result.append((start, i, typ))
+                typ = None
+            continue
         prefix, t = split_tag(tag)
         if typ is not None and (prefix != "I" or t != typ):
             result.append((start, i, typ))
