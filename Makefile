@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint clean default-model bench-speed bench-parity
+.PHONY: run test install lint clean default-model bench-speed bench-parity bench chromium bench-serve
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,8 +19,19 @@ install: $(STAMP)
 run: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m serkit.demo
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests
+
+# The web page test drives Debian's chromium with Playwright (never `playwright install`,
+# which downloads a browser). Installed here when missing; SERKIT_CHROMIUM=path overrides.
+chromium:
+	@test -n "$$SERKIT_CHROMIUM" || command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian chromium for the browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  elif command -v sudo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "the browser test needs chromium: install it, or set SERKIT_CHROMIUM"; exit 1; fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -46,3 +57,22 @@ bench-speed: $(STAMP)
 bench-parity: $(STAMP)
 	@test -n "$(MODEL)" || { echo "usage: make bench-parity MODEL=runs/<model dir>"; exit 2; }
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/parity.py --model "$(MODEL)"
+
+# Issue 8: every system (weak, CRF, MiniLM vanilla/self-regularized, spaCy) on W1/X1/S1/S2,
+# speed with ratios to spaCy, error analysis, figures. Resumable: cached rows are skipped.
+# SPEED_MODEL: the transformer for the speed table (torch/ONNX/HF pipeline).
+SPEED_MODEL ?= runs/w1-selfreg
+bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[bench]'
+	@echo "make bench: trains every missing model (transformers from configs/ too) on this CPU;"
+	@echo "this can take HOURS. Progress is printed as it goes; interrupt and re-run to resume."
+	HF_HUB_OFFLINE=1 nice -n 19 $(BIN)/python bench/quality.py --train
+	HF_HUB_OFFLINE=1 nice -n 19 $(BIN)/python bench/speed.py --model "$(SPEED_MODEL)"
+	HF_HUB_OFFLINE=1 nice -n 19 $(BIN)/python bench/errors.py
+	$(BIN)/python bench/figures.py
+
+# Issue 7: 20 concurrent clients for 60 s against `serkit serve` (shipped model), then a
+# schemathesis run against its OpenAPI spec; numbers go to bench/RESULTS.md.
+bench-serve: $(STAMP)
+	$(BIN)/pip install -q -e '.[bench]'
+	HF_HUB_OFFLINE=1 nice -n 19 $(BIN)/python bench/serve_load.py

@@ -16,8 +16,7 @@ from serkit.io.atomic import atomic_write
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 HEADER = (
-    "# serkit benchmark results\n\n"
-    "Every number below was measured by the command shown with it.\n"
+    "# serkit benchmark results\n\nEvery number below was measured by the command shown with it.\n"
 )
 
 

@@ -22,9 +22,22 @@ SERKIT = [sys.executable, "-m", "serkit"]
 
 
 def run(alpha: float, epochs: float, out: Path, threads: int) -> dict:
-    cmd = [*SERKIT, "train", "--config", "configs/w1-selfreg.toml", "--alpha", str(alpha),
-           "--epochs", str(epochs), "--eval-every", "0", "--threads", str(threads),
-           "-o", str(out)]
+    cmd = [
+        *SERKIT,
+        "train",
+        "--config",
+        "configs/w1-selfreg.toml",
+        "--alpha",
+        str(alpha),
+        "--epochs",
+        str(epochs),
+        "--eval-every",
+        "0",
+        "--threads",
+        str(threads),
+        "-o",
+        str(out),
+    ]
     t0 = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - t0

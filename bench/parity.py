@@ -80,8 +80,9 @@ def main() -> None:
     f1_ref = evaluate(gold, ref).f1
     results = {}
     for name, (pred, secs) in runs.items():
-        agree = sum(a == b for p, r in zip(pred, ref, strict=True)
-                    for a, b in zip(p, r, strict=True))
+        agree = sum(
+            a == b for p, r in zip(pred, ref, strict=True) for a, b in zip(p, r, strict=True)
+        )
         f1 = evaluate(gold, pred).f1
         results[name] = (agree / n_words, f1)
         rows.append(
@@ -94,20 +95,22 @@ def main() -> None:
     from _results import machine, today
 
     subset = "all" if not args.limit else f"the first {len(sents):,}"
-    md = "\n".join([
-        "## ONNX parity (issue 6)",
-        "",
-        f"WikiSER test split ({subset} sentences, {n_words:,} words, pre-tokenised), model "
-        f"`{args.model}`, {args.threads} thread(s). {today()}, {machine()}.",
-        "",
-        *rows,
-        "",
-        f"Targets: ONNX fp32 agrees with torch on >= 99.5% of words: "
-        f"**{'met' if fp32_ok else 'NOT met'}**; ONNX int8 loses <= 0.5 F1 points: "
-        f"**{'met' if int8_ok else 'NOT met'}**.",
-        "",
-        f"Command: `{cmd}`",
-    ])
+    md = "\n".join(
+        [
+            "## ONNX parity (issue 6)",
+            "",
+            f"WikiSER test split ({subset} sentences, {n_words:,} words, pre-tokenised), model "
+            f"`{args.model}`, {args.threads} thread(s). {today()}, {machine()}.",
+            "",
+            *rows,
+            "",
+            f"Targets: ONNX fp32 agrees with torch on >= 99.5% of words: "
+            f"**{'met' if fp32_ok else 'NOT met'}**; ONNX int8 loses <= 0.5 F1 points: "
+            f"**{'met' if int8_ok else 'NOT met'}**.",
+            "",
+            f"Command: `{cmd}`",
+        ]
+    )
     print(md)
     if not args.no_write:
         from _results import update_section

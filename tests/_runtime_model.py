@@ -65,10 +65,12 @@ def build_tiny_model(
         from serkit.lexicon import Lexicon
         from serkit.types import Sentence
 
-        lex = Lexicon.build([
-            Sentence(["TensorFlow", "on", "Ubuntu"], ["B-Library", "O", "B-Operating_System"]),
-            Sentence(["NVIDIA", "A100", "runs"], ["B-Device", "I-Device", "O"]),
-        ])
+        lex = Lexicon.build(
+            [
+                Sentence(["TensorFlow", "on", "Ubuntu"], ["B-Library", "O", "B-Operating_System"]),
+                Sentence(["NVIDIA", "A100", "runs"], ["B-Device", "I-Device", "O"]),
+            ]
+        )
         lex.save(out / "lexicon.tsv")
         scheme = FeatureScheme(
             case=True, lexicon=True, lexicon_tags=["O", *labels[1:]], lexicon_case="smart"

@@ -57,7 +57,8 @@ def test_int8_quantises_matmul_and_embeddings(tiny_dirs):
     # The word embedding is stored as int8 (dequantised at gather time), not as float.
     vocab = json.loads((d / "config.json").read_text())["vocab_size"]
     big_float = [
-        i.name for i in model.graph.initializer
+        i.name
+        for i in model.graph.initializer
         if i.data_type == onnx.TensorProto.FLOAT and len(i.dims) == 2 and i.dims[0] == vocab
     ]
     assert big_float == []
@@ -165,8 +166,16 @@ def test_export_cli(tmp_path, tiny_dirs):
     from serkit.cli._app import app
 
     res = CliRunner().invoke(
-        app, ["export", "onnx", str(tiny_dirs["torch"]), "-o", str(tmp_path / "o"),
-              "--quantize", "int8"]
+        app,
+        [
+            "export",
+            "onnx",
+            str(tiny_dirs["torch"]),
+            "-o",
+            str(tmp_path / "o"),
+            "--quantize",
+            "int8",
+        ],
     )
     assert res.exit_code == 0, res.output
     assert "model.int8.onnx" in res.output

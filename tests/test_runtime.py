@@ -137,8 +137,24 @@ def test_the_random_tiny_model_does_tag_things(onnx_tagger):
 @given(
     st.lists(
         st.sampled_from(
-            [*"abcXYZ019 .,;:!?()-_/+#@'\"\n\t", "C++", "ü", "é", "🐍", "👩\u200d💻", "中", "文",
-             "ש", "ل", "\u200b", "\u0301", "\u00a0", "Linux", "TensorFlow", " on "]
+            [
+                *"abcXYZ019 .,;:!?()-_/+#@'\"\n\t",
+                "C++",
+                "ü",
+                "é",
+                "🐍",
+                "👩\u200d💻",
+                "中",
+                "文",
+                "ש",
+                "ل",
+                "\u200b",
+                "\u0301",
+                "\u00a0",
+                "Linux",
+                "TensorFlow",
+                " on ",
+            ]
         ),
         max_size=80,
     ).map("".join)
@@ -238,7 +254,10 @@ def test_a_million_characters_with_bounded_memory(tiny_dirs):
         """
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=600,
         env={"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
     )
     assert out.returncode == 0, out.stderr[-3000:]

@@ -51,8 +51,11 @@ def test_default_model_loads_and_tags_with_no_network(monkeypatch):
 
 def _tag_through_cli(text: str) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "serkit", "tag", "-"], input=text + "\n",
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "serkit", "tag", "-"],
+        input=text + "\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
     )
     assert out.returncode == 0, out.stderr

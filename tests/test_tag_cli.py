@@ -64,12 +64,16 @@ def test_files_folders_and_globs_in_order(tmp_path, tiny_dirs):
     (docs / ".hidden.txt").write_text("hidden", encoding="utf-8")
     single = tmp_path / "single.txt"
     single.write_text("\ufeff" + TEXT, encoding="utf-8")  # BOM dropped
-    res = run([str(single), str(docs), str(docs / "*.md"), "-m", str(tiny_dirs["onnx"]),
-               "--progress"])
+    res = run(
+        [str(single), str(docs), str(docs / "*.md"), "-m", str(tiny_dirs["onnx"]), "--progress"]
+    )
     assert res.exit_code == 0, res.output
     recs = records(res.stdout)
     assert [r["path"] for r in recs] == [
-        str(single), str(docs / "a.txt"), str(docs / "sub" / "b.txt"), str(docs / "c.md")
+        str(single),
+        str(docs / "a.txt"),
+        str(docs / "sub" / "b.txt"),
+        str(docs / "c.md"),
     ]
     assert all("text" not in r for r in recs)
     for r in recs:

@@ -48,7 +48,8 @@ def resolve_inputs(args: Sequence[str], pattern: str = "*.txt") -> list[Source]:
             out.append(Source(arg, arg))
         elif _is_path(p) and p.is_dir():
             files = sorted(
-                f for f in p.rglob(pattern)
+                f
+                for f in p.rglob(pattern)
                 if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
             if not files:

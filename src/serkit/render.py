@@ -87,13 +87,11 @@ class HtmlWriter:
         css = [_STYLE]
         for i, t in enumerate(self.types):
             css.append(f".{_css_class(t)}{{background:{type_color(t, i)}}}")
-        legend = "".join(
-            f'<span class="{_css_class(t)}">{esc(t)}</span>' for t in self.types
-        )
+        legend = "".join(f'<span class="{_css_class(t)}">{esc(t)}</span>' for t in self.types)
         self.f.write(
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>{esc(self.title)}</title><style>{''.join(css)}</style></head><body>\n"
-            f"<h1>{esc(self.title)}</h1>\n<div class=\"legend\">{legend}</div>\n"
+            f'<h1>{esc(self.title)}</h1>\n<div class="legend">{legend}</div>\n'
         )
         self.started = True
 
@@ -111,7 +109,7 @@ class HtmlWriter:
             style = "" if cls else f' style="background:{type_color(e.label)}"'
             parts.append(
                 f'<mark class="{cls}"{style} title="{esc(e.label)} {e.score:.2f}">'
-                f"{esc(doc.text[e.start:e.end])}<sub>{esc(e.label)}</sub></mark>"
+                f"{esc(doc.text[e.start : e.end])}<sub>{esc(e.label)}</sub></mark>"
             )
             pos = e.end
         parts.append(esc(doc.text[pos:]))

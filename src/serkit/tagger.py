@@ -45,9 +45,7 @@ class Tagger(ABC):
     card: dict[str, Any]
 
     @abstractmethod
-    def predict_words(
-        self, batch: Sequence[Sequence[str]]
-    ) -> list[tuple[list[str], list[float]]]:
+    def predict_words(self, batch: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:
         """Tags and per-word confidences in [0, 1] for each sentence; any sentence length."""
 
     @property
@@ -127,4 +125,3 @@ class Tagger(ABC):
             yield from finished()
         flush()
         yield from finished()
-

@@ -10,21 +10,29 @@ import typer
 from serkit.cli._app import app
 from serkit.errors import SerkitError
 
-SUFFIX_FORMATS = {".html": "html", ".htm": "html", ".conll": "conll", ".jsonl": "jsonl",
-                  ".wikiser": "wikiser"}
+SUFFIX_FORMATS = {
+    ".html": "html",
+    ".htm": "html",
+    ".conll": "conll",
+    ".jsonl": "jsonl",
+    ".wikiser": "wikiser",
+}
 
 
 @app.command("tag")
 def tag(
     inputs: list[str] = typer.Argument(
-        ..., help="Text to tag, '-' for stdin, files, folders (recursive) or globs.",
+        ...,
+        help="Text to tag, '-' for stdin, files, folders (recursive) or globs.",
         show_default=False,
     ),
     model: Path | None = typer.Option(
         None, "--model", "-m", help="Model directory (default: the shipped model)."
     ),
     fmt: str | None = typer.Option(
-        None, "--format", "-f",
+        None,
+        "--format",
+        "-f",
         help="jsonl (one record per document), conll, wikiser or html "
         "(default: from the -o suffix, else jsonl).",
     ),
@@ -33,14 +41,16 @@ def tag(
     ),
     batch_size: int = typer.Option(32, "--batch-size", "-b", min=1, help="Sentences per batch."),
     runtime: str = typer.Option(
-        "auto", "--runtime",
+        "auto",
+        "--runtime",
         help="auto (ONNX when the model has it), torch, onnx, onnx-fp32, onnx-int8.",
     ),
     pattern: str = typer.Option("*.txt", "--pattern", help="Files to take from folders."),
     lines: bool = typer.Option(False, "--lines", help="Each non-empty input line is a document."),
     threads: int | None = typer.Option(None, "--threads", min=0, help="Inference threads."),
     progress: bool | None = typer.Option(
-        None, "--progress/--no-progress",
+        None,
+        "--progress/--no-progress",
         help="Progress bar on stderr (default: for several files).",
     ),
 ) -> None:
@@ -64,7 +74,10 @@ def tag(
 
     n_files = sum(s.path not in (None, "-") for s in sources)
     bar = tqdm(
-        sources, desc="tagging", unit="file", file=sys.stderr,
+        sources,
+        desc="tagging",
+        unit="file",
+        file=sys.stderr,
         disable=not (progress if progress is not None else n_files > 1),
     )
     items = split_lines(bar, sys.stdin) if lines else read_sources(bar, sys.stdin)
