@@ -277,10 +277,11 @@ def table(results: list[dict], args: argparse.Namespace, cmd: str) -> str:
             "character-offset entities; the HF pipeline and spaCy, with its own tokenizer, get "
             "the same strings). Peak RSS covers load + both modes.",
             "",
-            "The machine was shared: the lead's transformer training ran on the same 2 cores "
-            "(every runtime here under `nice -n 19`), so wall-clock words/s are low and noisy; "
-            "words per CPU-second (process CPU time) is what an idle core delivers with one "
-            "thread, and the ratios within this run are what count.",
+            f"1-minute load average at the start / end of the run: {args.load[0]:.2f} / "
+            f"{args.load[1]:.2f} on {os.cpu_count()} cores (each runtime uses one thread: "
+            "more than about 1 means other jobs shared the CPU). Words per CPU-second "
+            "(process CPU time) is what an idle core delivers with one thread; the ratios "
+            "within this run are what count.",
             "",
             *rows,
             *verdict,
@@ -345,6 +346,7 @@ def main() -> None:
                    TOKENIZERS_PARALLELISM="false", OPENBLAS_NUM_THREADS=str(args.threads),
                    MKL_NUM_THREADS=str(args.threads))  # fmt: skip
         t0 = time.perf_counter()
+        load_start = os.getloadavg()[0]
         for rep in range(args.reps):
             for i, rt in enumerate(runtimes, 1):
                 stamp = time.strftime("%H:%M:%S")
@@ -363,6 +365,7 @@ def main() -> None:
                       f"{res['peak_rss_mb']:,.0f} MB", file=sys.stderr, flush=True)  # fmt: skip
                 runs[rt].append(res)
         print(f"all rounds in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        args.load = (load_start, os.getloadavg()[0])
     results = [median_result(runs[rt]) for rt in runtimes]
     md = table(results, args, cmd)
     print(md)
