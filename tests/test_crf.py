@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from _corpus import write_tagged
 from serkit.card import read_card
 from serkit.errors import ModelLoadError, SerkitError
 from serkit.models.crf import CrfTagger, train_crf, train_crf_from_config
@@ -118,14 +119,7 @@ def test_bad_training_input() -> None:
 
 
 def test_train_from_config_val_slice(tmp_path) -> None:
-    lines = []
-    for _ in range(2):
-        for text, tags in TINY:
-            lines.append("<s>")
-            lines += [f"{w}\t{t}" for w, t in zip(text.split(), tags.split(), strict=True)]
-            lines.append("</s>")
-    data = tmp_path / "train.txt"
-    data.write_text("\n".join(lines) + "\n")
+    data = write_tagged(tmp_path / "train.txt", TINY * 2)
     out = tmp_path / "model"
     cfg = {"train": str(data), "val_slice": True, "protocol": "W1-like", **CFG}
     tagger = train_crf_from_config(cfg, out)
@@ -156,13 +150,7 @@ def test_train_cli_dispatch(tmp_path) -> None:
     """`serkit train --arch crf` reaches train_from_config with the CLI's TrainConfig."""
     from serkit.cli.main import main
 
-    lines = []
-    for text, tags in TINY * 2:
-        lines.append("<s>")
-        lines += [f"{w}\t{t}" for w, t in zip(text.split(), tags.split(), strict=True)]
-        lines.append("</s>")
-    data = tmp_path / "train.txt"
-    data.write_text("\n".join(lines) + "\n")
+    data = write_tagged(tmp_path / "train.txt", TINY * 2)
     out = tmp_path / "m"
     try:
         main(["train", "--arch", "crf", "--train", str(data), "--val-slice", "-o", str(out)])

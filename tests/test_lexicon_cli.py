@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from _corpus import write_tagged
 from serkit.cli.main import main
 from serkit.io import read_all
 from serkit.lexicon import Lexicon
@@ -35,13 +36,7 @@ def run(*args: str) -> int:
 
 @pytest.fixture()
 def lexicon_file(tmp_path):
-    lines = []
-    for text, tags in CORPUS:
-        lines.append("<s>")
-        lines += [f"{w}\t{t}" for w, t in zip(text.split(), tags.split(), strict=True)]
-        lines.append("</s>")
-    data = tmp_path / "corpus.txt"
-    data.write_text("\n".join(lines) + "\n")
+    data = write_tagged(tmp_path / "corpus.txt", CORPUS)
     out = tmp_path / "lex.tsv"
     assert run("lexicon", "build", str(data), "-o", str(out)) == 0
     return out

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors.torch import load_file
 
+from _corpus import write_tagged
 from serkit.errors import SerkitError
 from serkit.training.batching import make_batches
 from serkit.training.config import TrainConfig, load_config
@@ -35,15 +36,7 @@ def backbone(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def toy_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("data") / "toy.txt"
-    lines = []
-    for _ in range(4):
-        for toks, tags in TOY:
-            lines.append("<s>")
-            lines += [f"{t}\t{g}" for t, g in zip(toks.split(), tags.split(), strict=True)]
-            lines.append("</s>")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return write_tagged(tmp_path_factory.mktemp("data") / "toy.txt", TOY * 4)
 
 
 def config(backbone: Path, toy_file: Path, out: Path, **kw) -> TrainConfig:
