@@ -122,6 +122,7 @@ def score(system: str, protocol: str, model_dir: Path, train_info: dict, threads
                          "support": p.gold} for t, p in rep.per_type.items()},
         "test": rel(proto.test), "mapping": proto.eval_mapping, "test_sentences": len(gold),
         "model": rel(model_dir), "fingerprint": fingerprint(model_dir),
+        "decoding": getattr(tagger, "decoding", None),
         "predict_words_per_s": words / secs, **train_info,
         "command": command(system, protocol, model_dir),
         "machine": machine(), "date": today(),
@@ -217,7 +218,7 @@ def run_one(system: str, protocol: str, args: argparse.Namespace, cached: dict |
         card = read_card(model)
         card.setdefault("results", {})[protocol] = {
             k: round(row[k], 4) for k in ("precision", "recall", "f1")
-        } | {"test": row["test"], "mapping": row["mapping"], "date": row["date"]}
+        } | {k: row.get(k) for k in ("test", "mapping", "decoding", "date")}
         write_card(model, card)
     log(f"{system} {protocol}: P {row['precision']:.4f} R {row['recall']:.4f} F1 {row['f1']:.4f}")
 
@@ -322,7 +323,10 @@ def tables(rows: list[dict]) -> str:
         "its rows exactly.",
         "- **minilm-vanilla / minilm-selfreg**: the packaged MiniLM-L6 fine-tuned by "
         "`serkit train --config configs/<protocol>[-selfreg].toml`; the row names the model "
-        "directory scored.",
+        "directory scored. Test predictions use the runtime's default decoder, constrained "
+        'Viterbi (the best IOB2-valid tag path; section "Decoding"); their validation F1 '
+        "is the one the trainer recorded when it selected the checkpoint, with the decoder "
+        "of that time (arg max + repair for every model trained before 2026-11-25 17:30 UTC).",
         "- **spacy**: spaCy 3.8 `ner`, `spacy init config --lang en --pipeline ner "
         f"--optimize efficiency`, then `spacy train ... {spacy_over}` (no pretrained "
         "vectors; model-best = best validation F1 is scored). Docs are built from serkit's "

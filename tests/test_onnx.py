@@ -180,3 +180,31 @@ def test_export_cli(tmp_path, tiny_dirs):
     assert res.exit_code == 0, res.output
     assert "model.int8.onnx" in res.output
     assert load_tagger(tmp_path / "o").runtime == "onnx-int8"
+
+
+def test_word_logits_decode_to_predict_words_on_both_runtimes(tiny_dirs):
+    """``word_logits`` is the undecoded half of ``predict_words``; torch and ONNX agree on
+    it, and both decoders are selectable at load time."""
+    import numpy as np
+
+    from serkit.labels import repair_iob
+    from serkit.models.encoding import decode
+
+    logits = {}
+    for name, prefer in (("torch", "torch"), ("onnx", "auto")):
+        for decoding in ("viterbi", "argmax"):
+            tagger = load_tagger(tiny_dirs[name], prefer=prefer, threads=1, decoding=decoding)
+            lg = tagger.word_logits(SENTS)
+            assert [len(x) for x in lg] == [len(s) for s in SENTS]
+            assert all(x.shape[1] == len(tagger.labels) for x in lg)
+            assert tagger.predict_words(SENTS) == decode(lg, tagger.labels, decoding)
+            logits[name] = lg
+            if decoding == "argmax":
+                raw = [[tagger.labels[i] for i in x.argmax(1)] for x in lg]
+                assert [t for t, _ in tagger.predict_words(SENTS)] == [
+                    repair_iob(r)[0] for r in raw
+                ]
+    for a, b in zip(logits["torch"], logits["onnx"], strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-3)
+    with pytest.raises(SerkitError, match="unknown decoding"):
+        load_tagger(tiny_dirs["torch"], prefer="torch", decoding="beam")

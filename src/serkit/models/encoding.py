@@ -13,7 +13,8 @@ computes exactly the same inputs as training did. Three ideas live here:
   has the most context (farthest from a window edge). Nothing is dropped: N words in,
   N predictions out. A word longer than a window keeps only its first sub-tokens (only
   the first one carries the prediction).
-* **Decoding.** Per-word logits -> softmax -> tag and confidence, IOB2-repaired.
+* **Decoding.** Per-word logits -> log-softmax -> the best IOB2-valid tag path
+  (constrained Viterbi) and each word's probability of its tag as its confidence.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from serkit.errors import SerkitError
 from serkit.labels import OUTSIDE, repair_iob
+from serkit.models.viterbi import best_paths, iob2_constraints, log_softmax
 
 #: Casing classes of a word (the uncased encoder cannot see them otherwise).
 CASE_CLASSES: tuple[str, ...] = ("lower", "title", "upper", "mixed", "noletter")
@@ -311,33 +314,51 @@ class Encoder:
         return out
 
 
-def softmax(x: np.ndarray) -> np.ndarray:
-    z = x - x.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+#: How word scores become tags: the best IOB2-valid path, or each word's arg max (then
+#: repaired: a stray ``I-X`` opens an entity). See :mod:`serkit.models.viterbi`.
+DECODINGS = ("viterbi", "argmax")
 
 
-def decode(word_logits: np.ndarray, labels: Sequence[str]) -> tuple[list[str], list[float]]:
-    """Tags (IOB2-repaired: a stray ``I-X`` opens an entity) and per-word confidences."""
-    if len(word_logits) == 0:
-        return [], []
-    probs = softmax(word_logits.astype(np.float64))
-    best = probs.argmax(axis=-1)
-    tags = [labels[i] for i in best]
-    tags, _ = repair_iob(tags)
-    conf = [float(probs[j, i]) for j, i in enumerate(best)]
-    return tags, conf
+def check_decoding(decoding: str) -> str:
+    """``decoding`` if known; a ``SerkitError`` (one clear line on the CLI) if not."""
+    if decoding not in DECODINGS:
+        raise SerkitError(f"unknown decoding {decoding!r}: expected one of {', '.join(DECODINGS)}")
+    return decoding
 
 
-def predict_batches(
+def decode(
+    word_logits: Sequence[np.ndarray], labels: Sequence[str], decoding: str = "viterbi"
+) -> list[tuple[list[str], list[float]]]:
+    """Tags and per-word confidences (softmax probability of the chosen tag) per sentence."""
+    check_decoding(decoding)
+    logp = [log_softmax(wl.astype(np.float64)) for wl in word_logits]
+    if decoding == "viterbi":
+        trans, start = iob2_constraints(labels)
+        paths = best_paths(logp, trans, start)
+    else:
+        paths = [lp.argmax(axis=-1) for lp in logp]
+    out = []
+    for lp, path in zip(logp, paths, strict=True):
+        tags = [labels[i] for i in path]
+        if decoding == "argmax":
+            tags, _ = repair_iob(tags)
+        conf = np.exp(lp[np.arange(len(path)), path]).tolist()
+        out.append((tags, conf))
+    return out
+
+
+def word_logits(
     encoder: Encoder,
     sentences: Sequence[Sequence[str]],
     run: Callable[[dict[str, np.ndarray]], np.ndarray],
-    labels: Sequence[str],
+    n_labels: int,
     max_tokens: int = 8192,
-) -> list[tuple[list[str], list[float]]]:
-    """Encode, run the model on windows grouped by length (``run`` maps padded inputs to
-    logits of shape ``(batch, seq, n_labels)``), and decode, in the input order."""
+) -> list[np.ndarray]:
+    """One ``(n_words, n_labels)`` array per sentence, in the input order.
+
+    Windows are run grouped by length (``run`` maps padded inputs to logits of shape
+    ``(batch, seq, n_labels)``); each word takes the logits of its best window.
+    """
     windows = encoder.encode(sentences)
     order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
     logits_of: list[np.ndarray | None] = [None] * len(windows)
@@ -353,11 +374,22 @@ def predict_batches(
             logits_of[k] = row
         i = j
     # Rows have different widths; gather works per window.
-    lengths = [len(s) for s in sentences]
-    n_labels = len(labels)
-    word_logits = [np.zeros((n, n_labels), dtype=np.float32) for n in lengths]
+    out_logits = [np.zeros((len(s), n_labels), dtype=np.float32) for s in sentences]
     for w, lg in zip(windows, logits_of, strict=True):
         if w.targets and lg is not None:
             words, pos = zip(*w.targets, strict=True)
-            word_logits[w.sentence][list(words)] = lg[list(pos)]
-    return [decode(wl, labels) for wl in word_logits]
+            out_logits[w.sentence][list(words)] = lg[list(pos)]
+    return out_logits
+
+
+def predict_batches(
+    encoder: Encoder,
+    sentences: Sequence[Sequence[str]],
+    run: Callable[[dict[str, np.ndarray]], np.ndarray],
+    labels: Sequence[str],
+    max_tokens: int = 8192,
+    decoding: str = "viterbi",
+) -> list[tuple[list[str], list[float]]]:
+    """:func:`word_logits`, then :func:`decode`: tags and confidences per sentence."""
+    logits = word_logits(encoder, sentences, run, len(labels), max_tokens)
+    return decode(logits, labels, decoding)

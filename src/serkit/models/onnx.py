@@ -15,7 +15,14 @@ import numpy as np
 
 from serkit.card import read_card
 from serkit.errors import ModelLoadError
-from serkit.models.encoding import Encoder, FeatureScheme, load_tokenizer, predict_batches
+from serkit.models.encoding import (
+    Encoder,
+    FeatureScheme,
+    check_decoding,
+    load_tokenizer,
+    predict_batches,
+    word_logits,
+)
 from serkit.models.export_onnx import ONNX_FP32, ONNX_INT8
 from serkit.tagger import Tagger
 
@@ -85,6 +92,7 @@ class OnnxTagger(Tagger):
         card: dict[str, Any] | None = None,
         threads: int = 0,
         max_tokens: int = 0,
+        decoding: str = "viterbi",
     ) -> None:
         import onnxruntime as ort
 
@@ -111,6 +119,7 @@ class OnnxTagger(Tagger):
             raise ModelLoadError(f"{path}: cannot load the ONNX graph: {e}") from e
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.max_tokens = max_tokens
+        self.decoding = check_decoding(decoding)
 
     @property
     def runtime(self) -> str:
@@ -120,7 +129,19 @@ class OnnxTagger(Tagger):
         feed = {k: inputs[k] for k in self.input_names}
         return self.session.run(["logits"], feed)[0]
 
+    def word_logits(self, batch: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """Per-word label logits ``(n_words, n_labels)`` in :attr:`labels` order, undecoded:
+        for ensembling, calibration or comparing decoders on one forward pass."""
+        return word_logits(
+            self.encoder, batch, self.logits, len(self.labels), max_tokens=self.max_tokens
+        )
+
     def predict_words(self, batch: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:
         return predict_batches(
-            self.encoder, batch, self.logits, self.labels, max_tokens=self.max_tokens
+            self.encoder,
+            batch,
+            self.logits,
+            self.labels,
+            max_tokens=self.max_tokens,
+            decoding=self.decoding,
         )

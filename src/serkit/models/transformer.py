@@ -22,7 +22,14 @@ from torch import nn
 
 from serkit.card import read_card
 from serkit.errors import ModelLoadError, SerkitError
-from serkit.models.encoding import Encoder, FeatureScheme, load_tokenizer, predict_batches
+from serkit.models.encoding import (
+    Encoder,
+    FeatureScheme,
+    check_decoding,
+    load_tokenizer,
+    predict_batches,
+    word_logits,
+)
 from serkit.tagger import Tagger
 
 LEXICON_FILE = "lexicon.tsv"
@@ -119,6 +126,7 @@ class TransformerTagger(Tagger):
         card: dict[str, Any] | None = None,
         max_tokens: int = 512,
         threads: int | None = None,
+        decoding: str = "viterbi",
     ) -> None:
         cfg = model.config
         self.model = model.eval()
@@ -140,6 +148,7 @@ class TransformerTagger(Tagger):
         )
         self.max_tokens = max_tokens
         self.threads = threads
+        self.decoding = check_decoding(decoding)
 
     @classmethod
     def load(cls, model_dir: str | Path, **kw: Any) -> TransformerTagger:
@@ -164,12 +173,27 @@ class TransformerTagger(Tagger):
             out = self.model(**{k: torch.from_numpy(v) for k, v in inputs.items()})
         return out.logits.float().numpy()
 
+    def word_logits(self, batch: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """Per-word label logits ``(n_words, n_labels)`` in :attr:`labels` order, undecoded:
+        for ensembling, calibration or comparing decoders on one forward pass."""
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        self.model.eval()
+        return word_logits(
+            self.encoder, batch, self.logits, len(self.labels), max_tokens=self.max_tokens
+        )
+
     def predict_words(self, batch: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:
         if self.threads:
             torch.set_num_threads(self.threads)
         self.model.eval()
         return predict_batches(
-            self.encoder, batch, self.logits, self.labels, max_tokens=self.max_tokens
+            self.encoder,
+            batch,
+            self.logits,
+            self.labels,
+            max_tokens=self.max_tokens,
+            decoding=self.decoding,
         )
 
     def save(self, out_dir: str | Path, tokenizer_src: str | Path | None = None) -> None:
