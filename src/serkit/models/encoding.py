@@ -380,16 +380,3 @@ def word_logits(
             words, pos = zip(*w.targets, strict=True)
             out_logits[w.sentence][list(words)] = lg[list(pos)]
     return out_logits
-
-
-def predict_batches(
-    encoder: Encoder,
-    sentences: Sequence[Sequence[str]],
-    run: Callable[[dict[str, np.ndarray]], np.ndarray],
-    labels: Sequence[str],
-    max_tokens: int = 8192,
-    decoding: str = "viterbi",
-) -> list[tuple[list[str], list[float]]]:
-    """:func:`word_logits`, then :func:`decode`: tags and confidences per sentence."""
-    logits = word_logits(encoder, sentences, run, len(labels), max_tokens)
-    return decode(logits, labels, decoding)

@@ -7,7 +7,6 @@ trainer use, so the two runtimes differ only in the graph arithmetic.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +19,9 @@ from serkit.models.encoding import (
     FeatureScheme,
     check_decoding,
     load_tokenizer,
-    predict_batches,
-    word_logits,
 )
 from serkit.models.export_onnx import ONNX_FP32, ONNX_INT8
-from serkit.tagger import Tagger
+from serkit.models.windowed import WindowedTagger
 
 LEXICON_FILE = "lexicon.tsv"
 
@@ -73,7 +70,7 @@ def build_encoder(model_dir: Path, config: dict[str, Any]) -> Encoder:
     )
 
 
-class OnnxTagger(Tagger):
+class OnnxTagger(WindowedTagger):
     """A transformer tagger exported by ``serkit export onnx``.
 
     ``threads`` sets ONNX Runtime's intra-op threads (0 = one per core).
@@ -128,20 +125,3 @@ class OnnxTagger(Tagger):
     def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         feed = {k: inputs[k] for k in self.input_names}
         return self.session.run(["logits"], feed)[0]
-
-    def word_logits(self, batch: Sequence[Sequence[str]]) -> list[np.ndarray]:
-        """Per-word label logits ``(n_words, n_labels)`` in :attr:`labels` order, undecoded:
-        for ensembling, calibration or comparing decoders on one forward pass."""
-        return word_logits(
-            self.encoder, batch, self.logits, len(self.labels), max_tokens=self.max_tokens
-        )
-
-    def predict_words(self, batch: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:
-        return predict_batches(
-            self.encoder,
-            batch,
-            self.logits,
-            self.labels,
-            max_tokens=self.max_tokens,
-            decoding=self.decoding,
-        )

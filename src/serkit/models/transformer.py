@@ -27,10 +27,8 @@ from serkit.models.encoding import (
     FeatureScheme,
     check_decoding,
     load_tokenizer,
-    predict_batches,
-    word_logits,
 )
-from serkit.tagger import Tagger
+from serkit.models.windowed import WindowedTagger
 
 LEXICON_FILE = "lexicon.tsv"
 TOKENIZER_FILES = (
@@ -108,7 +106,7 @@ def save_tokenizer(src_dir: str, out_dir: Path) -> None:
     AutoTokenizer.from_pretrained(src_dir).save_pretrained(out_dir)
 
 
-class TransformerTagger(Tagger):
+class TransformerTagger(WindowedTagger):
     """A fine-tuned encoder on torch; see :func:`TransformerTagger.load`.
 
     ``max_tokens`` bounds the padded sub-tokens per forward pass. Small runs are faster
@@ -173,28 +171,10 @@ class TransformerTagger(Tagger):
             out = self.model(**{k: torch.from_numpy(v) for k, v in inputs.items()})
         return out.logits.float().numpy()
 
-    def word_logits(self, batch: Sequence[Sequence[str]]) -> list[np.ndarray]:
-        """Per-word label logits ``(n_words, n_labels)`` in :attr:`labels` order, undecoded:
-        for ensembling, calibration or comparing decoders on one forward pass."""
+    def _before_run(self) -> None:
         if self.threads:
             torch.set_num_threads(self.threads)
         self.model.eval()
-        return word_logits(
-            self.encoder, batch, self.logits, len(self.labels), max_tokens=self.max_tokens
-        )
-
-    def predict_words(self, batch: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:
-        if self.threads:
-            torch.set_num_threads(self.threads)
-        self.model.eval()
-        return predict_batches(
-            self.encoder,
-            batch,
-            self.logits,
-            self.labels,
-            max_tokens=self.max_tokens,
-            decoding=self.decoding,
-        )
 
     def save(self, out_dir: str | Path, tokenizer_src: str | Path | None = None) -> None:
         """Write weights (safetensors), config, tokenizer files and lexicon (not the card)."""

@@ -1,0 +1,42 @@
+"""The half the torch and ONNX runtimes share: words -> per-word logits -> decoded tags.
+
+A runtime only says how to turn one padded batch of windows into logits (:meth:`logits`);
+windowing, batching by length and decoding live here, so both runtimes tag identically.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+
+import numpy as np
+
+from serkit.models.encoding import Encoder, decode, word_logits
+from serkit.tagger import Tagger
+
+
+class WindowedTagger(Tagger):
+    """Set by subclasses: ``encoder``, ``labels``, ``max_tokens`` and ``decoding``."""
+
+    encoder: Encoder
+    labels: list[str]
+    max_tokens: int
+    decoding: str
+
+    @abstractmethod
+    def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """Padded window inputs -> logits ``(batch, seq, n_labels)``."""
+
+    def _before_run(self) -> None:
+        """Per-call runtime set-up (torch: thread count, eval mode)."""
+
+    def word_logits(self, batch: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """Per-word label logits ``(n_words, n_labels)`` in :attr:`labels` order, undecoded:
+        for ensembling, calibration or comparing decoders on one forward pass."""
+        self._before_run()
+        return word_logits(
+            self.encoder, batch, self.logits, len(self.labels), max_tokens=self.max_tokens
+        )
+
+    def predict_words(self, batch: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:
+        return decode(self.word_logits(batch), self.labels, self.decoding)
