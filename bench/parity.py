@@ -70,6 +70,7 @@ def main() -> None:
             print(f"tagging with {name} ...", file=sys.stderr)
             tagger = serkit.load(path, prefer=prefer, threads=args.threads)
             runs[name] = tag_all(tagger, sents, args.batch_size)
+            decoding = tagger.decoding
             del tagger
 
     ref = runs["torch fp32"][0]
@@ -100,7 +101,8 @@ def main() -> None:
             "## ONNX parity (issue 6)",
             "",
             f"WikiSER test split ({subset} sentences, {n_words:,} words, pre-tokenised), model "
-            f"`{args.model}`, {args.threads} thread(s). {today()}, {machine()}.",
+            f"`{args.model}`, {args.threads} thread(s), {decoding} decoding. "
+            f"{today()}, {machine()}.",
             "",
             *rows,
             "",
