@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from _corpus import write_tagged
 from serkit.card import read_card
@@ -208,3 +211,88 @@ def test_word_cache_reset_keeps_results(model_dir) -> None:
     for _ in range(3):
         assert tagger.predict_words(batch) == want
         assert tagger.predict_words([["brand", "new", "words", "Linux"]])[0][0][-1] == "B-OS"
+
+
+def test_decoder_on_very_different_lengths_matches_crfsuite(model_dir) -> None:
+    """Runs pack sentences longest first with no padding: long and one-word sentences
+    in one batch, and runs cut every few sentences, still give crfsuite's answers."""
+    tagger = CrfTagger.load(model_dir)
+    rng = random.Random(1)
+    vocab = [w for text, _ in TINY for w in text.split()] + [",", ".", "unknown"]
+    lengths = [300, 1, 57, 2, 1, 120, 3, 0, 31, 1]
+    batch = [[rng.choice(vocab) for _ in range(n)] for n in lengths]
+    ref = tagger.predict_words_crfsuite(batch)
+    for run_size in (256, 3, 1):
+        tagger._fast.run_size = run_size
+        for (ft, fc), (rt, rc) in zip(tagger.predict_words(batch), ref, strict=True):
+            assert ft == rt
+            assert fc == pytest.approx(rc, abs=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.sampled_from([w for text, _ in TINY for w in text.split()])
+            | st.sampled_from([".", ",", "(", ")", "\n\n", "Linux.", "e.g.", "C++"]),
+            max_size=40,
+        ).map(" ".join),
+        max_size=6,
+    ),
+    st.integers(1, 5),
+)
+def test_pipe_equals_tagging_sentence_by_sentence(model_dir, texts, batch_size) -> None:
+    """``pipe``/``pipe_tagged`` (arrays, pooled batches) give what tagging each
+    sentence of ``sentences(text)`` on its own and decoding its tags gives."""
+    from serkit.decode import entities_from_tags
+    from serkit.tokenize import sentences
+
+    tagger = _tagger(model_dir)
+    want_ents, want_tagged = [], []
+    for text in texts:
+        sents = sentences(text)
+        preds = [tagger.predict_words([[t.text for t in s]])[0] for s in sents]
+        want_tagged.append([(s, tags) for s, (tags, _) in zip(sents, preds, strict=True)])
+        want_ents.append(
+            [
+                e
+                for s, (t, c) in zip(sents, preds, strict=True)
+                for e in entities_from_tags(text, s, t, c)
+            ]
+        )
+    got = list(tagger.pipe(texts, batch_size=batch_size))
+    assert [[(e.start, e.end, e.label, e.text) for e in d] for d in got] == [
+        [(e.start, e.end, e.label, e.text) for e in d] for d in want_ents
+    ]
+    for g, w in zip(got, want_ents, strict=True):
+        assert [e.score for e in g] == pytest.approx([e.score for e in w], abs=1e-9)
+    tagged = list(tagger.pipe_tagged(texts, batch_size=batch_size))
+    assert [text for text, _ in tagged] == texts
+    assert [[(s.tokens, s.tags) for s in sents] for _, sents in tagged] == want_tagged
+
+
+_TAGGERS: dict = {}
+
+
+def _tagger(model_dir) -> CrfTagger:
+    """One loaded tagger per model folder (hypothesis examples share it)."""
+    if model_dir not in _TAGGERS:
+        _TAGGERS[model_dir] = CrfTagger.load(model_dir)
+    return _TAGGERS[model_dir]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=20))
+def test_feature_groups_are_the_word_and_context_features(word: str) -> None:
+    from serkit.models.features import context_features, feature_groups, word_features
+
+    offsets = [-2, -1, 1, 2]
+    assert feature_groups(word, offsets) == (
+        word_features(word),
+        *(context_features(word, o) for o in offsets),
+    )
+    classes = [
+        "X" if c.isupper() else "x" if c.islower() else "d" if c.isdigit() else c for c in word
+    ]
+    assert shape(word) == re.sub(r"(.)\1{3,}", r"\1\1\1\1", "".join(classes))
+    assert short_shape(word) == re.sub(r"(.)\1+", r"\1", shape(word))

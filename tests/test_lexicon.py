@@ -200,3 +200,57 @@ def test_matches_are_valid_and_non_overlapping(entries, tokens, case) -> None:
         else:
             assert tuple(t.lower() for t in span) in {tuple(t.lower() for t in f) for f in forms}
     assert [(s, e) for s, e, _ in spans(m.tags(tokens))] == [(x.start, x.end) for x in found]
+
+
+def brute_force_matches(entries, tokens, case):
+    """Leftmost-longest matches by trying every span: the definition the matcher's
+    trie, pair codes and batching must reproduce (an exact form wins a tie)."""
+    exact, lower = {}, {}
+    for e in entries:
+        surface = " ".join(e)
+        if case == "sensitive" or (case == "smart" and surface != surface.lower()):
+            exact[tuple(surface.split(" "))] = True
+        else:
+            lower[tuple(surface.lower().split(" "))] = True
+    out, i = [], 0
+    while i < len(tokens):
+        best = 0
+        for k in range(len(tokens) - i, 0, -1):
+            span = tuple(tokens[i : i + k])
+            if span in exact or tuple("\x1f".join(span).lower().split("\x1f")) in lower:
+                best = k
+                break
+        if best:
+            out.append((i, i + best))
+        i += best or 1
+    return out
+
+
+tricky = st.sampled_from(["a", "b", "A", "ab", "AB", "Σ", "ς", "σ", "İ", "i̇", "", "Go", "go"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    entries=st.lists(st.lists(tricky, min_size=1, max_size=3), max_size=8),
+    sents=st.lists(st.lists(tricky, max_size=8), max_size=5),
+    case=st.sampled_from(["smart", "sensitive", "insensitive"]),
+)
+def test_batched_spans_are_leftmost_longest_per_sentence(entries, sents, case) -> None:
+    """One ``spans`` call over sentences laid end to end finds, in each sentence, what
+    matching it alone finds, and that is what trying every span finds; with cached
+    ``word_keys`` too."""
+    from itertools import accumulate
+
+    m = Lexicon([Entry(" ".join(e), {"T": 1}) for e in entries]).matcher(case=case)
+    flat = [t for s in sents for t in s]
+    ends = list(accumulate(map(len, sents)))
+    want, offset = [], 0
+    for s in sents:
+        alone = [(a, b) for a, b, _ in m._best(s)]
+        assert alone == brute_force_matches(entries, s, case)
+        want += [(offset + a, offset + b) for a, b in alone]
+        offset += len(s)
+    for keys in (None, m.word_keys(flat)):
+        first, stop, value = m.spans(flat, ends, keys)
+        assert list(zip(first.tolist(), stop.tolist(), strict=True)) == want
+        assert all(m.values[v][0] == b - a for a, b, v in zip(first, stop, value, strict=True))

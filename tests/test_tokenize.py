@@ -326,3 +326,58 @@ def test_cli_check_prints_agreement(tmp_path: Path) -> None:
     assert r.output.splitlines()[0] == f"{f}\t1/2\t50.00%"
     r = runner.invoke(app, ["tokenize", "--check", str(f), "--json"])
     assert json.loads(r.output) == [{"file": str(f), "agree": 1, "total": 2, "ratio": 0.5}]
+
+
+# ------------------------------------------------------- arrays (the tagging hot path)
+
+
+def finditer_reference(text: str) -> list[tuple[int, int]]:
+    """Token spans straight from the scanner's match objects (what tokenize did before
+    ``tokenize_arrays`` derived offsets from running lengths)."""
+    from serkit.tokenize import _SCAN_RE, _SEP_CHARS
+
+    return [m.span(2) for m in _SCAN_RE.finditer(text, 0, len(text.rstrip(_SEP_CHARS)))]
+
+
+def check_arrays(text: str) -> None:
+    from serkit.sentences import sentence_bounds, split_sentences
+    from serkit.tokenize import tokenize_arrays
+
+    a = tokenize_arrays(text)
+    spans = finditer_reference(text)
+    assert list(zip(a.starts, a.ends, strict=True)) == spans
+    assert a.words == [text[s:e] for s, e in spans]
+    assert a.gaps == [text[e:s] for e, s in zip([0, *a.ends], a.starts, strict=False)]
+    toks = tokenize(text)
+    assert [(t.text, t.start, t.end) for t in toks] == list(
+        zip(a.words, a.starts, a.ends, strict=True)
+    )
+    bounds = sentence_bounds(a.words, a.gaps)
+    assert [toks[lo:hi] for lo, hi in bounds] == split_sentences(text, toks) == sentences(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_arrays_match_match_objects_on_arbitrary_text(text: str) -> None:
+    check_arrays(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(TRICKY) | st.characters(), max_size=60).map("".join))
+def test_arrays_match_match_objects_on_tricky_text(text: str) -> None:
+    check_arrays(text)
+
+
+def test_arrays_count_unscanned_characters_as_separators(monkeypatch) -> None:
+    """Should the scanner ever skip characters, offsets stay right and the skipped
+    characters join the separators before the next token."""
+    import serkit.tokenize as tok
+
+    monkeypatch.setattr(tok, "_SCAN_RE", re.compile(r"([ ]*+)([a-z]+)"))
+    a = tok.tokenize_arrays("ab 1 cd")
+    assert (a.words, a.starts, a.ends, a.gaps) == (["ab", "cd"], [0, 5], [2, 7], ["", " 1 "])
+
+
+def test_runs_of_one_punctuation_character_stay_whole() -> None:
+    assert words('a -- b ... c === d ""') == ["a", "--", "b", "...", "c", "===", "d", '""']
+    assert words("x ## y __ z") == ["x", "##", "y", "__", "z"]

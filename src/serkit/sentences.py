@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from serkit.types import Token
 
-__all__ = ["split_sentences", "NO_BREAK_BEFORE_PERIOD"]
+__all__ = ["split_sentences", "sentence_bounds", "NO_BREAK_BEFORE_PERIOD"]
 
 #: Words that the corpora write as ``Inc .`` (period split off) but that rarely end a
 #: sentence: a period after them is not a boundary.
@@ -39,75 +39,79 @@ _ENUM = re.compile(r"\d{1,3}|[A-Za-z]")
 
 def split_sentences(text: str, tokens: Sequence[Token]) -> list[list[Token]]:
     """Group ``tokens`` (in text order, offsets into ``text``) into sentences."""
-    n = len(tokens)
+    words = [t.text for t in tokens]
+    gaps = [text[a.end : b.start] for a, b in zip(tokens, tokens[1:], strict=False)]
+    bounds = sentence_bounds(words, [text[: tokens[0].start] if tokens else "", *gaps])
+    return [list(tokens[lo:hi]) for lo, hi in bounds]
+
+
+def sentence_bounds(words: Sequence[str], gaps: Sequence[str]) -> list[tuple[int, int]]:
+    """``(first, end)`` token indices of each sentence, for tokens ``words`` with the
+    separators ``gaps[i]`` before each of them (``serkit.tokenize.TokenArrays``): the
+    text is needed only between tokens, so no ``Token`` objects are needed."""
+    n = len(words)
     starts = [0]  # index of the first token of each sentence
     settled = 0  # tokens before this index already belong to a decided sentence end
     for i in range(n - 1):
-        tok = tokens[i]
-        nxt = tokens[i + 1]
-        gap = nxt.start - tok.end
-        # Only gaps beyond one plain space can hold a blank line or a line break.
-        if gap > 1 or (gap == 1 and text[tok.end] != " "):
-            between = text[tok.end : nxt.start]
-            if (
-                between.count("\n") >= 2
-                or "\u2029" in between
-                or ("\n" in between and nxt.text in _BULLETS)
-            ):
-                if i + 1 > starts[-1]:
-                    starts.append(i + 1)
-                continue
-        if i < settled or tok.text[-1] not in _END_CHARS:
+        word = words[i]
+        between = gaps[i + 1]
+        # A blank line, a paragraph separator or a bullet on a new line (the bulk, one
+        # plain space, is checked first).
+        if between != " " and (
+            between.count("\n") >= 2
+            or "\u2029" in between
+            or ("\n" in between and words[i + 1] in _BULLETS)
+        ):
+            if i + 1 > starts[-1]:
+                starts.append(i + 1)
             continue
-        if _ends_sentence(text, tokens, i, starts[-1]):
+        if i < settled or word[-1] not in _END_CHARS:
+            continue
+        if _ends_sentence(words, gaps, i, starts[-1]):
             # Closing quotes/brackets glued to the terminal belong to this sentence.
             j = i + 1
-            while j < n and tokens[j].text in _CLOSERS and tokens[j].start == tokens[j - 1].end:
+            while j < n and words[j] in _CLOSERS and not gaps[j]:
                 j += 1
             settled = j
-            cjk = tok.text[-1] in _CJK_TERMINAL
-            if j < n and j > starts[-1] and _starts_sentence(tokens, j, cjk=cjk):
+            cjk = word[-1] in _CJK_TERMINAL
+            if j < n and j > starts[-1] and _starts_sentence(words, gaps, j, cjk=cjk):
                 starts.append(j)
     starts.append(n)
-    return [list(tokens[a:b]) for a, b in zip(starts, starts[1:], strict=False) if b > a]
+    return [(a, b) for a, b in zip(starts, starts[1:], strict=False) if b > a]
 
 
-def _ends_sentence(text: str, tokens: Sequence[Token], i: int, start: int) -> bool:
-    t = tokens[i].text
+def _ends_sentence(words: Sequence[str], gaps: Sequence[str], i: int, start: int) -> bool:
+    t = words[i]
     if _TERMINAL.fullmatch(t):
-        if t == "." and i > 0:
-            prev = tokens[i - 1]
-            if prev.end == tokens[i].start:
-                if prev.text in NO_BREAK_BEFORE_PERIOD:
-                    return False
-                # "J. Smith": an initial.
-                if len(prev.text) == 1 and prev.text.isupper():
-                    return False
-                # "1. Install ...": an enumeration marker opening a sentence or a line.
-                if _ENUM.fullmatch(prev.text) and (
-                    i - 1 == start
-                    or "\n" in text[tokens[i - 2].end : prev.start]
-                    or tokens[i - 2].text in (":", ";")
-                ):
-                    return False
+        if t == "." and i > 0 and not gaps[i]:
+            prev = words[i - 1]
+            if prev in NO_BREAK_BEFORE_PERIOD:
+                return False
+            # "J. Smith": an initial.
+            if len(prev) == 1 and prev.isupper():
+                return False
+            # "1. Install ...": an enumeration marker opening a sentence or a line.
+            if _ENUM.fullmatch(prev) and (
+                i - 1 == start or "\n" in gaps[i - 1] or words[i - 2] in (":", ";")
+            ):
+                return False
         return True
     # "... the proxy." In: a word that kept its period before a closing quote.
-    nxt = tokens[i + 1]
     return (
         t[-1:] == "."
-        and nxt.text in _CLOSERS
-        and nxt.start == tokens[i].end
+        and words[i + 1] in _CLOSERS
+        and not gaps[i + 1]
         and _WORD_PERIOD.fullmatch(t) is not None
         and _ABBREV_TOKEN.fullmatch(t) is None
     )
 
 
-def _starts_sentence(tokens: Sequence[Token], j: int, *, cjk: bool) -> bool:
-    first = tokens[j].text[0]
+def _starts_sentence(words: Sequence[str], gaps: Sequence[str], j: int, *, cjk: bool) -> bool:
+    first = words[j][0]
     if first in _NOT_A_START:
         return False
     if cjk:
         return True
-    if tokens[j].start == tokens[j - 1].end:  # no whitespace: "Node.js" style, "end.Next"
+    if not gaps[j]:  # no whitespace: "Node.js" style, "end.Next"
         return False
     return not first.islower()

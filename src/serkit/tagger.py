@@ -11,10 +11,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from serkit.types import Entity, Token
+
+if TYPE_CHECKING:
+    from serkit.tokenize import TokenArrays
 
 #: Sentences pooled per ``batch_size`` before sorting by length: a bigger pool pads
 #: less (length buckets) at the cost of holding a few more sentences in memory.
@@ -32,10 +35,33 @@ class TaggedSentence:
 
 @dataclass(slots=True)
 class _Doc:
+    """A text in flight: its tokens as arrays, the ``(first, end)`` token indices of its
+    sentences and, as batches come back, each sentence's tags and scores."""
+
     text: str
-    sents: list[TaggedSentence | None] = field(default_factory=list)
-    closed: bool = False
-    missing: int = 0
+    tokens: TokenArrays
+    bounds: list[tuple[int, int]]
+    preds: list[tuple[Sequence[str], Sequence[float]] | None]
+    missing: int
+
+    def entities(self) -> list[Entity]:
+        """Entities of every sentence, in text order; offsets looked up for them only."""
+        from serkit.decode import entities_from_offsets
+
+        out: list[Entity] = []
+        starts, ends = self.tokens.starts, self.tokens.ends
+        for (lo, _), (tags, scores) in zip(self.bounds, self.preds, strict=True):  # type: ignore[misc]
+            out.extend(entities_from_offsets(self.text, starts, ends, tags, scores, lo))
+        return out
+
+    def tagged(self) -> list[TaggedSentence]:
+        """Sentences with ``Token`` objects, built only for the outputs that list tokens."""
+        toks = self.tokens
+        tokens = list(map(Token, toks.words, toks.starts, toks.ends))
+        return [
+            TaggedSentence(tokens[lo:hi], list(tags), list(scores))
+            for (lo, hi), (tags, scores) in zip(self.bounds, self.preds, strict=True)  # type: ignore[misc]
+        ]
 
 
 class Tagger(ABC):
@@ -43,6 +69,10 @@ class Tagger(ABC):
     labels: list[str]
     #: The model card (``serkit.json``) it was loaded from.
     card: dict[str, Any]
+    #: ``pipe`` hands ``predict_words`` its whole pool of sentences at once rather than
+    #: ``batch_size`` at a time: for a tagger that batches better by itself (the CRF
+    #: decodes a pool in one pass, paying per position of the longest sentence).
+    batches_itself: bool = False
 
     @abstractmethod
     def predict_words(self, batch: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:
@@ -63,13 +93,8 @@ class Tagger(ABC):
 
     def pipe(self, texts: Iterable[str], batch_size: int = 32) -> Iterator[list[Entity]]:
         """Entities for each text, in order; see ``pipe_tagged`` for the memory bound."""
-        from serkit.decode import entities_from_tags
-
-        for text, sents in self.pipe_tagged(texts, batch_size):
-            ents: list[Entity] = []
-            for s in sents:
-                ents.extend(entities_from_tags(text, s.tokens, s.tags, s.scores))
-            yield ents
+        for doc in self._tag_docs(texts, batch_size):
+            yield doc.entities()
 
     def pipe_tagged(
         self, texts: Iterable[str], batch_size: int = 32
@@ -80,46 +105,52 @@ class Tagger(ABC):
         one long one), sorted by length within a pool of ``POOL_FACTOR * batch_size``
         sentences so each batch pads little. At most that many sentences and that many
         unfinished texts are held at once, whatever the number or length of the texts
-        (one long text is streamed sentence by sentence).
+        (one long text is tagged in pools of sentences as it goes).
         """
-        from serkit.tokenize import sentences
+        for doc in self._tag_docs(texts, batch_size):
+            yield doc.text, doc.tagged()
 
+    def _tag_docs(self, texts: Iterable[str], batch_size: int) -> Iterator[_Doc]:
+        """The tagged texts in input order. Texts are tokenised into arrays (no ``Token``
+        per word): sentences are slices of the word list, and offsets are looked up only
+        for the entities (``pipe``) or the texts that ask for tokens (``pipe_tagged``)."""
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         if isinstance(texts, str):
             raise TypeError("pipe() takes an iterable of texts; use tagger(text) for one text")
+        from serkit.sentences import sentence_bounds
+        from serkit.tokenize import tokenize_arrays
+
         pool_size = POOL_FACTOR * batch_size
         queue: deque[_Doc] = deque()
-        pending: list[tuple[_Doc, int, list[Token]]] = []
+        pending: list[tuple[_Doc, int, list[str]]] = []
 
         def flush() -> None:
-            order = sorted(range(len(pending)), key=lambda i: len(pending[i][2]))
-            for lo in range(0, len(order), batch_size):
-                chunk = [pending[i] for i in order[lo : lo + batch_size]]
-                preds = self.predict_words([[t.text for t in toks] for _, _, toks in chunk])
-                for (doc, idx, toks), (tags, scores) in zip(chunk, preds, strict=True):
-                    doc.sents[idx] = TaggedSentence(toks, list(tags), list(scores))
+            pending.sort(key=lambda p: len(p[2]))  # stable: ties keep their text order
+            step = max(len(pending), 1) if self.batches_itself else batch_size
+            for lo in range(0, len(pending), step):
+                chunk = pending[lo : lo + step]
+                preds = self.predict_words([words for _, _, words in chunk])
+                for (doc, k, _), pred in zip(chunk, preds, strict=True):
+                    doc.preds[k] = pred
                     doc.missing -= 1
             pending.clear()
 
-        def finished() -> Iterator[tuple[str, list[TaggedSentence]]]:
-            while queue and queue[0].closed and queue[0].missing == 0:
-                doc = queue.popleft()
-                yield doc.text, doc.sents  # type: ignore[misc]
+        def finished() -> Iterator[_Doc]:
+            while queue and queue[0].missing == 0:
+                yield queue.popleft()
 
         for text in texts:
-            doc = _Doc(text)
+            toks = tokenize_arrays(text)
+            bounds = sentence_bounds(toks.words, toks.gaps)
+            doc = _Doc(text, toks, bounds, [None] * len(bounds), len(bounds))
             queue.append(doc)
-            for sent in sentences(text):
-                if not sent:
-                    continue
-                doc.sents.append(None)
-                doc.missing += 1
-                pending.append((doc, len(doc.sents) - 1, sent))
+            words = toks.words
+            for k, (lo, hi) in enumerate(bounds):
+                pending.append((doc, k, words[lo:hi]))
                 if len(pending) >= pool_size:
                     flush()
                     yield from finished()
-            doc.closed = True
             if len(queue) >= pool_size:
                 flush()
             yield from finished()

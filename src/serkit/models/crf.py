@@ -86,6 +86,8 @@ def _matcher(lexicon: Lexicon | None, cfg: dict[str, Any]):
 class CrfTagger(Tagger):
     """``Tagger`` over a crfsuite model; confidence = marginal probability of the chosen tag."""
 
+    batches_itself = True
+
     def __init__(
         self,
         model_bytes: bytes,

@@ -4,8 +4,9 @@ Tagging through pycrfsuite costs a string conversion and a dictionary lookup for
 feature of every token (~30 per token). But each of our features depends on one word
 (or one lexicon hit) only, so the score a word adds to its own position and to each of
 its neighbours is a fixed vector per label, computed once per distinct word and cached.
-A sentence's emission scores are then a few array additions, and Viterbi and the
-forward-backward marginals run over whole batches of sentences at once.
+A sentence's emission scores are then a few array additions (what the lexicon matcher
+needs of a word is cached with it too), and Viterbi and the forward-backward marginals
+run over whole batches of sentences at once, packed longest first with no padding.
 
 The weights come straight from crfsuite's binary model (``crf1dm``: a 48-byte header,
 two CQDB string tables for labels and attributes, and a ``FEAT`` chunk of
@@ -17,11 +18,13 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from itertools import chain, repeat
 
 import numpy as np
 
 from serkit.errors import ModelLoadError
-from serkit.models.features import FeatureExtractor, context_features, word_features
+from serkit.lexicon import Matcher
+from serkit.models.features import FeatureExtractor, feature_groups
 
 _FEATURE = np.dtype([("type", "<u4"), ("src", "<u4"), ("dst", "<u4"), ("w", "<f8")])
 
@@ -86,189 +89,225 @@ class FastCrf:
         self.cache_size = cache_size
         self._rows: dict[str, int] = {}
         self._table = np.zeros((1024, 1 + len(self.offsets), self.L))
+        #: per cached word, what the lexicon matcher needs of it (``Matcher.word_keys``)
+        self._keys = np.zeros((1024, 4), dtype=np.intp)
         self.bos = weights.vector(["BOS"])
         self.eos = weights.vector(["EOS"])
-        self._entry_cache: dict[int, tuple[tuple, tuple[list[int], int, int]]] = {}
-        self._lex_ids: dict[tuple[str, ...], int] = {}
-        self._lex_vecs: list[np.ndarray] = []
-        self._lex_table: np.ndarray | None = None
-        self._lex_o = weights.vector(["lex=O"])
+        self._lex = None if extractor.matcher is None else _LexiconRows(extractor.matcher, weights)
         self.expT = np.exp(weights.T)
+        self._label_array = np.array(self.labels, dtype=object)
+        #: sentences decoded together (longest first): bounds the arrays of one run
+        self.run_size = 256
 
     # -- emissions ----------------------------------------------------------------------
     def _add_words(self, words: list[str]) -> None:
-        """Cache the vectors of new words: one gather and one segment sum for all of them."""
-        need = len(self._rows) + len(words)
-        if need > len(self._table):
-            grown = np.zeros((max(need, 2 * len(self._table)), *self._table.shape[1:]))
-            grown[: len(self._rows)] = self._table[: len(self._rows)]
-            self._table = grown
-        get, unknown = self.w.attr_index.get, len(self.w.attr_index)
+        """Cache the vectors of new words: one gather and one segment sum for all of them.
+        Row 0 stays zero: the neighbour of a sentence's first and last words."""
+        start = len(self._rows) + 1
+        if start + len(words) > len(self._table):
+            size = max(start + len(words), 2 * len(self._table))
+            self._table = _grown(self._table, size, start)
+            self._keys = _grown(self._keys, size, start)
+        get, unknown = self.w.attr_index.get, repeat(len(self.w.attr_index))
         ids: list[int] = []
         bounds: list[int] = []
         for word in words:
-            for feats in (word_features(word), *(context_features(word, o) for o in self.offsets)):
+            for feats in feature_groups(word, self.offsets):
                 bounds.append(len(ids))
-                ids.extend(get(f, unknown) for f in feats)
+                ids.extend(map(get, feats, unknown))
         sums = np.add.reduceat(self.w.W[ids], bounds, axis=0)  # every group is non-empty
         k = 1 + len(self.offsets)
-        start = len(self._rows)
         self._table[start : start + len(words)] = sums.reshape(len(words), k, self.L)
+        if self._lex is not None:
+            self._keys[start : start + len(words)] = self._lex.matcher.word_keys(words)
         for i, word in enumerate(words):
             self._rows[word] = start + i
 
-    def _entry_rows(self, value: tuple) -> tuple[list[int], int, int]:
-        """Lexicon-table rows of a matcher entry: one per token of the match, plus the
-        rows of the features its neighbours get (``+1:lex=B-T`` before, ``-1:...`` after).
-        Cached by the identity of the matcher's value (built once per entry and kept)."""
-        got = self._entry_cache.get(id(value))
-        if got is None:
-            pos_feats = value[4]
-            rows = [self._add_lex_vec(tuple(f)) for f in pos_feats]
-            before = self._add_lex_vec(("+1:" + pos_feats[0][0],))
-            after = self._add_lex_vec(("-1:" + pos_feats[-1][0],))
-            got = self._entry_cache[id(value)] = (value, (rows, before, after))
-        return got[1]
-
-    def _add_lex_vec(self, feats: tuple[str, ...]) -> int:
-        row = self._lex_ids.get(feats)
-        if row is None:
-            row = self._lex_ids[feats] = len(self._lex_vecs)
-            self._lex_vecs.append(self.w.vector(feats))
-            self._lex_table = None
-        return row
-
-    def emissions(self, batch: Sequence[Sequence[str]]) -> list[np.ndarray]:
-        """Per sentence an (n, L) array of state scores, as crfsuite would compute them."""
-        lengths = [len(s) for s in batch]
+    def emissions(self, batch: Sequence[Sequence[str]]) -> np.ndarray:
+        """(N, L) state scores of all words of the batch, sentence after sentence, as
+        crfsuite computes them (the same additions in the same order)."""
+        lengths = np.fromiter(map(len, batch), np.intp, len(batch))
+        flat = list(chain.from_iterable(batch))
         rows = self._rows
-        new = {tok for sent in batch for tok in sent if tok not in rows}
-        if new and len(rows) + len(new) > self.cache_size:  # start afresh, keep the memory
-            rows.clear()
-            new = {tok for sent in batch for tok in sent}
-        if new:
+        idx = list(map(rows.get, flat))
+        if None in idx:
+            new = {tok for tok, i in zip(flat, idx, strict=True) if i is None}
+            if len(rows) + len(new) > self.cache_size:  # start afresh, keep the memory
+                rows.clear()
+                new = set(flat)
             self._add_words(sorted(new))
-        idx = [rows[tok] for sent in batch for tok in sent]
-        V = self._table[idx]  # (N, 1 + 2w, L); copy, so a cache reset cannot hurt it
-        n_all = len(idx)
-        E = V[:, 0].copy()
-        starts = np.cumsum([0, *lengths[:-1]])
-        sent_len = np.repeat(lengths, lengths)
-        pos = np.arange(n_all) - np.repeat(starts, lengths)
+            idx = list(map(rows.__getitem__, flat))
+        ix = np.array(idx, dtype=np.intp)
+        table = self._table
+        E = table[ix, 0]
+        # Rows with ``window`` zero rows between sentences: a neighbour outside the
+        # sentence adds row 0 (nothing; x + 0.0 == x), so no masks are needed.
+        w = self.fx.window
+        at = np.arange(len(ix)) + w * np.repeat(np.arange(1, len(batch) + 1), lengths)
+        padded = np.zeros(len(ix) + w * (len(batch) + 1), dtype=np.intp)
+        padded[at] = ix
         for k, o in enumerate(self.offsets, 1):
-            ok = np.nonzero((pos + o >= 0) & (pos + o < sent_len))[0]
-            E[ok] += V[ok + o, k]
-        firsts = starts[np.asarray(lengths) > 0]
-        E[firsts] += self.bos
-        E[firsts + np.asarray(lengths)[np.asarray(lengths) > 0] - 1] += self.eos
-        if self.fx.matcher is not None:
-            self._add_lexicon(batch, starts, E)
-        return [E[s : s + n] for s, n in zip(starts, lengths, strict=True)]
+            E += table[padded[at + o], k]
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+        used = lengths > 0
+        E[starts[used]] += self.bos
+        E[ends[used] - 1] += self.eos
+        if self._lex is not None:
+            self._add_lexicon(flat, lengths, self._keys[ix], E)
+        return E
 
-    def _add_lexicon(self, batch: Sequence[Sequence[str]], starts, E: np.ndarray) -> None:
-        best = self.fx.matcher._best  # type: ignore[union-attr]
-        own_idx: list[int] = []
-        own_row: list[int] = []
-        nb_idx: list[int] = []
-        nb_row: list[int] = []
-        entry_rows = self._entry_rows
-        for sent, s0 in zip(batch, starts.tolist(), strict=True):
-            n = len(sent)
-            for start, end, value in best(sent):
-                rows, before, after = entry_rows(value)
-                own_idx.extend(range(s0 + start, s0 + end))
-                own_row.extend(rows)
-                if start > 0:
-                    nb_idx.append(s0 + start - 1)
-                    nb_row.append(before)
-                if end < n:
-                    nb_idx.append(s0 + end)
-                    nb_row.append(after)
-        if self._lex_table is None:
-            self._lex_table = np.array(self._lex_vecs).reshape(-1, self.L)
+    def _add_lexicon(
+        self, flat: list[str], lengths: np.ndarray, keys: np.ndarray, E: np.ndarray
+    ) -> None:
+        """Lexicon-match scores, the whole batch matched in one pass and added at once,
+        in crfsuite's order: each token's own match rows (``lex=O`` outside matches),
+        and for the tokens just outside a match the row of the match before them, then
+        of the match after them."""
+        lex = self._lex
+        assert lex is not None
+        ends = np.cumsum(lengths)
+        first, stop, entry = lex.matcher.spans(flat, ends.tolist(), keys)
         outside = np.ones(len(E), dtype=bool)
-        if own_idx:
-            E[own_idx] += self._lex_table[own_row]  # matches never overlap: unique indices
-            outside[own_idx] = False
-        if nb_idx:
-            np.add.at(E, nb_idx, self._lex_table[nb_row])
-        E[outside] += self._lex_o
+        if len(first):
+            n = stop - first
+            k = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)  # token within match
+            own = np.repeat(first, n) + k
+            E[own] += lex.table[lex.own[np.repeat(lex.first[entry], n) + k]]  # no overlaps
+            outside[own] = False
+            sent = np.searchsorted(ends, first, side="right")
+            after = stop < ends[sent]
+            E[stop[after]] += lex.table[lex.after[entry[after]]]
+            before = first > ends[sent] - lengths[sent]
+            E[first[before] - 1] += lex.table[lex.before[entry[before]]]
+        E[outside] += lex.outside
 
-    # -- decoding: arrays are (positions, labels, sentences), the batch innermost, so each
-    # step is a few vectorised operations over all sentences at once ---------------------
-    def _pad(self, ems: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        lens = np.array([len(e) for e in ems])
-        P = np.zeros((int(lens.max()), self.L, len(ems)))
-        pos = np.concatenate([np.arange(n) for n in lens])
-        col = np.repeat(np.arange(len(ems)), lens)
-        P[pos, :, col] = np.concatenate(ems)
-        return P, lens
-
-    def viterbi(self, P: np.ndarray, lens: np.ndarray) -> np.ndarray:
-        """Best label ids (n, B); ties go to the lowest label id, as in crfsuite."""
-        n = P.shape[0]
-        T = self.w.T
+    # -- decoding. Sentences run longest first, and the arrays are (labels, positions)
+    # packed step by step: step t holds position t of the ``act[t]`` sentences that long,
+    # at columns ``off[t]:off[t] + act[t]``. Each step is then a few vectorised operations
+    # over the sentences still running, with no padding at all: a batch of very
+    # different lengths costs its longest sentence in steps, not in padded work. ----------
+    def viterbi(self, P: np.ndarray, act: list[int], off: list[int]) -> np.ndarray:
+        """Best label id per packed position; ties go to the lowest label id, as in crfsuite."""
+        L, T = self.L, self.w.T
         T3 = T[:, :, None]
         D = np.empty_like(P)
-        D[0] = P[0]
-        for t in range(1, n):
-            np.add((D[t - 1][:, None, :] + T3).max(0), P[t], out=D[t])
-        # backtrack from each sentence's own last position, re-deriving the arg max
-        last = lens - 1
-        y = np.zeros((n, P.shape[2]), dtype=np.intp)
-        y[n - 1] = D[n - 1].argmax(0)
-        for t in range(n - 2, -1, -1):
-            back = (D[t] + T[:, y[t + 1]]).argmax(0)
-            y[t] = np.where(last == t, D[t].argmax(0), back)
+        D[:, : act[0]] = P[:, : act[0]]
+        buf = np.empty(L * L * act[0])  # reused: a fresh (L, L, a) array every step costs more
+        for t in range(1, len(act)):
+            a, o, po = act[t], off[t], off[t - 1]
+            scores = buf[: L * L * a].reshape(L, L, a)
+            np.add(D[:, None, po : po + a], T3, out=scores)
+            d = D[:, o : o + a]
+            np.maximum.reduce(scores, axis=0, out=d)
+            np.add(d, P[:, o : o + a], out=d)
+        # backtrack: each sentence from its own best last label, then one step at a time
+        y = np.empty(P.shape[1], dtype=np.intp)
+        last = _last_columns(act, off)
+        y[last] = D[:, last].argmax(0)
+        for t in range(len(act) - 2, -1, -1):
+            o, o1, a1 = off[t], off[t + 1], act[t + 1]
+            y[o : o + a1] = (D[:, o : o + a1] + T[:, y[o1 : o1 + a1]]).argmax(0)
         return y
 
-    def marginals(self, P: np.ndarray, lens: np.ndarray) -> np.ndarray:
-        """P(label | sentence) per position (n, L, B), scaled forward-backward."""
-        n = P.shape[0]
-        ex = np.exp(P - P.max(1, keepdims=True))
+    def confidences(
+        self, P: np.ndarray, y: np.ndarray, act: list[int], off: list[int]
+    ) -> np.ndarray:
+        """P(label y | sentence) per packed position: scaled forward-backward in
+        probability space (a matrix product per step, no log-sum-exp)."""
+        ex = np.exp(P - P.max(0))
         expT = self.expT
+        total = np.add.reduce
         alpha = np.empty_like(ex)
-        a = ex[0]
-        alpha[0] = a / a.sum(0)
-        for t in range(1, n):
-            a = (expT.T @ alpha[t - 1]) * ex[t]
-            alpha[t] = a / a.sum(0)
-        beta = np.ones_like(ex)
-        for t in range(n - 2, -1, -1):
-            b = expT @ (ex[t + 1] * beta[t + 1])
-            b /= b.sum(0)
-            beta[t] = np.where(t + 1 < lens, b, 1.0)
+        a = alpha[:, : act[0]]
+        np.divide(ex[:, : act[0]], total(ex[:, : act[0]], 0), out=a)
+        for t in range(1, len(act)):
+            na, o, po = act[t], off[t], off[t - 1]
+            a = alpha[:, o : o + na]
+            np.matmul(expT.T, alpha[:, po : po + na], out=a)
+            a *= ex[:, o : o + na]
+            a /= total(a, 0)
+        beta = np.ones_like(ex)  # 1 at each sentence's last position
+        for t in range(len(act) - 2, -1, -1):
+            o, o1, a1 = off[t], off[t + 1], act[t + 1]
+            b = beta[:, o : o + a1]
+            np.matmul(expT, ex[:, o1 : o1 + a1] * beta[:, o1 : o1 + a1], out=b)
+            b /= total(b, 0)
         m = alpha * beta
-        m /= m.sum(1, keepdims=True)
-        return m
+        return m[y, np.arange(len(y))] / total(m, 0)
 
     def predict(
         self, batch: Sequence[Sequence[str]], confidences: bool = True
     ) -> list[tuple[list[str], list[float]]]:
-        """Tags and marginal confidences; sentences of very different lengths are split
-        into separate runs so padding stays small."""
+        """Tags and marginal confidences, in runs of ``run_size`` sentences (longest first)."""
         out: list[tuple[list[str], list[float]]] = [([], []) for _ in batch]
-        order = sorted((i for i, s in enumerate(batch) if len(s)), key=lambda i: len(batch[i]))
-        lo = 0
-        while lo < len(order):
-            hi = lo + 1
-            first = len(batch[order[lo]])
-            while hi < len(order) and hi - lo < 256 and len(batch[order[hi]]) <= 2 * first + 8:
-                hi += 1
-            self._run([batch[i] for i in order[lo:hi]], order[lo:hi], out, confidences)
-            lo = hi
+        order = sorted((i for i, s in enumerate(batch) if len(s)), key=lambda i: -len(batch[i]))
+        for lo in range(0, len(order), self.run_size):
+            ids = order[lo : lo + self.run_size]
+            self._run([batch[i] for i in ids], ids, out, confidences)
         return out
 
     def _run(self, sents, ids, out, confidences: bool) -> None:
-        P, lens = self._pad(self.emissions(sents))
-        y = self.viterbi(P, lens)
-        conf = None
+        E = self.emissions(sents)
+        lens = np.fromiter(map(len, sents), np.intp, len(sents))  # descending
+        steps = np.arange(int(lens[0]))
+        running = steps[:, None] < lens[None, :]  # (steps, sentences)
+        act = running.sum(1)
+        off = np.cumsum(act) - act
+        starts = np.cumsum(lens) - lens
+        src = (starts[None, :] + steps[:, None])[running]  # packed column -> row of E
+        P = np.ascontiguousarray(E[src].T)
+        act_l, off_l = act.tolist(), off.tolist()
+        best = self.viterbi(P, act_l, off_l)
+        y = np.empty_like(src)
+        y[src] = best
+        tags = self._label_array[y].tolist()
+        scores = [1.0] * len(src)
         if confidences:
-            m = self.marginals(P, lens)
-            conf = np.take_along_axis(m, y[:, None, :], 1)[:, 0]
-        labels = self.labels
-        yT = y.T.tolist()
-        cT = conf.T.tolist() if conf is not None else None
-        for b, i in enumerate(ids):
-            n = int(lens[b])
-            out[i] = ([labels[j] for j in yT[b][:n]], cT[b][:n] if cT is not None else [1.0] * n)
+            conf = np.empty(len(src))
+            conf[src] = self.confidences(P, best, act_l, off_l)
+            scores = conf.tolist()
+        for i, s, n in zip(ids, starts.tolist(), lens.tolist(), strict=True):
+            out[i] = (tags[s : s + n], scores[s : s + n])
+
+
+def _last_columns(act: list[int], off: list[int]) -> np.ndarray:
+    """Packed column of each sentence's last position (sentence ``b`` runs while
+    ``act[t] > b``: sentences run longest first)."""
+    b = np.arange(act[0])
+    length = (np.asarray(act)[:, None] > b).sum(0)
+    return np.asarray(off)[length - 1] + b
+
+
+def _grown(a: np.ndarray, size: int, keep: int) -> np.ndarray:
+    """``a`` with room for ``size`` rows, its first ``keep`` rows kept."""
+    out = np.zeros((size, *a.shape[1:]), dtype=a.dtype)
+    out[:keep] = a[:keep]
+    return out
+
+
+class _LexiconRows:
+    """Score rows of every matcher entry, built once: a match of entry ``v`` adds row
+    ``own[first[v] + k]`` of ``table`` at its ``k``-th token, and ``before[v]`` /
+    ``after[v]`` at the tokens just outside it (``+1:lex=B-T`` / ``-1:lex=I-T``)."""
+
+    def __init__(self, matcher: Matcher, weights: CrfWeights) -> None:
+        self.matcher = matcher
+        rows: dict[tuple[str, ...], int] = {}
+
+        def row(feats: tuple[str, ...]) -> int:
+            return rows.setdefault(feats, len(rows))
+
+        first: list[int] = []
+        own: list[int] = []
+        before: list[int] = []
+        after: list[int] = []
+        for *_, pos_feats in matcher.values:
+            first.append(len(own))
+            own.extend(row(tuple(f)) for f in pos_feats)
+            before.append(row(("+1:" + pos_feats[0][0],)))
+            after.append(row(("-1:" + pos_feats[-1][0],)))
+        self.table = np.array([weights.vector(f) for f in rows]).reshape(-1, len(weights.labels))
+        self.first, self.own = np.array(first, dtype=np.intp), np.array(own, dtype=np.intp)
+        self.before, self.after = np.array(before, dtype=np.intp), np.array(after, dtype=np.intp)
+        self.outside = weights.vector(["lex=O"])

@@ -24,23 +24,53 @@ def shape(word: str) -> str:
     chars = [
         "X" if c.isupper() else "x" if c.islower() else "d" if c.isdigit() else c for c in word
     ]
-    return _SHAPE_RUNS.sub(r"\1\1\1\1", "".join(chars))
+    return _SHAPE_RUNS.sub(_four, "".join(chars))
 
 
 def short_shape(word: str) -> str:
     """``Visual`` -> ``Xx``, ``C++11`` -> ``X+d``: runs collapsed to one."""
-    return _SHORT_RUNS.sub(r"\1", shape(word))
+    return _collapse(shape(word))
+
+
+# Callables, not ``\1`` templates: Python 3.11 re-parses a template on every call.
+def _four(m: re.Match[str]) -> str:
+    return m.group(1) * 4
+
+
+def _one(m: re.Match[str]) -> str:
+    return m.group(1)
+
+
+def _collapse(shape: str) -> str:
+    return _SHORT_RUNS.sub(_one, shape)
 
 
 def word_features(word: str) -> list[str]:
     """Features of the word itself (position 0)."""
-    lower = word.lower()
+    sh = shape(word)
+    return _own(word, word.lower(), sh, _collapse(sh))
+
+
+def context_features(word: str, offset: int) -> list[str]:
+    """What a neighbour at ``offset`` contributes: lower form, short shape, case flags."""
+    return _context(word, word.lower(), short_shape(word), offset)
+
+
+def feature_groups(word: str, offsets: Sequence[int]) -> tuple[list[str], ...]:
+    """``word_features(word)`` then ``context_features(word, o)`` for each offset, with
+    the lower form and shapes computed once (a cold cache computes this per new word)."""
+    lower, sh = word.lower(), shape(word)
+    ss = _collapse(sh)
+    return (_own(word, lower, sh, ss), *(_context(word, lower, ss, o) for o in offsets))
+
+
+def _own(word: str, lower: str, sh: str, ss: str) -> list[str]:
     feats = [
         "b",  # bias
         "w=" + word,
         "l=" + lower,
-        "sh=" + shape(word),
-        "ss=" + short_shape(word),
+        "sh=" + sh,
+        "ss=" + ss,
     ]
     n = len(word)
     for k in (2, 3, 4):
@@ -53,9 +83,9 @@ def word_features(word: str) -> list[str]:
         feats.append("upper")
     if word.isdigit():
         feats.append("digit")
-    elif any(c.isdigit() for c in word):
+    elif "d" in sh:  # the shape writes digits, and only digits, as "d"
         feats.append("hasdigit")
-    if any(c in _PUNCT for c in word):
+    if not _PUNCT.isdisjoint(word):
         feats.append("punct")
     if n == 1:
         feats.append("len1")
@@ -64,11 +94,9 @@ def word_features(word: str) -> list[str]:
     return feats
 
 
-def context_features(word: str, offset: int) -> list[str]:
-    """What a neighbour at ``offset`` contributes: lower form, short shape, case flags."""
-    lower = word.lower()
+def _context(word: str, lower: str, ss: str, offset: int) -> list[str]:
     o = f"{offset:+d}:"
-    feats = [o + "l=" + lower, o + "ss=" + short_shape(word)]
+    feats = [o + "l=" + lower, o + "ss=" + ss]
     if abs(offset) == 1:
         feats.append(o + "s3=" + lower[-3:])
         if word.istitle():
@@ -99,10 +127,7 @@ class FeatureExtractor:
     def _word(self, word: str) -> tuple[list[str], ...]:
         if len(self._cache) >= self.cache_size:
             self._cache.clear()
-        got = self._cache[word] = (
-            word_features(word),
-            *(context_features(word, o) for o in self.offsets),
-        )
+        got = self._cache[word] = feature_groups(word, self.offsets)
         return got
 
     def __call__(self, tokens: Sequence[str]) -> list[list[str]]:
