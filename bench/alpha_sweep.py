@@ -103,7 +103,15 @@ def full(alphas: list[float], threads: int) -> None:
             for r in rows
         ],
         "",
-        f"Chosen on the validation slice: alpha = {best['alpha']:g}.",
+        f"Best on the validation slice: alpha = {best['alpha']:g}"
+        + (
+            "; within 0.1 point of it (a tie at this data size): alpha = "
+            + ", ".join(f"{r['alpha']:g}" for r in ties)
+            + f". `configs/w1-selfreg.toml` keeps alpha = {base.alpha:g} unless another "
+            "alpha wins clearly."
+            if (ties := [r for r in rows if r is not best and best["dev"] - r["dev"] < 0.001])
+            else "."
+        ),
     ]
     update_section("alpha-sweep-full", "\n".join(lines))
 
