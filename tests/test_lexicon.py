@@ -145,6 +145,22 @@ def test_case_policies() -> None:
         lex.matcher(case="loud")  # type: ignore[arg-type]
 
 
+def test_exact_form_wins_a_tie_in_both_paths() -> None:
+    """``Java`` (exact) and ``java`` (any casing) both cover the token ``Java``: the
+    exact entry's type wins, per sentence and in a batch (where no hit may cross the
+    empty sentence or the sentence end between ``Java`` and ``java``)."""
+    lex = Lexicon([Entry("Java", {"Language": 3}), Entry("java", {"Location": 2})])
+    m = lex.matcher(case="smart")
+    assert m.tags(["Java", "java", "JAVA"]) == ["B-Language", "B-Location", "B-Location"]
+    first, stop, value = m.spans(["Java", "java", "JAVA"], [1, 1, 3])
+    assert (first.tolist(), stop.tolist()) == ([0, 1, 2], [1, 2, 3])
+    assert [m.values[v][1] for v in value] == ["Language", "Location", "Location"]
+    two = Lexicon([Entry("Java java", {"X": 1})]).matcher()
+    assert two.spans(["Java", "java"], [1, 2])[0].tolist() == []
+    assert two.spans(["Java", "java"])[0].tolist() == [0]
+    assert two.spans([], [])[0].tolist() == []
+
+
 def test_insensitive_merges_forms() -> None:
     lex = Lexicon([Entry("Java", {"Language": 3}), Entry("JAVA", {"Library": 2}, untagged=5)])
     # merged: labelled 5, untagged 5 -> ratio 0.5, kept at min_ratio 0.5
@@ -204,7 +220,7 @@ def test_matches_are_valid_and_non_overlapping(entries, tokens, case) -> None:
 
 def brute_force_matches(entries, tokens, case):
     """Leftmost-longest matches by trying every span: the definition the matcher's
-    trie, pair codes and batching must reproduce (an exact form wins a tie)."""
+    automata, hit selection and batching must reproduce (an exact form wins a tie)."""
     exact, lower = {}, {}
     for e in entries:
         surface = " ".join(e)
@@ -237,8 +253,7 @@ tricky = st.sampled_from(["a", "b", "A", "ab", "AB", "Σ", "ς", "σ", "İ", "i�
 )
 def test_batched_spans_are_leftmost_longest_per_sentence(entries, sents, case) -> None:
     """One ``spans`` call over sentences laid end to end finds, in each sentence, what
-    matching it alone finds, and that is what trying every span finds; with cached
-    ``word_keys`` too."""
+    matching it alone finds, and that is what trying every span finds."""
     from itertools import accumulate
 
     m = Lexicon([Entry(" ".join(e), {"T": 1}) for e in entries]).matcher(case=case)
@@ -250,7 +265,6 @@ def test_batched_spans_are_leftmost_longest_per_sentence(entries, sents, case) -
         assert alone == brute_force_matches(entries, s, case)
         want += [(offset + a, offset + b) for a, b in alone]
         offset += len(s)
-    for keys in (None, m.word_keys(flat)):
-        first, stop, value = m.spans(flat, ends, keys)
-        assert list(zip(first.tolist(), stop.tolist(), strict=True)) == want
-        assert all(m.values[v][0] == b - a for a, b, v in zip(first, stop, value, strict=True))
+    first, stop, value = m.spans(flat, ends)
+    assert list(zip(first.tolist(), stop.tolist(), strict=True)) == want
+    assert all(m.values[v][0] == b - a for a, b, v in zip(first, stop, value, strict=True))

@@ -1,64 +1,37 @@
-"""Leftmost-longest lexicon matching over token sequences (a trie of whole tokens).
+"""Leftmost-longest lexicon matching over token sequences (pyahocorasick automata).
 
-Matching is vectorised over a whole batch of sentences (``spans``, what the CRF
-tagger's hot path calls). What a word contributes depends on the word alone (its
-one-token entry, if any, exact and lower-cased, and its id among the tokens that begin
-longer entries: ``word_keys``), so a caller that sees the same words again can cache
-it; the tries are then walked only where a token and the next one begin a longer
-entry. Of overlapping hits the leftmost, then the longest wins; of an exact and a
-lower-cased hit over the same tokens, the exact one.
+One Aho-Corasick automaton per case policy (exact forms; lower-cased forms), keys
+``SEP tok1 SEP tok2 ... SEP`` (``serkit.lexicon.core._key``) and the text the tokens
+joined the same way, so every hit starts and ends on token boundaries; the number of
+separators before a hit's end is its end token. ``spans`` (the CRF tagger's hot path)
+joins a whole batch of sentences into one string and runs each automaton over it once,
+in C; hits across a sentence end are dropped and the rest chosen with numpy. Of
+overlapping hits the leftmost, then the longest wins; of an exact and a lower-cased hit
+over the same tokens, the exact one. (pyahocorasick's ``iter_long`` is not used: it is
+not leftmost-longest, WojciechMula/pyahocorasick#133, #185, #189.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import compress, repeat
-from operator import or_
+from itertools import accumulate, chain
 
+import ahocorasick
 import numpy as np
 
 from serkit.errors import SerkitError
 from serkit.labels import OUTSIDE
 from serkit.lexicon.core import (
-    ALT,
     CASE_POLICIES,
     SEP,
     CasePolicy,
     Entry,
     Lexicon,
+    _key,
     _merge,
     ratio_bucket,
 )
-
-#: A trie node: the value index of the entry that ends here (-1: none) and the nodes
-#: one token further. A trie is the dict of first tokens.
-_Node = list  # [int, dict[str, _Node]]
-
-
-class _Table:
-    """The entries of one case policy (exact or lower-cased forms)."""
-
-    def __init__(self, trie: dict[str, _Node]) -> None:
-        self.trie = trie
-        #: first token -> value index of the one-token entry
-        self.single = {tok: node[0] for tok, node in trie.items() if node[0] >= 0}
-        #: ids of the first two tokens of longer entries, and their pair codes (sorted)
-        self.vocab: dict[str, int] = {}
-        pairs = [(self._id(a), self._id(b)) for a, node in trie.items() for b in node[1]]
-        self.pairs = np.unique([a * len(self.vocab) + b for a, b in pairs]).astype(np.int64)
-
-    def _id(self, tok: str) -> int:
-        return self.vocab.setdefault(tok, len(self.vocab))
-
-    def may_continue(self, ids: np.ndarray) -> np.ndarray:
-        """For each token but the last (given by ``vocab`` ids, -1 for none): do it and
-        the next one begin a longer entry?"""
-        if not len(self.pairs):
-            return np.zeros(max(len(ids) - 1, 0), dtype=bool)
-        codes = ids[:-1] * len(self.vocab) + ids[1:]
-        at = np.minimum(np.searchsorted(self.pairs, codes), len(self.pairs) - 1)
-        return (ids[:-1] >= 0) & (ids[1:] >= 0) & (self.pairs[at] == codes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,118 +85,140 @@ class Matcher:
                 else:
                     lower[key] = entry
         #: ``(n, type, ratio, labelled, position features)`` of every matchable entry;
-        #: matches refer to entries by their index here.
+        #: the automata store, and matches refer to, entries by their index here.
         self.values: list[tuple[int, str, float, int, list[list[str]]]] = []
-        self._exact = self._table(exact.values(), lower=False)
-        self._lower = self._table(lower.values(), lower=True)
+        self._exact = self._automaton(exact.values(), lower=False)
+        self._lower = self._automaton(lower.values(), lower=True)
+        #: tokens per entry (by value index), as a list and as an array
+        self._sizes = [v[0] for v in self.values]
+        self._n = np.array(self._sizes, dtype=np.intp)
         #: tokens in the longest entry
         self.depth = max((v[0] for v in self.values), default=0)
         self.size = len(exact) + len(lower)
 
-    def _table(self, entries: Iterable[Entry], lower: bool) -> _Table:
-        trie: dict[str, _Node] = {}
+    def _automaton(self, entries: Iterable[Entry], lower: bool) -> ahocorasick.Automaton | None:
+        """The automaton of one case policy's entries (``None``: no entries)."""
+        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
         for e in entries:
             if not e.counts or e.labelled < self.min_count or e.ratio < self.min_ratio:
                 continue
-            tokens = _clean([t.lower() for t in e.tokens] if lower else e.tokens)
+            tokens = e.tokens
             typ, n = e.type, len(tokens)
-            node = trie.setdefault(tokens[0], [-1, {}])
-            for tok in tokens[1:]:
-                node = node[1].setdefault(tok, [-1, {}])
-            node[0] = len(self.values)  # a later duplicate wins
+            # a later duplicate key (tokens differing only in SEP/ALT) replaces the value
+            automaton.add_word(
+                _key([t.lower() for t in tokens] if lower else tokens), len(self.values)
+            )
             self.values.append((n, typ, e.ratio, e.labelled, _position_features(typ, e.ratio, n)))
-        return _Table(trie)
+        if not len(automaton):
+            return None
+        automaton.make_automaton()
+        return automaton
 
     def __len__(self) -> int:
         return self.size
 
-    def word_keys(self, words: Sequence[str]) -> np.ndarray:
-        """(words, 4) ids, -1 for none: the value index of the word's one-token entry,
-        of its lower-cased form's, and the ids of both among the first two tokens of
-        longer entries. They depend on the word alone (cache them per word)."""
-        toks = _clean(words)
-        low = SEP.join(toks).lower().split(SEP) if toks else []  # no SEP made or removed
-        exact, lower = self._exact, self._lower
-        cols = (
-            map(exact.single.get, toks, repeat(-1)),
-            map(lower.single.get, low, repeat(-1)),
-            map(exact.vocab.get, toks, repeat(-1)),
-            map(lower.vocab.get, low, repeat(-1)),
-        )
-        return np.array([list(c) for c in cols], dtype=np.intp).reshape(4, len(toks)).T
-
     def spans(
-        self,
-        tokens: Sequence[str],
-        ends: Sequence[int] | None = None,
-        keys: np.ndarray | None = None,
+        self, tokens: Sequence[str], ends: Sequence[int] | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Starts, ends and value indices (``self.values``) of the leftmost-longest
         non-overlapping hits, in order. ``tokens`` may be several sentences one after
         the other, sentence ``k`` ending before token ``ends[k]`` (the last at
         ``len(tokens)``): no hit crosses a sentence end (default: one sentence).
-        ``keys``: ``word_keys(tokens)``, when the caller has them."""
+
+        All sentences are matched in one string, one automaton pass per case policy."""
         n = len(tokens)
-        if keys is None:
-            keys = self.word_keys(tokens)
-        exact, lower = self._exact, self._lower
-        single = np.where(keys[:, 0] >= 0, keys[:, 0], keys[:, 1])
-        bounds = np.asarray(ends if ends is not None else [n], dtype=np.intp)
-        longer = exact.may_continue(keys[:, 2]) | lower.may_continue(keys[:, 3])
-        cut = bounds[:-1]
-        longer[cut[(cut > 0) & (cut < n)] - 1] = False  # not across a sentence end
-        # Walk the tries from those starts only, leftmost first (a hit hides later ones).
-        firsts: list[int] = []
-        stops: list[int] = []
-        ids: list[int] = []
-        pos = 0
-        cand = np.flatnonzero(longer)
-        limits = bounds[np.searchsorted(bounds, cand, side="right")]
-        for i, limit in zip(cand.tolist(), limits.tolist(), strict=True):
-            if i < pos:
+        none = np.zeros(0, dtype=np.intp)
+        if not n:
+            return none, none, none
+        text = _key(tokens)
+        seps = _separators(text)
+        starts, stops, values = [], [], []
+        for policy, automaton in enumerate((self._exact, self._lower)):
+            if automaton is None:
                 continue
-            window = tokens[i : min(limit, i + self.depth)]
-            n_exact, value = _walk(exact.trie, list(map(_exact_form, window)), 0, len(window))
-            n_lower, low_value = _walk(lower.trie, list(map(_lower_form, window)), 0, len(window))
-            if n_lower > n_exact:  # on a tie the exact hit wins
-                n_exact, value = n_lower, low_value
-            if n_exact > 1:
-                firsts.append(i)
-                stops.append(i + n_exact)
-                ids.append(value)
-                pos = i + n_exact
-        if firsts:  # one-token hits inside longer ones do not count
-            inside = np.bincount(firsts, minlength=n + 1) - np.bincount(stops, minlength=n + 1)
-            single[np.cumsum(inside)[:n] > 0] = -1
-        one = np.flatnonzero(single >= 0)
-        first = np.concatenate([np.array(firsts, dtype=np.intp), one])
-        order = np.argsort(first, kind="stable")
-        stop = np.concatenate([np.array(stops, dtype=np.intp), one + 1])
-        value = np.concatenate([np.array(ids, dtype=np.intp), single[one]])
-        return first[order], stop[order], value[order]
+            if policy:
+                # lower() makes and removes no SEP, and only ever lengthens a character
+                low = text.lower()
+                if len(low) != len(text):
+                    seps = _separators(low)
+                text = low
+            hits = np.fromiter(chain.from_iterable(automaton.iter(text)), np.intp)
+            stop = np.searchsorted(seps, hits[0::2])  # SEPs before the hit's last SEP
+            value = hits[1::2]
+            starts.append(stop - self._n[value])
+            stops.append(stop)
+            values.append(value)
+        if not starts:
+            return none, none, none
+        start, stop, value = np.concatenate(starts), np.concatenate(stops), np.concatenate(values)
+        if ends is not None and len(ends) > 1:  # drop hits across a sentence end
+            bounds = np.asarray(ends, dtype=np.intp)
+            inside = stop <= bounds[np.searchsorted(bounds, start, side="right")]
+            start, stop, value = start[inside], stop[inside], value[inside]
+        # The best hit per start: the longest; on a tie the exact one (exact hits come
+        # first and lexsort is stable).
+        order = np.lexsort((-stop, start))
+        first = start[order]
+        order = order[np.r_[True, first[1:] != first[:-1]]] if len(first) else order
+        start, stop, value = start[order], stop[order], value[order]
+        # Longer hits, leftmost first: a chosen one hides those starting inside it ...
+        multi = np.flatnonzero(stop - start > 1)
+        pos = 0
+        chosen = []
+        for i, a, b in zip(
+            multi.tolist(), start[multi].tolist(), stop[multi].tolist(), strict=True
+        ):
+            if a >= pos:
+                chosen.append(i)
+                pos = b
+        # ... and one-token hits inside the chosen ones.
+        one = np.flatnonzero(stop - start == 1)
+        if chosen:
+            kept = np.array(chosen, dtype=np.intp)
+            at = np.searchsorted(start[kept], start[one], side="right") - 1
+            covered = (at >= 0) & (stop[kept][np.maximum(at, 0)] > start[one])
+            keep = np.sort(np.concatenate([kept, one[~covered]]))
+        else:
+            keep = one
+        return start[keep], stop[keep], value[keep]
 
     def _best(self, tokens: Sequence[str]) -> list[tuple[int, int, tuple]]:
         """(start, end, value) of the leftmost-longest non-overlapping hits in one
         sentence: ``spans`` without numpy, whose fixed costs dominate one short sentence
         (the weak labeller and training features call this per sentence)."""
-        toks = _clean(tokens)
-        n = len(toks)
-        low = SEP.join(toks).lower().split(SEP) if n else []  # no SEP made or removed
-        exact, lower = self._exact.trie, self._lower.trie
+        if not tokens:
+            return []
+        text = _key(tokens)
+        where = _token_ends(text)
+        best: dict[int, tuple[int, int]] = {}
+        if self._exact is not None:
+            self._collect(self._exact, text, where, best)
+        if self._lower is not None:
+            low = text.lower()  # no SEP made or removed
+            if len(low) != len(text):
+                where = _token_ends(low)
+            self._collect(self._lower, low, where, best)
         out: list[tuple[int, int, tuple]] = []
         pos = 0
-        may_start = map(or_, map(exact.__contains__, toks), map(lower.__contains__, low))
-        for i in compress(range(n), may_start):
-            if i < pos:
-                continue
-            stop, value = _walk(exact, toks, i, n)
-            low_stop, low_value = _walk(lower, low, i, n)
-            if low_stop > stop:  # on a tie the exact hit wins
-                stop, value = low_stop, low_value
-            if value >= 0:
-                out.append((i, stop, self.values[value]))
+        for start in sorted(best):
+            if start >= pos:
+                stop, value = best[start]
+                out.append((start, stop, self.values[value]))
                 pos = stop
         return out
+
+    def _collect(
+        self, automaton: ahocorasick.Automaton, text: str, where: dict[int, int], best: dict
+    ) -> None:
+        """The longest hit per start token into ``best``; an earlier policy's hit over
+        the same tokens stays (the exact automaton runs first)."""
+        n = self._sizes
+        for at, value in automaton.iter(text):
+            stop = where[at]
+            start = stop - n[value]
+            old = best.get(start)
+            if old is None or old[0] < stop:
+                best[start] = (stop, value)
 
     def matches(self, tokens: Sequence[str]) -> list[Match]:
         """Leftmost-longest non-overlapping matches, in order."""
@@ -257,37 +252,17 @@ class Matcher:
 LEX_O: list[str] = ["lex=O"]
 
 
-def _walk(trie: dict[str, _Node], toks: list[str], i: int, limit: int) -> tuple[int, int]:
-    """End and value index of the longest entry at ``toks[i:limit]`` (``(i, -1)``: none)."""
-    stop, value = i, -1
-    node = trie.get(toks[i])
-    j = i + 1
-    while node is not None:
-        if node[0] >= 0:
-            stop, value = j, node[0]
-        if j >= limit:
-            break
-        node = node[1].get(toks[j])
-        j += 1
-    return stop, value
+def _separators(text: str) -> np.ndarray:
+    """Character positions of the SEPs in ``text``, in order."""
+    return np.flatnonzero(
+        np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32) == ord(SEP)
+    )
 
 
-def _exact_form(tok: str) -> str:
-    return tok.replace(SEP, ALT)
-
-
-def _lower_form(tok: str) -> str:
-    """Lower-cased one token at a time, as ``SEP.join(...).lower()`` would: ``SEP`` is
-    neither cased nor case-ignorable, so no case mapping looks across it."""
-    return tok.lower().replace(SEP, ALT)
-
-
-def _clean(tokens: Sequence[str]) -> list[str]:
-    """The tokens with ``SEP`` replaced inside them (it joins tokens for lower-casing)."""
-    toks = tokens if isinstance(tokens, list) else list(tokens)
-    if SEP in "".join(toks):
-        return [t.replace(SEP, ALT) for t in toks]
-    return toks
+def _token_ends(text: str) -> dict[int, int]:
+    """Character position of each SEP after a token -> tokens up to it (a hit's end)."""
+    lengths = (len(t) + 1 for t in text[1:-1].split(SEP))
+    return dict(zip(accumulate(lengths), range(1, text.count(SEP)), strict=True))
 
 
 def _position_features(typ: str, ratio: float, n: int) -> list[list[str]]:

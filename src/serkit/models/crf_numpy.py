@@ -89,8 +89,6 @@ class FastCrf:
         self.cache_size = cache_size
         self._rows: dict[str, int] = {}
         self._table = np.zeros((1024, 1 + len(self.offsets), self.L))
-        #: per cached word, what the lexicon matcher needs of it (``Matcher.word_keys``)
-        self._keys = np.zeros((1024, 4), dtype=np.intp)
         self.bos = weights.vector(["BOS"])
         self.eos = weights.vector(["EOS"])
         self._lex = None if extractor.matcher is None else _LexiconRows(extractor.matcher, weights)
@@ -107,7 +105,6 @@ class FastCrf:
         if start + len(words) > len(self._table):
             size = max(start + len(words), 2 * len(self._table))
             self._table = _grown(self._table, size, start)
-            self._keys = _grown(self._keys, size, start)
         get, unknown = self.w.attr_index.get, repeat(len(self.w.attr_index))
         ids: list[int] = []
         bounds: list[int] = []
@@ -118,8 +115,6 @@ class FastCrf:
         sums = np.add.reduceat(self.w.W[ids], bounds, axis=0)  # every group is non-empty
         k = 1 + len(self.offsets)
         self._table[start : start + len(words)] = sums.reshape(len(words), k, self.L)
-        if self._lex is not None:
-            self._keys[start : start + len(words)] = self._lex.matcher.word_keys(words)
         for i, word in enumerate(words):
             self._rows[word] = start + i
 
@@ -154,12 +149,10 @@ class FastCrf:
         E[starts[used]] += self.bos
         E[ends[used] - 1] += self.eos
         if self._lex is not None:
-            self._add_lexicon(flat, lengths, self._keys[ix], E)
+            self._add_lexicon(flat, lengths, E)
         return E
 
-    def _add_lexicon(
-        self, flat: list[str], lengths: np.ndarray, keys: np.ndarray, E: np.ndarray
-    ) -> None:
+    def _add_lexicon(self, flat: list[str], lengths: np.ndarray, E: np.ndarray) -> None:
         """Lexicon-match scores, the whole batch matched in one pass and added at once,
         in crfsuite's order: each token's own match rows (``lex=O`` outside matches),
         and for the tokens just outside a match the row of the match before them, then
@@ -167,7 +160,7 @@ class FastCrf:
         lex = self._lex
         assert lex is not None
         ends = np.cumsum(lengths)
-        first, stop, entry = lex.matcher.spans(flat, ends.tolist(), keys)
+        first, stop, entry = lex.matcher.spans(flat, ends.tolist())
         outside = np.ones(len(E), dtype=bool)
         if len(first):
             n = stop - first
