@@ -25,6 +25,7 @@ import numpy as np
 from serkit.errors import ModelLoadError
 from serkit.lexicon import Matcher
 from serkit.models.features import FeatureExtractor, feature_groups
+from serkit.models.viterbi import Packing, viterbi_packed
 
 _FEATURE = np.dtype([("type", "<u4"), ("src", "<u4"), ("dst", "<u4"), ("w", "<f8")])
 
@@ -180,29 +181,6 @@ class FastCrf:
     # at columns ``off[t]:off[t] + act[t]``. Each step is then a few vectorised operations
     # over the sentences still running, with no padding at all: a batch of very
     # different lengths costs its longest sentence in steps, not in padded work. ----------
-    def viterbi(self, P: np.ndarray, act: list[int], off: list[int]) -> np.ndarray:
-        """Best label id per packed position; ties go to the lowest label id, as in crfsuite."""
-        L, T = self.L, self.w.T
-        T3 = T[:, :, None]
-        D = np.empty_like(P)
-        D[:, : act[0]] = P[:, : act[0]]
-        buf = np.empty(L * L * act[0])  # reused: a fresh (L, L, a) array every step costs more
-        for t in range(1, len(act)):
-            a, o, po = act[t], off[t], off[t - 1]
-            scores = buf[: L * L * a].reshape(L, L, a)
-            np.add(D[:, None, po : po + a], T3, out=scores)
-            d = D[:, o : o + a]
-            np.maximum.reduce(scores, axis=0, out=d)
-            np.add(d, P[:, o : o + a], out=d)
-        # backtrack: each sentence from its own best last label, then one step at a time
-        y = np.empty(P.shape[1], dtype=np.intp)
-        last = _last_columns(act, off)
-        y[last] = D[:, last].argmax(0)
-        for t in range(len(act) - 2, -1, -1):
-            o, o1, a1 = off[t], off[t + 1], act[t + 1]
-            y[o : o + a1] = (D[:, o : o + a1] + T[:, y[o1 : o1 + a1]]).argmax(0)
-        return y
-
     def confidences(
         self, P: np.ndarray, y: np.ndarray, act: list[int], off: list[int]
     ) -> np.ndarray:
@@ -243,33 +221,21 @@ class FastCrf:
     def _run(self, sents, ids, out, confidences: bool) -> None:
         E = self.emissions(sents)
         lens = np.fromiter(map(len, sents), np.intp, len(sents))  # descending
-        steps = np.arange(int(lens[0]))
-        running = steps[:, None] < lens[None, :]  # (steps, sentences)
-        act = running.sum(1)
-        off = np.cumsum(act) - act
-        starts = np.cumsum(lens) - lens
-        src = (starts[None, :] + steps[:, None])[running]  # packed column -> row of E
+        pack = Packing.of(lens)
+        src = pack.src  # packed column -> row of E
         P = np.ascontiguousarray(E[src].T)
-        act_l, off_l = act.tolist(), off.tolist()
-        best = self.viterbi(P, act_l, off_l)
+        best = viterbi_packed(P, self.w.T, pack)
         y = np.empty_like(src)
         y[src] = best
         tags = self._label_array[y].tolist()
         scores = [1.0] * len(src)
         if confidences:
             conf = np.empty(len(src))
-            conf[src] = self.confidences(P, best, act_l, off_l)
+            conf[src] = self.confidences(P, best, pack.act, pack.off)
             scores = conf.tolist()
+        starts = np.cumsum(lens) - lens
         for i, s, n in zip(ids, starts.tolist(), lens.tolist(), strict=True):
             out[i] = (tags[s : s + n], scores[s : s + n])
-
-
-def _last_columns(act: list[int], off: list[int]) -> np.ndarray:
-    """Packed column of each sentence's last position (sentence ``b`` runs while
-    ``act[t] > b``: sentences run longest first)."""
-    b = np.arange(act[0])
-    length = (np.asarray(act)[:, None] > b).sum(0)
-    return np.asarray(off)[length - 1] + b
 
 
 def _grown(a: np.ndarray, size: int, keep: int) -> np.ndarray:

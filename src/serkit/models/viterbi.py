@@ -1,16 +1,18 @@
-"""Constrained Viterbi: the best IOB2-valid tag path under independent per-word scores.
+"""Viterbi over per-word label scores: the CRF's decoder and the transformers' one.
 
-A token classifier scores every word on its own, so its arg max can emit ``O I-X`` or
-``B-X I-Y``. Repairing such paths afterwards (a stray ``I-`` opens an entity) fixes the
-syntax but not the decision: the label of the whole span was never compared as a whole.
-Decoding the best path that never takes a forbidden transition does, at no training cost.
-On the W1 self-regularized MiniLM it raised W1 strict F1 from 0.596 to 0.610 and the
+The CRF decodes with its learned transition weights. A token classifier scores every word
+on its own, so its arg max can emit ``O I-X`` or ``B-X I-Y``; repairing that afterwards
+(a stray ``I-`` opens an entity) fixes the syntax but not the decision, as the label of
+the whole span was never compared as a whole. So it is decoded with 0 /
+:data:`FORBIDDEN` transitions: the best IOB2-valid path, at no training cost. On the W1
+self-regularized MiniLM that raised W1 strict F1 from 0.596 to 0.610 and the
 validation-slice F1 from 0.640 to 0.654 (``bench/RESULTS.md``, "Decoding").
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -43,6 +45,70 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
+@dataclass(frozen=True)
+class Packing:
+    """Sentences laid out position by position, longest first, with no padding.
+
+    Step ``t`` holds the ``act[t]`` sentences still running, in columns
+    ``off[t] .. off[t] + act[t]``; ``src[column]`` is that position's row in the
+    sentences' concatenation. The Python loop of a decoder then runs once per position of
+    the longest sentence, and does no work on padding.
+    """
+
+    act: list[int]
+    off: list[int]
+    src: np.ndarray
+
+    @classmethod
+    def of(cls, lengths: np.ndarray) -> Packing:
+        """``lengths`` must be sorted longest first and all > 0."""
+        steps = np.arange(int(lengths[0]))
+        running = steps[:, None] < lengths[None, :]  # (steps, sentences)
+        act = running.sum(1)
+        off = np.cumsum(act) - act
+        starts = np.cumsum(lengths) - lengths
+        src = (starts[None, :] + steps[:, None])[running]
+        return cls(act.tolist(), off.tolist(), src)
+
+    def last_columns(self) -> np.ndarray:
+        """Packed column of each sentence's last position (sentence ``b`` runs while
+        ``act[t] > b``)."""
+        b = np.arange(self.act[0])
+        length = (np.asarray(self.act)[:, None] > b).sum(0)
+        return np.asarray(self.off)[length - 1] + b
+
+
+def viterbi_packed(
+    P: np.ndarray, transitions: np.ndarray, pack: Packing, start: np.ndarray | None = None
+) -> np.ndarray:
+    """Best label id per packed column of ``P`` (labels, columns) under
+    ``transitions[from, to]``; ties go to the lowest label id (as crfsuite's decoder)."""
+    act, off = pack.act, pack.off
+    n_labels = P.shape[0]
+    T = transitions
+    T3 = T[:, :, None]  # (from, to, 1)
+    D = np.empty_like(P)
+    D[:, : act[0]] = P[:, : act[0]]
+    if start is not None:
+        D[:, : act[0]] += start[:, None]
+    buf = np.empty(n_labels * n_labels * act[0])  # reused: a fresh array per step costs more
+    for t in range(1, len(act)):
+        a, o, po = act[t], off[t], off[t - 1]
+        scores = buf[: n_labels * n_labels * a].reshape(n_labels, n_labels, a)
+        np.add(D[:, None, po : po + a], T3, out=scores)
+        d = D[:, o : o + a]
+        np.maximum.reduce(scores, axis=0, out=d)
+        np.add(d, P[:, o : o + a], out=d)
+    # backtrack: each sentence from its own best last label, then one step at a time
+    y = np.empty(P.shape[1], dtype=np.intp)
+    last = pack.last_columns()
+    y[last] = D[:, last].argmax(0)
+    for t in range(len(act) - 2, -1, -1):
+        o, o1, a1 = off[t], off[t + 1], act[t + 1]
+        y[o : o + a1] = (D[:, o : o + a1] + T[:, y[o1 : o1 + a1]]).argmax(0)
+    return y
+
+
 def best_paths(
     scores: Sequence[np.ndarray],
     transitions: np.ndarray,
@@ -51,46 +117,19 @@ def best_paths(
 ) -> list[np.ndarray]:
     """Arg max label ids per sentence; ``scores[i]`` is ``(n_words, n_labels)``.
 
-    Sentences of similar length are decoded together as one padded ``(n, L, B)`` array,
-    so the Python loop runs once per position of a group, not once per word.
+    Sentences are decoded ``group`` at a time, longest first, packed (:class:`Packing`).
     """
     out: list[np.ndarray] = [np.zeros(0, dtype=np.intp) for _ in scores]
-    order = sorted((i for i, s in enumerate(scores) if len(s)), key=lambda i: len(scores[i]))
-    lo = 0
-    while lo < len(order):
-        first = len(scores[order[lo]])
-        hi = lo + 1
-        while hi < len(order) and hi - lo < group and len(scores[order[hi]]) <= 2 * first + 8:
-            hi += 1
-        ids = order[lo:hi]
-        paths = _decode_group([scores[i] for i in ids], transitions, start)
-        for i, path in zip(ids, paths, strict=True):
-            out[i] = path
-        lo = hi
+    order = sorted((i for i, s in enumerate(scores) if len(s)), key=lambda i: -len(scores[i]))
+    for lo in range(0, len(order), group):
+        ids = order[lo : lo + group]
+        lengths = np.fromiter((len(scores[i]) for i in ids), np.intp, len(ids))
+        pack = Packing.of(lengths)
+        E = np.concatenate([scores[i] for i in ids])
+        best = viterbi_packed(np.ascontiguousarray(E[pack.src].T), transitions, pack, start)
+        y = np.empty(len(E), dtype=np.intp)
+        y[pack.src] = best
+        starts = np.cumsum(lengths) - lengths
+        for i, s0, n in zip(ids, starts.tolist(), lengths.tolist(), strict=True):
+            out[i] = y[s0 : s0 + n]
     return out
-
-
-def _decode_group(
-    scores: list[np.ndarray], transitions: np.ndarray, start: np.ndarray
-) -> list[np.ndarray]:
-    lens = np.array([len(s) for s in scores])
-    n, n_labels, b = int(lens.max()), scores[0].shape[1], len(scores)
-    P = np.zeros((n, n_labels, b))
-    for k, s in enumerate(scores):
-        P[: len(s), :, k] = s
-    T3 = transitions[:, :, None]
-    D = np.empty_like(P)
-    back = np.empty(P.shape, dtype=np.intp)
-    D[0] = P[0] + start[:, None]
-    for t in range(1, n):
-        cand = D[t - 1][:, None, :] + T3  # (from, to, batch)
-        back[t] = cand.argmax(0)
-        np.add(np.take_along_axis(cand, back[t][None], 0)[0], P[t], out=D[t])
-    # Each sentence ends at its own last word; positions after it are padding.
-    y = np.zeros((n, b), dtype=np.intp)
-    cols = np.arange(b)
-    last = lens - 1
-    y[n - 1] = D[n - 1].argmax(0)
-    for t in range(n - 2, -1, -1):
-        y[t] = np.where(last == t, D[t].argmax(0), back[t + 1][y[t + 1], cols])
-    return [y[: lens[k], k] for k in range(b)]
