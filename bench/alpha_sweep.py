@@ -84,6 +84,14 @@ def full(alphas: list[float], threads: int) -> None:
         )
         print(json.dumps(rows[-1]), flush=True)
     best = max(rows, key=lambda r: r["dev"])
+    ties = [f"{r['alpha']:g}" for r in rows if r is not best and best["dev"] - r["dev"] < 0.001]
+    tie_note = "."
+    if ties:
+        tie_note = (
+            f"; within 0.1 point of it (a tie at this data size): alpha = {', '.join(ties)}. "
+            f"`configs/w1-selfreg.toml` keeps alpha = {base.alpha:g} unless another alpha "
+            "wins clearly."
+        )
     lines = [
         "## Self-regularization alpha sweep, full length (W1; chosen on the validation slice)",
         "",
@@ -103,15 +111,7 @@ def full(alphas: list[float], threads: int) -> None:
             for r in rows
         ],
         "",
-        f"Best on the validation slice: alpha = {best['alpha']:g}"
-        + (
-            "; within 0.1 point of it (a tie at this data size): alpha = "
-            + ", ".join(f"{r['alpha']:g}" for r in ties)
-            + f". `configs/w1-selfreg.toml` keeps alpha = {base.alpha:g} unless another "
-            "alpha wins clearly."
-            if (ties := [r for r in rows if r is not best and best["dev"] - r["dev"] < 0.001])
-            else "."
-        ),
+        f"Best on the validation slice: alpha = {best['alpha']:g}{tie_note}",
     ]
     update_section("alpha-sweep-full", "\n".join(lines))
 

@@ -181,11 +181,10 @@ class FastCrf:
     # at columns ``off[t]:off[t] + act[t]``. Each step is then a few vectorised operations
     # over the sentences still running, with no padding at all: a batch of very
     # different lengths costs its longest sentence in steps, not in padded work. ----------
-    def confidences(
-        self, P: np.ndarray, y: np.ndarray, act: list[int], off: list[int]
-    ) -> np.ndarray:
+    def confidences(self, P: np.ndarray, y: np.ndarray, pack: Packing) -> np.ndarray:
         """P(label y | sentence) per packed position: scaled forward-backward in
         probability space (a matrix product per step, no log-sum-exp)."""
+        act, off = pack.act, pack.off
         ex = np.exp(P - P.max(0))
         expT = self.expT
         total = np.add.reduce
@@ -231,7 +230,7 @@ class FastCrf:
         scores = [1.0] * len(src)
         if confidences:
             conf = np.empty(len(src))
-            conf[src] = self.confidences(P, best, pack.act, pack.off)
+            conf[src] = self.confidences(P, best, pack)
             scores = conf.tolist()
         starts = np.cumsum(lens) - lens
         for i, s, n in zip(ids, starts.tolist(), lens.tolist(), strict=True):
