@@ -20,8 +20,9 @@ median over the rounds. Two modes:
 
 Words/s counts the corpus tokens of the sentences tagged. ONNX graphs are exported
 to a temporary folder unless ``--onnx-dir`` points at an earlier export (holding
-``model.onnx`` and ``model.int8.onnx``). Writes the ``speed`` section of bench/RESULTS.md
-and bench/speed_rows.json (for the figures).
+``model.onnx`` and ``model.int8.onnx``). ``--extra NAME=DIR`` adds a row for any other
+saved serkit model (a smaller student, say), loaded with ``serkit.load(DIR)``. Writes the
+``speed`` section of bench/RESULTS.md and bench/speed_rows.json (for the figures).
 """
 
 from __future__ import annotations
@@ -141,6 +142,8 @@ def worker(args: argparse.Namespace) -> dict:
             tagger = load_system(args.worker, Path(args.bench_dir) / f"{args.worker}-W1")
         elif args.worker == "default-int8":
             tagger = serkit.load(None, prefer="onnx-int8", threads=args.threads)
+        elif args.worker in args.extra:
+            tagger = serkit.load(args.extra[args.worker], threads=args.threads)
         else:
             model = args.onnx_dir if args.worker.startswith("onnx") else args.model
             prefer = args.worker if args.worker.startswith("onnx") else "torch"
@@ -260,6 +263,11 @@ def table(results: list[dict], args: argparse.Namespace, cmd: str) -> str:
             )
         verdict = ["", line]
     reps = results[0].get("reps", 1)
+    extra = "".join(
+        f" Extra row `{name}`: the serkit model `{rel_dir(path)}`"
+        f" (card runtime: {_card_runtime(path)})."
+        for name, path in args.extra.items()
+    )
     return "\n".join(
         [
             "## Inference speed: every system, ratios to spaCy (issues 6 and 8)",
@@ -272,7 +280,7 @@ def table(results: list[dict], args: argparse.Namespace, cmd: str) -> str:
             f"rounds run interleaved (every runtime once per round) and each figure is the "
             f"median over the rounds. `hf-pipeline-bN` is the HF pipeline with batch_size=N; "
             f"`x HF` is the ratio to N = 1 (its default, and its fastest here: batches pad), "
-            f"`x spaCy` the ratio to spaCy in the same mode. {today()}, {machine()}.",
+            f"`x spaCy` the ratio to spaCy in the same mode.{extra} {today()}, {machine()}.",
             "",
             "*tokens* = tagging from raw tokens: the corpus tokens as pre-tokenised input "
             "(serkit `predict_words`; HF `is_split_into_words=True`; spaCy `Doc(vocab, "
@@ -296,6 +304,15 @@ def table(results: list[dict], args: argparse.Namespace, cmd: str) -> str:
             f"Command: `{cmd}`",
         ]
     )
+
+
+def _card_runtime(path: str) -> str:
+    from serkit.card import read_card
+
+    try:
+        return str(read_card(Path(path)).get("runtime", "torch"))
+    except Exception:  # a bench caption must not fail on an odd card
+        return "unknown"
 
 
 def rel_dir(p: str) -> str:
@@ -323,15 +340,26 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runtimes", default=",".join(RUNTIMES))
+    ap.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="also time this saved serkit model under NAME (repeatable)",
+    )
     ap.add_argument("--no-write", action="store_true", help="print, do not update RESULTS.md")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    pairs = [e.partition("=") for e in args.extra]
+    if any(not name or not sep or not path for name, sep, path in pairs):
+        ap.error("--extra takes NAME=DIR")
+    args.extra = {name: path for name, _, path in pairs}
     if args.worker:
         print(json.dumps(worker(args)))
         return
     cmd = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
-    runtimes = args.runtimes.split(",")
-    unknown = set(runtimes) - set(RUNTIMES)
+    runtimes = args.runtimes.split(",") + [n for n in args.extra if n not in RUNTIMES]
+    unknown = set(runtimes) - set(RUNTIMES) - set(args.extra)
     if unknown:
         ap.error(f"unknown runtime(s) {sorted(unknown)}; known: {', '.join(RUNTIMES)}")
     missing = [rt for rt in runtimes if rt in BENCH_SYSTEMS
@@ -363,7 +391,8 @@ def main() -> None:
                     [sys.executable, __file__, "--worker", rt, "--model", args.model,
                      "--onnx-dir", str(args.onnx_dir), "--limit", str(args.limit),
                      "--batch-size", str(args.batch_size), "--threads", str(args.threads),
-                     "--bench-dir", args.bench_dir],
+                     "--bench-dir", args.bench_dir,
+                     *(a for n, d in args.extra.items() for a in ("--extra", f"{n}={d}"))],
                     check=True, stdout=subprocess.PIPE, env=env, text=True,
                 )  # fmt: skip
                 res = json.loads(out.stdout.strip().splitlines()[-1])

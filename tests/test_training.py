@@ -181,3 +181,22 @@ def test_read_labelled_maps_types_after_repair(tmp_path):
     path.write_text(rows, encoding="utf-8")
     (s,) = read_labelled(str(path), "conll", "stackoverflow-ner:softner-9")
     assert s.tags == ["B-Library", "O", "B-Language", "B-Application"]
+
+
+def test_num_layers_trains_a_shallower_model_that_loads_and_tags(backbone, toy_file, tmp_path):
+    from transformers import AutoModelForTokenClassification
+
+    import serkit
+
+    out = tmp_path / "l1"
+    train(config(backbone, toy_file, out, epochs=1, num_layers=1), progress=False)
+    model = AutoModelForTokenClassification.from_pretrained(out)
+    assert model.config.num_hidden_layers == 1
+    assert len(model.base_model.encoder.layer) == 1
+    assert json.loads((out / "serkit.json").read_text())["config"]["num_layers"] == 1
+    tags, _ = serkit.load(out).predict_words([["i", "use", "python"]])[0]
+    assert len(tags) == 3
+    with pytest.raises(SerkitError, match="num_layers=5"):
+        train(config(backbone, toy_file, tmp_path / "l5", num_layers=5), progress=False)
+    with pytest.raises(SerkitError, match="num_layers must be"):
+        TrainConfig(train="x", num_layers=0)

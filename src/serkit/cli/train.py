@@ -71,6 +71,9 @@ def train_cmd(
         None, "--alpha-warmup", help="Fraction of steps trained with alpha = 0 first."
     ),
     dropout: float | None = typer.Option(None, "--dropout", help="Hidden dropout probability."),
+    num_layers: int | None = typer.Option(
+        None, "--num-layers", help="Keep only the backbone's first N layers (faster, smaller)."
+    ),
     seed: int | None = typer.Option(None, "--seed", help="Seed for every random choice."),
     output: str | None = typer.Option(None, "--output", "-o", help="Output model directory."),
     eval_every: int | None = typer.Option(
@@ -108,6 +111,7 @@ def train_cmd(
         "max_steps": max_steps, "lr": lr, "head_lr": head_lr, "warmup": warmup,
         "batch_tokens": batch_tokens, "max_length": max_length, "stride": stride, "k": k,
         "alpha": alpha, "alpha_warmup": alpha_warmup, "dropout": dropout, "seed": seed,
+        "num_layers": num_layers,
         "output": output, "eval_every": eval_every, "checkpoint_every": checkpoint_every,
         "keep_best": keep_best, "threads": threads,
     }  # fmt: skip

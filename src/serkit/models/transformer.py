@@ -52,9 +52,11 @@ def build_model(
     *,
     max_length: int = 256,
     stride: int = 64,
+    num_layers: int | None = None,
 ) -> nn.Module:
     """A token classifier initialised from ``backbone_dir`` with ``scheme.n_types`` token types.
 
+    ``num_layers`` keeps the first N encoder layers (transformers drops the rest on load).
     New token-type rows start as copies of the pretrained row 0, so at step 0 the
     features change nothing and the model equals the plain pretrained encoder.
     """
@@ -69,6 +71,13 @@ def build_model(
         kw["hidden_dropout_prob"] = dropout
     try:
         config = AutoConfig.from_pretrained(backbone_dir, **kw)
+        if num_layers is not None:
+            have = int(getattr(config, "num_hidden_layers", 0) or 0)
+            if not have:
+                raise SerkitError(f"backbone {backbone_dir!r} has no num_hidden_layers to cut")
+            if num_layers > have:
+                raise SerkitError(f"num_layers={num_layers} but {backbone_dir!r} has {have}")
+            config.num_hidden_layers = num_layers
         model = AutoModelForTokenClassification.from_pretrained(backbone_dir, config=config)
     except OSError as e:
         raise ModelLoadError(f"cannot load backbone {backbone_dir!r}: {e}") from e

@@ -49,6 +49,10 @@ class TrainConfig:
     alpha: float = 0.0
     alpha_warmup: float = 0.1
     dropout: float = 0.1
+    #: Keep only the backbone's first N layers (None: all). A cheaper, faster student:
+    #: dropping the top layers loses least (Sajjad et al., "On the effect of dropping
+    #: layers of pre-trained transformer models", 2023).
+    num_layers: int | None = None
     grad_clip: float = 1.0
     seed: int = 13
     output: str = "runs/model"
@@ -71,6 +75,8 @@ class TrainConfig:
             raise SerkitError("k must be >= 1")
         if self.alpha < 0:
             raise SerkitError("alpha must be >= 0")
+        if self.num_layers is not None and self.num_layers < 1:
+            raise SerkitError("num_layers must be >= 1")
         unknown = set(self.features) - {"case", "lexicon"}
         if unknown:
             raise SerkitError(f"unknown features {sorted(unknown)} (known: case, lexicon)")

@@ -140,6 +140,7 @@ class Trainer:
             cfg.dropout,
             max_length=cfg.max_length,
             stride=cfg.stride,
+            num_layers=cfg.num_layers,
         )
         self.tagger = TransformerTagger(
             self.model, _tokenizer(self.backbone_dir), lexicon=self.lexicon, max_tokens=8192
