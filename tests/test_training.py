@@ -200,3 +200,44 @@ def test_num_layers_trains_a_shallower_model_that_loads_and_tags(backbone, toy_f
         train(config(backbone, toy_file, tmp_path / "l5", num_layers=5), progress=False)
     with pytest.raises(SerkitError, match="num_layers must be"):
         TrainConfig(train="x", num_layers=0)
+
+
+def test_distill_loss_is_zero_on_agreement_and_ignores_unlabelled_positions():
+    from serkit.training.distill import distill_loss
+
+    torch.manual_seed(0)
+    teacher = torch.randn(2, 5, 4)
+    labels = torch.tensor([[0, 1, -100, 2, -100], [3, -100, -100, -100, -100]])
+    same = teacher.repeat(2, 1, 1)  # k = 2 passes equal to the teacher
+    assert float(distill_loss(same, teacher, labels, 2, 2.0)) == pytest.approx(0.0, abs=1e-6)
+    other = same.clone()
+    other[:, :, 0] += 3.0
+    assert float(distill_loss(other, teacher, labels, 2, 2.0)) > 0.1
+    # positions with label -100 do not count
+    masked = same.clone()
+    masked[:, 2, :] += torch.randn(4) * 10
+    assert float(distill_loss(masked, teacher, labels, 2, 2.0)) == pytest.approx(0.0, abs=1e-6)
+    none = torch.full_like(labels, -100)
+    assert float(distill_loss(other, teacher, none, 2, 2.0)) == 0.0
+
+
+def test_student_distils_from_a_trained_teacher(backbone, toy_file, tmp_path):
+    teacher = tmp_path / "teacher"
+    train(config(backbone, toy_file, teacher, epochs=6, k=1, alpha=0.0), progress=False)
+    student = tmp_path / "student"
+    cfg = config(backbone, toy_file, student, epochs=2, num_layers=1, teacher=str(teacher))
+    train(cfg, progress=False)
+    recs = [json.loads(x) for x in (student / "metrics.jsonl").read_text().splitlines()]
+    kd = [r["kd"] for r in recs if "kd" in r]
+    assert kd and all(v >= 0 for v in kd)
+    assert sum(kd[-2:]) / 2 < sum(kd[:2]) / 2  # the student moves towards the teacher
+    card = json.loads((student / "serkit.json").read_text())
+    assert card["config"]["teacher"] == str(teacher)
+    # a teacher must speak the student's language: other features -> a clear error
+    with pytest.raises(SerkitError, match="features"):
+        train(
+            config(backbone, toy_file, tmp_path / "bad", features=["case"], teacher=str(teacher)),
+            progress=False,
+        )
+    with pytest.raises(SerkitError, match="distill"):
+        TrainConfig(train="x", distill=-1.0)

@@ -74,6 +74,15 @@ def train_cmd(
     num_layers: int | None = typer.Option(
         None, "--num-layers", help="Keep only the backbone's first N layers (faster, smaller)."
     ),
+    teacher: str | None = typer.Option(
+        None, "--teacher", help="Distil from this trained serkit transformer (same labels)."
+    ),
+    distill: float | None = typer.Option(
+        None, "--distill", help="Weight of the distillation term (with --teacher)."
+    ),
+    distill_temperature: float | None = typer.Option(
+        None, "--distill-temperature", help="Softmax temperature of the distillation term."
+    ),
     seed: int | None = typer.Option(None, "--seed", help="Seed for every random choice."),
     output: str | None = typer.Option(None, "--output", "-o", help="Output model directory."),
     eval_every: int | None = typer.Option(
@@ -111,7 +120,8 @@ def train_cmd(
         "max_steps": max_steps, "lr": lr, "head_lr": head_lr, "warmup": warmup,
         "batch_tokens": batch_tokens, "max_length": max_length, "stride": stride, "k": k,
         "alpha": alpha, "alpha_warmup": alpha_warmup, "dropout": dropout, "seed": seed,
-        "num_layers": num_layers,
+        "num_layers": num_layers, "teacher": teacher, "distill": distill,
+        "distill_temperature": distill_temperature,
         "output": output, "eval_every": eval_every, "checkpoint_every": checkpoint_every,
         "keep_best": keep_best, "threads": threads,
     }  # fmt: skip

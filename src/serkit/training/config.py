@@ -53,6 +53,11 @@ class TrainConfig:
     #: dropping the top layers loses least (Sajjad et al., "On the effect of dropping
     #: layers of pre-trained transformer models", 2023).
     num_layers: int | None = None
+    #: Knowledge distillation: a trained serkit transformer (same labels, features and
+    #: tokenizer) whose soft tags the student also learns, with this weight and temperature.
+    teacher: str | None = None
+    distill: float = 1.0
+    distill_temperature: float = 2.0
     grad_clip: float = 1.0
     seed: int = 13
     output: str = "runs/model"
@@ -75,6 +80,8 @@ class TrainConfig:
             raise SerkitError("k must be >= 1")
         if self.alpha < 0:
             raise SerkitError("alpha must be >= 0")
+        if self.distill < 0 or self.distill_temperature <= 0:
+            raise SerkitError("distill must be >= 0 and distill_temperature > 0")
         if self.num_layers is not None and self.num_layers < 1:
             raise SerkitError("num_layers must be >= 1")
         unknown = set(self.features) - {"case", "lexicon"}

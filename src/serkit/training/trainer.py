@@ -24,6 +24,7 @@ from serkit.training.batching import make_batches
 from serkit.training.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from serkit.training.config import TrainConfig
 from serkit.training.data import label_set, read_labelled, split_description, split_train_dev
+from serkit.training.distill import distill_loss, load_teacher
 from serkit.training.selfreg import repeat_batch, selfreg_loss
 from serkit.types import Sentence
 
@@ -146,6 +147,10 @@ class Trainer:
             self.model, _tokenizer(self.backbone_dir), lexicon=self.lexicon, max_tokens=8192
         )
         self.encoder: Encoder = self.tagger.encoder
+        self.teacher = None
+        if cfg.teacher:
+            self.teacher = load_teacher(cfg.teacher, self.labels, self.scheme.to_dict())
+            self._check_teacher_tokenizer(Path(cfg.teacher))
         self.windows: list[Window] = self.encoder.encode([s.tokens for s in self.train_s], type_ids)
         self.word_labels = [[self.label_id.get(t, 0) for t in s.tags] for s in self.train_s]
         self.lengths = [len(w.input_ids) for w in self.windows]
@@ -160,6 +165,16 @@ class Trainer:
         self.scheduler = get_linear_schedule_with_warmup(
             self.optimizer, int(cfg.warmup * self.total_steps), self.total_steps
         )
+
+    def _check_teacher_tokenizer(self, teacher_dir: Path) -> None:
+        from serkit.models.encoding import load_tokenizer
+
+        try:
+            theirs = load_tokenizer(teacher_dir).get_vocab()
+        except Exception as e:  # tokenizers raises a bare Exception on a bad file
+            raise SerkitError(f"teacher {teacher_dir}: cannot read its tokenizer: {e}") from e
+        if theirs != self.encoder.tokenizer.get_vocab():
+            raise SerkitError(f"teacher {teacher_dir}: its tokenizer differs from the student's")
 
     def _batches(self, epoch: int) -> list[list[int]]:
         return make_batches(self.lengths, self.cfg.batch_tokens, self.cfg.seed, epoch)
@@ -243,6 +258,12 @@ class Trainer:
             alpha = cfg.alpha if step >= alpha_from else 0.0
             logits = self.model(**repeat_batch(inputs, cfg.k)).logits
             loss, parts = selfreg_loss(logits, labels, cfg.k, alpha)
+            if self.teacher is not None:
+                with torch.no_grad():
+                    soft = self.teacher(**inputs).logits
+                kd = distill_loss(logits, soft, labels, cfg.k, cfg.distill_temperature)
+                loss = loss + cfg.distill * kd
+                parts["kd"] = float(kd.detach())
             loss.backward()
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
@@ -263,6 +284,7 @@ class Trainer:
                 self._log({"step": step, "epoch": round(step / self.steps_per_epoch, 4),
                            "loss": run_loss / run_n, "ce": parts["ce"], "kl": parts["kl"],
                            "alpha": alpha, "lr": self.scheduler.get_last_lr()[0],
+                           **({"kd": parts["kd"]} if "kd" in parts else {}),
                            "sentences_per_s": sps})  # fmt: skip
                 run_loss, run_n = 0.0, 0
             if step % eval_every == 0 or step == self.total_steps:
