@@ -8,6 +8,7 @@ progress bar knows the total) but files are read one at a time as tagging procee
 from __future__ import annotations
 
 import glob
+import io
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -44,7 +45,7 @@ def resolve_inputs(args: Sequence[str], pattern: str = "*.txt") -> list[Source]:
             out.append(Source("stdin", "-"))
             continue
         p = Path(arg).expanduser()
-        if _is_path(p) and p.is_file():
+        if _is_path(p) and not p.is_dir():  # a file, or a device/pipe such as /dev/stdin
             out.append(Source(arg, arg))
         elif _is_path(p) and p.is_dir():
             files = sorted(
@@ -82,18 +83,35 @@ def read_source(src: Source, stdin: IO[str] | None = None) -> str:
     if src.path is None:
         return src.text or ""
     if src.path == "-":
-        return (stdin or sys.stdin).read()
+        return _decode("<stdin>", _stdin_bytes(stdin).read())
     try:
         data = Path(src.path).read_bytes()
     except OSError as e:
         raise SerkitError(f"{src.path}: cannot read: {e.strerror or e}") from e
+    return _decode(src.path, data)
+
+
+def _decode(name: str, data: bytes, first_line: int = 1) -> str:
+    """Strict UTF-8 (a leading BOM dropped): undecodable bytes would reach the tokenizer
+    as lone surrogates and make it fail."""
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig" if first_line == 1 else "utf-8")
     except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
+        line = data[: e.start].count(b"\n") + first_line
         raise DataFormatError(
-            src.path, line, f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})"
-        ) from e
+            name, line, f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})"
+        ) from None
+
+
+def _stdin_bytes(stdin: IO[str] | None) -> IO[bytes]:
+    """The byte stream under ``stdin`` (default ``sys.stdin``), so it decodes strictly."""
+    stream = stdin if stdin is not None else sys.stdin
+    if stream is None:  # started with stdin closed (`serkit tag - <&-`)
+        raise SerkitError("'-': stdin is closed, nothing to read")
+    buf = getattr(stream, "buffer", None)
+    if buf is None:  # an in-memory text stream: already decoded
+        return io.BytesIO(stream.read().encode("utf-8", "surrogateescape"))
+    return buf
 
 
 def split_lines(
@@ -102,7 +120,8 @@ def split_lines(
     """``--lines``: every non-empty line of every source is its own document (``id:line``)."""
     for src in sources:
         if src.path == "-":
-            lines: Iterable[str] = stdin or sys.stdin
+            raw = _stdin_bytes(stdin)
+            lines: Iterable[str] = (_decode("<stdin>", b, i) for i, b in enumerate(raw, 1))
         else:
             lines = read_source(src).splitlines()
         for i, line in enumerate(lines, 1):

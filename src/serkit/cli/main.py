@@ -1,7 +1,8 @@
 """Entry point: import every command module (one file per command), run, map errors.
 
-User errors (``SerkitError``: bad data, bad model path, limits) print one line on
-stderr and exit with code 2, never a traceback.
+User errors (``SerkitError``: bad data, bad model path, limits) and file-system refusals
+(``OSError``: read-only folder, full disk) print one line on stderr and exit with code 2,
+never a traceback.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except BrokenPipeError:  # `serkit tag ... | head`
         sys.exit(0)
+    except OSError as e:  # the file system said no (read-only, full disk, a file as folder)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"serkit: error: {where}{e.strerror or e}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ def predict_cmd(
     fmt: Annotated[
         str | None, typer.Option("--format", help="Input format (default: detected).")
     ] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Sentences per model call.")] = 64,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Sentences per model call.")
+    ] = 64,
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Progress bar.")
     ] = True,
@@ -35,9 +37,12 @@ def predict_cmd(
     """Replace the tags of FILE's sentences with the model's predictions (tokens unchanged)."""
     from serkit.evaluate import predict_sentences
     from serkit.io import read, write
+    from serkit.io.atomic import refuse_overwrite
     from serkit.io.detect import check_format
     from serkit.models.registry import load_tagger
 
+    if output is not None:
+        refuse_overwrite(output, [file])
     tagger = load_tagger(model)
     reader = read(file, fmt)
     sentences = list(reader)

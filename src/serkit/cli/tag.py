@@ -58,7 +58,7 @@ def tag(
     from tqdm import tqdm
 
     from serkit.documents import read_sources, resolve_inputs, split_lines, tag_documents
-    from serkit.io.atomic import atomic_write
+    from serkit.io.atomic import atomic_write, refuse_overwrite
     from serkit.models.registry import load_tagger
     from serkit.render import FORMATS, DocWriter
 
@@ -69,6 +69,8 @@ def tag(
     if inputs.count("-") > 1:
         raise SerkitError("stdin ('-') can be given only once")
     sources = resolve_inputs(inputs, pattern)
+    if output is not None:
+        refuse_overwrite(output, [s.path for s in sources])
     kwargs = {"threads": threads} if threads is not None else {}
     tagger = load_tagger(model, prefer=runtime, **kwargs)
 

@@ -12,7 +12,7 @@ import typer
 
 from serkit import io
 from serkit.cli._app import app
-from serkit.errors import DataFormatError
+from serkit.errors import DataFormatError, SerkitError
 from serkit.tokenize import round_trip_agreement, sentences, tokenize
 
 
@@ -82,9 +82,11 @@ def _check(files: list[Path], fmt: str | None, show: int, as_json: bool) -> None
 
 
 def _read_stdin() -> str:
+    if sys.stdin is None:  # started with stdin closed (`serkit tokenize - <&-`)
+        raise SerkitError("'-': stdin is closed, nothing to read")
     data = sys.stdin.buffer.read()
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         raise DataFormatError("<stdin>", line, "invalid UTF-8") from None

@@ -17,12 +17,17 @@ from serkit.io._common import ReadContext, check_writable_token, iter_lines
 from serkit.types import Sentence
 
 
+def check_columns(token_col: int, tag_col: int | None) -> None:
+    """0-based, distinct columns: a negative index would silently overwrite another column."""
+    if token_col < 0 or (tag_col is not None and (tag_col < 0 or tag_col == token_col)):
+        raise SerkitError(f"bad columns: token column {token_col}, tag column {tag_col}")
+
+
 def read_conll(
     path: Path, ctx: ReadContext, token_col: int = 0, tag_col: int | None = 1
 ) -> Iterator[Sentence]:
     """Stream sentences; every token line must have as many columns as the first one."""
-    if token_col < 0 or (tag_col is not None and (tag_col < 0 or tag_col == token_col)):
-        raise SerkitError(f"bad columns: token column {token_col}, tag column {tag_col}")
+    check_columns(token_col, tag_col)
     doc_id = path.stem
     ncols = 0
     labelled = True
@@ -81,6 +86,7 @@ def write_conll(
     f: IO[str], sentences: Iterable[Sentence], token_col: int = 0, tag_col: int = 1
 ) -> int:
     """Write ``token<TAB>tag`` (or the sentence's original columns with token/tag updated)."""
+    check_columns(token_col, tag_col)
     n = 0
     for s in sentences:
         if n:
@@ -89,6 +95,9 @@ def write_conll(
         if rows is not None and len(rows) != len(s.tokens):
             rows = None
         tags = s.tags
+        if not s.tokens:  # a blank line is a separator: the sentence would silently vanish
+            where = f"sentence {s.index}" + (f" of {s.doc_id}" if s.doc_id else "")
+            raise SerkitError(f"{where}: an empty sentence cannot be written as conll")
         for i, tok in enumerate(s.tokens):
             check_writable_token(tok, "conll", s, "\t\n\r")
             if rows is not None and len(rows[i]) > max(token_col, tag_col):

@@ -70,7 +70,7 @@ def _raw_entities(obj: dict, path: Path, lineno: int) -> list[tuple[int, int, st
             s, t, label = e
         else:
             raise DataFormatError(path, lineno, f"entity {e!r}: expected start, end and label")
-        if not isinstance(s, int) or not isinstance(t, int) or not isinstance(label, str):
+        if type(s) is not int or type(t) is not int or not isinstance(label, str):  # no bools
             raise DataFormatError(
                 path, lineno, f"entity {e!r}: start/end must be integers, label a string"
             )
@@ -152,8 +152,12 @@ def read_jsonl(path: Path, ctx: ReadContext) -> Iterator[Sentence]:
             tags = tags_from_spans(len(toks), tspans)
             if "tags" in obj:  # exact IOB2 tags (stray I- kept) written alongside the spans
                 given = obj["tags"]
-                if not isinstance(given, list) or len(given) != len(toks):
-                    raise DataFormatError(path, lineno, '"tags" must list one tag per token')
+                if (
+                    not isinstance(given, list)
+                    or len(given) != len(toks)
+                    or not all(isinstance(t, str) for t in given)
+                ):
+                    raise DataFormatError(path, lineno, '"tags" must list one tag string per token')
                 if spans(given) != tspans:
                     raise DataFormatError(path, lineno, '"tags" disagree with "entities"')
                 tags = list(given)

@@ -231,15 +231,18 @@ class Lexicon:
 
     @classmethod
     def load(cls, path: str | Path) -> Lexicon:
-        """Read a lexicon TSV; malformed lines raise ``DataFormatError(path, line, reason)``."""
+        """Read a lexicon TSV; malformed lines raise ``DataFormatError(path, line, reason)``.
+
+        Lines end at ``\\n`` only (CRLF and a BOM are fine; bad UTF-8 names its line).
+        """
+        from serkit.io._common import iter_lines
+
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise SerkitError(f"{path}: cannot read lexicon: {e}") from e
+        if path.is_dir():
+            raise SerkitError(f"{path}: is a folder, not a lexicon TSV")
         lex = cls()
         header_seen = False
-        for lineno, line in enumerate(text.splitlines(), 1):
+        for lineno, line in iter_lines(path):
             if not line.strip() or line.startswith("#"):
                 continue
             cols = line.split("\t")

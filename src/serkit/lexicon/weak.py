@@ -51,19 +51,16 @@ def looks_like_raw_text(path: str | Path) -> bool:
 
 
 def _paragraphs(path: Path) -> Iterator[str]:
+    """Blocks between blank lines; bad UTF-8 is reported with its line, a BOM is dropped."""
+    from serkit.io._common import iter_lines
+
     block: list[str] = []
-    try:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    block.append(line)
-                elif block:
-                    yield "".join(block)
-                    block = []
-    except UnicodeDecodeError as e:
-        raise SerkitError(f"{path}: not UTF-8 text: {e}") from e
-    except OSError as e:
-        raise SerkitError(f"{path}: cannot read: {e.strerror or e}") from e
+    for _, line in iter_lines(path):
+        if line.strip():
+            block.append(line + "\n")
+        elif block:
+            yield "".join(block)
+            block = []
     if block:
         yield "".join(block)
 
