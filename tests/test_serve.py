@@ -299,6 +299,15 @@ def test_batcher_rejects_when_overloaded():
     assert asyncio.run(MicroBatcher(DictTagger()).submit([])) == []
 
 
+def test_a_hand_edited_card_with_odd_types_still_serves():
+    tagger = DictTagger()
+    tagger.card = {**tagger.card, "name": ["x"], "version": 2, "runtime": 5}
+    with TestClient(create_app(tagger), raise_server_exceptions=False) as c:
+        info = c.get("/healthz").json()["model"]
+        assert (info["name"], info["version"], info["runtime"]) == ("['x']", "2", "5")
+        assert c.post("/v1/entities", json={"text": "Redis"}).status_code == 200
+
+
 def test_limits_validate():
     with pytest.raises(ValueError, match="max_texts"):
         Limits(max_texts=0)

@@ -55,6 +55,9 @@ def read_card(model_dir: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ModelLoadError(f"{model_dir}: not a serkit model directory (no {CARD_NAME})")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        card = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise ModelLoadError(f"{path}: unreadable model card: {e}") from e
+    if not isinstance(card, dict):
+        raise ModelLoadError(f"{path}: a model card is a JSON object, not {type(card).__name__}")
+    return card

@@ -33,3 +33,8 @@ class LimitExceeded(SerkitError):
 
 class MismatchError(SerkitError):
     """Two files that should hold the same tokens (gold vs prediction) do not."""
+
+
+class InvalidText(SerkitError, ValueError):
+    """A text that is not valid Unicode (a lone surrogate, e.g. from undecodable bytes):
+    it cannot be tokenised nor written out as UTF-8."""

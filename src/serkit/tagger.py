@@ -8,12 +8,14 @@ offsets, batching, spans) lives here once.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from serkit.errors import InvalidText
 from serkit.types import Entity, Token
 
 if TYPE_CHECKING:
@@ -22,6 +24,22 @@ if TYPE_CHECKING:
 #: Sentences pooled per ``batch_size`` before sorting by length: a bigger pool pads
 #: less (length buckets) at the cost of holding a few more sentences in memory.
 POOL_FACTOR = 4
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_text(text: object, what: str = "text") -> str:
+    """``text`` if it is a ``str`` of valid Unicode; a clear error, not a failure deep in
+    the tokenizer, if it is not (``None``, bytes, a lone surrogate from undecodable bytes)."""
+    if not isinstance(text, str):
+        hint = "; decode bytes first" if isinstance(text, bytes | bytearray) else ""
+        raise TypeError(f"{what} must be a str, not {type(text).__name__}{hint}")
+    if not text.isascii() and (m := _SURROGATE.search(text)):
+        raise InvalidText(
+            f"{what} is not valid Unicode: a lone surrogate ({m.group()!a}) at character "
+            f"{m.start()}"
+        )
+    return text
 
 
 @dataclass(slots=True)
@@ -84,12 +102,17 @@ class Tagger(ABC):
 
     def tag_tokens(self, tokens: Sequence[str]) -> list[str]:
         """IOB2 tags for one pre-tokenised sentence."""
-        if not tokens:
+        if isinstance(tokens, str) or tokens is None:
+            raise TypeError(
+                "tag_tokens() takes a sequence of token strings; use tagger(text) for a text"
+            )
+        words = [check_text(tok, f"token {i}") for i, tok in enumerate(tokens)]
+        if not words:
             return []
-        return self.predict_words([list(tokens)])[0][0]
+        return self.predict_words([words])[0][0]
 
     def __call__(self, text: str) -> list[Entity]:
-        return next(self.pipe([text]))
+        return next(self.pipe([check_text(text)]))
 
     def pipe(self, texts: Iterable[str], batch_size: int = 32) -> Iterator[list[Entity]]:
         """Entities for each text, in order; see ``pipe_tagged`` for the memory bound."""
@@ -114,9 +137,11 @@ class Tagger(ABC):
         """The tagged texts in input order. Texts are tokenised into arrays (no ``Token``
         per word): sentences are slices of the word list, and offsets are looked up only
         for the entities (``pipe``) or the texts that ask for tokens (``pipe_tagged``)."""
+        if not isinstance(batch_size, int):
+            raise TypeError(f"batch_size must be an int, not {type(batch_size).__name__}")
         if batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
-        if isinstance(texts, str):
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if isinstance(texts, str | bytes):
             raise TypeError("pipe() takes an iterable of texts; use tagger(text) for one text")
         from serkit.sentences import sentence_bounds
         from serkit.tokenize import tokenize_arrays
@@ -140,8 +165,8 @@ class Tagger(ABC):
             while queue and queue[0].missing == 0:
                 yield queue.popleft()
 
-        for text in texts:
-            toks = tokenize_arrays(text)
+        for i, text in enumerate(texts):
+            toks = tokenize_arrays(check_text(text, f"text {i}"))
             bounds = sentence_bounds(toks.words, toks.gaps)
             doc = _Doc(text, toks, bounds, [None] * len(bounds), len(bounds))
             queue.append(doc)

@@ -24,6 +24,8 @@ from serkit.models.export_onnx import ONNX_FP32, ONNX_INT8
 from serkit.models.windowed import WindowedTagger
 
 LEXICON_FILE = "lexicon.tsv"
+#: What :meth:`Encoder.pad` feeds a graph.
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def find_onnx(model_dir: str | Path, prefer: str = "auto") -> Path | None:
@@ -103,8 +105,9 @@ class OnnxTagger(WindowedTagger):
             config = json.loads((self.model_dir / "config.json").read_text(encoding="utf-8"))
             id2label = config["id2label"]
             self.labels = [id2label[str(i)] for i in range(len(id2label))]
-        except (OSError, ValueError, KeyError) as e:
-            raise ModelLoadError(f"{self.model_dir}: bad or missing config.json: {e}") from e
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            what = f"{type(e).__name__}: {e}" if isinstance(e, KeyError | TypeError) else e
+            raise ModelLoadError(f"{self.model_dir}: bad or missing config.json: {what}") from e
         self.encoder = build_encoder(self.model_dir, config)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(threads)
@@ -115,8 +118,24 @@ class OnnxTagger(WindowedTagger):
         except Exception as e:  # onnxruntime raises its own unexported exception types
             raise ModelLoadError(f"{path}: cannot load the ONNX graph: {e}") from e
         self.input_names = [i.name for i in self.session.get_inputs()]
-        self.max_tokens = max_tokens
+        self._check_graph(path)
+        self.max_tokens = int(max_tokens)
         self.decoding = check_decoding(decoding)
+
+    def _check_graph(self, path: Path) -> None:
+        """Refuse, at load, a graph that does not fit ``config.json`` (another model's
+        graph, a hand-edited label list), rather than fail on the first text."""
+        extra = set(self.input_names) - set(INPUT_NAMES)
+        if extra:
+            raise ModelLoadError(f"{path}: not a serkit graph: unexpected inputs {sorted(extra)}")
+        outputs = {o.name: o.shape for o in self.session.get_outputs()}
+        if "logits" not in outputs:
+            raise ModelLoadError(f"{path}: not a serkit graph: no 'logits' output")
+        n = outputs["logits"][-1] if outputs["logits"] else None
+        if isinstance(n, int) and n != len(self.labels):
+            raise ModelLoadError(
+                f"{path}: the graph scores {n} labels but config.json lists {len(self.labels)}"
+            )
 
     @property
     def runtime(self) -> str:

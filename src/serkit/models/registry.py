@@ -7,16 +7,23 @@ fetched from a network and nothing is unpickled.
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Any
 
 from serkit.card import CARD_NAME, read_card
-from serkit.errors import ModelLoadError
+from serkit.errors import ModelLoadError, SerkitError
+from serkit.labels import OUTSIDE
 from serkit.tagger import Tagger
 
 PREFER = ("auto", "torch", "onnx", "onnx-fp32", "onnx-int8")
 DEFAULT_DIR = Path(__file__).resolve().parent / "default"
 DEFAULT_HOWTO = "build it with `make default-model MODEL=runs/<best W1 model>`"
+#: The weight files the torch runtime reads; ``transformers`` picks these over any pickle
+#: (``pytorch_model.bin``...) in the same directory, and without them serkit refuses.
+SAFETENSORS_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
+PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl", "*.pickle")
 
 
 def default_model_dir() -> Path:
@@ -41,12 +48,29 @@ def load_tagger(path: str | Path | None = None, prefer: str = "auto", **kwargs: 
                 "or pass a model directory"
             )
     else:
+        if not isinstance(path, str | os.PathLike):
+            raise TypeError(f"a model path is a str or os.PathLike, not {type(path).__name__}")
+        if not str(path).strip():
+            raise ModelLoadError("empty model path: give a model directory (None: the default)")
         d = Path(path).expanduser()
         if not d.exists():
             raise ModelLoadError(f"{d}: no such model directory")
         if not d.is_dir():
             raise ModelLoadError(f"{d}: a model is a directory (with {CARD_NAME}), not a file")
     card = read_card(d)
+    try:
+        tagger = _load(d, card, prefer, kwargs)
+    except SerkitError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+        # A config value of the wrong type or range (``serkit_max_length: "abc"``...).
+        raise ModelLoadError(f"{d}: cannot load the model: {type(e).__name__}: {e}") from e
+    check_labels(d, card, tagger.labels)
+    check_window(d, tagger)
+    return tagger
+
+
+def _load(d: Path, card: dict[str, Any], prefer: str, kwargs: dict[str, Any]) -> Tagger:
     arch = card.get("arch")
     if arch == "transformer":
         return _load_transformer(d, card, prefer, kwargs)
@@ -59,6 +83,55 @@ def load_tagger(path: str | Path | None = None, prefer: str = "auto", **kwargs: 
     raise ModelLoadError(f"{d}: unknown model arch {arch!r} in {CARD_NAME} (transformer or crf)")
 
 
+def check_labels(d: Path, card: dict[str, Any], labels: object) -> None:
+    """The model's labels must be IOB2 tags, and the ones its card lists: a card copied
+    over another model's files would otherwise mislabel every entity without a word."""
+    ok = (
+        isinstance(labels, list)
+        and OUTSIDE in labels
+        and len(set(labels)) == len(labels)
+        and all(
+            isinstance(x, str) and (x == OUTSIDE or (x[:2] in ("B-", "I-") and len(x) > 2))
+            for x in labels
+        )
+    )
+    if not ok:
+        raise ModelLoadError(
+            f"{d}: the model's labels are not IOB2 tags (O, B-X, I-X): {_short(labels)}"
+        )
+    listed = card.get("labels")
+    if listed is not None and listed != labels:
+        raise ModelLoadError(
+            f"{d}: {CARD_NAME} lists labels {_short(listed)} but the model has "
+            f"{_short(labels)}; the card and the model files come from different models"
+        )
+
+
+def check_window(d: Path, tagger: Tagger) -> None:
+    """A window longer than the encoder has positions loads fine but fails on the first
+    long sentence: refuse it at load (``serkit_max_length`` vs ``max_position_embeddings``)."""
+    encoder = getattr(tagger, "encoder", None)
+    if encoder is None:
+        return
+    try:
+        config = json.loads((d / "config.json").read_text(encoding="utf-8"))
+        positions = int(config["max_position_embeddings"])
+        if "roberta" in str(config.get("model_type", "")):  # positions start after padding
+            positions -= int(config.get("pad_token_id", 1)) + 1
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # the runtime loaded without it; nothing to check against
+    if encoder.max_length > positions:
+        raise ModelLoadError(
+            f"{d}: windows of serkit_max_length={encoder.max_length} sub-tokens do not fit the "
+            f"encoder's {positions} positions (max_position_embeddings in config.json)"
+        )
+
+
+def _short(value: object, n: int = 160) -> str:
+    text = repr(value)
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
 def _load_transformer(d: Path, card: dict[str, Any], prefer: str, kwargs: dict[str, Any]) -> Tagger:
     from serkit.models.onnx import find_onnx
 
@@ -69,8 +142,14 @@ def _load_transformer(d: Path, card: dict[str, Any], prefer: str, kwargs: dict[s
         return OnnxTagger(d, onnx_file, card=card, **kwargs)
     if prefer.startswith("onnx"):
         raise ModelLoadError(f"{d}: no ONNX graph for runtime {prefer!r}; run `serkit export onnx`")
-    if not any(d.glob("*.safetensors")):
-        raise ModelLoadError(f"{d}: transformer model without weights (*.safetensors or *.onnx)")
+    if not any((d / name).is_file() for name in SAFETENSORS_WEIGHTS):
+        pickles = sorted({p.name for pattern in PICKLE_WEIGHTS for p in d.glob(pattern)})
+        if pickles:
+            raise ModelLoadError(
+                f"{d}: weights only in pickle files ({', '.join(pickles)}), which serkit never "
+                "loads (unpickling runs code); save them as model.safetensors"
+            )
+        raise ModelLoadError(f"{d}: transformer model without weights (model.safetensors, *.onnx)")
     try:
         from serkit.models.transformer import TransformerTagger
     except ImportError as e:

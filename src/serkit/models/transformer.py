@@ -164,10 +164,22 @@ class TransformerTagger(WindowedTagger):
         model_dir = Path(model_dir)
         card = read_card(model_dir) if (model_dir / "serkit.json").is_file() else {}
         try:
-            model = AutoModelForTokenClassification.from_pretrained(str(model_dir))
+            # safetensors only (never unpickle); a weight file with missing or misshapen
+            # tensors would otherwise load with random weights and only a printed report.
+            model, info = AutoModelForTokenClassification.from_pretrained(
+                str(model_dir), use_safetensors=True, output_loading_info=True
+            )
             tokenizer = load_tokenizer(model_dir)
         except (OSError, ValueError, Exception) as e:  # transformers raises many kinds
             raise ModelLoadError(f"{model_dir}: cannot load transformer model: {e}") from e
+        bad = sorted(info.get("missing_keys") or []) + [
+            str(m[0]) if isinstance(m, tuple) else str(m) for m in info.get("mismatched_keys") or []
+        ]
+        if bad:
+            shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+            raise ModelLoadError(
+                f"{model_dir}: model.safetensors lacks or misshapes {len(bad)} weight(s): {shown}"
+            )
         lexicon = None
         if (model_dir / LEXICON_FILE).is_file():
             from serkit.lexicon import Lexicon

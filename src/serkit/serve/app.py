@@ -130,6 +130,7 @@ def model_info(tagger: Tagger, name: str | None = None) -> ModelInfo:
             name = Path(d).name if d is not None else type(tagger).__name__
     version = str(card.get("version") or card.get("created") or "unknown")
     runtime = card.get("runtime") or getattr(tagger, "runtime", None)
+    runtime = None if runtime is None else str(runtime)  # a hand-edited card may say 5
     return ModelInfo(
         name=str(name), version=version, runtime=runtime, serkit_version=serkit.__version__
     )
