@@ -241,3 +241,33 @@ def test_student_distils_from_a_trained_teacher(backbone, toy_file, tmp_path):
         )
     with pytest.raises(SerkitError, match="distill"):
         TrainConfig(train="x", distill=-1.0)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("k", "3", "k must be int"),
+        ("train", ["a", "b"], "train must be str"),
+        ("features", "case", "features must be list"),
+        ("features", [1], "features must be list"),
+        ("epochs", "many", "epochs must be float"),
+        ("keep_best", "yes", "keep_best must be bool"),
+        ("seed", True, "seed must be int"),
+        ("epochs", -1, "epochs must be > 0"),
+        ("lr", 0, "lr must be > 0"),
+        ("max_steps", 0, "max_steps must be > 0"),
+        ("batch_tokens", 0, "batch_tokens must be > 0"),
+        ("stride", 128, "stride must be"),
+        ("dropout", 1.0, "dropout must be"),
+    ],
+)
+def test_config_values_are_checked_against_their_types_and_ranges(key, value, message):
+    with pytest.raises(SerkitError, match=message):
+        TrainConfig.from_dict({"train": "x", key: value})
+
+
+def test_config_file_with_a_bom_and_ints_for_floats(tmp_path):
+    p = tmp_path / "bom.toml"
+    p.write_text("\ufeff[train]\ntrain = 'x'\nlr = 1\nepochs = 2\n", encoding="utf-8")
+    cfg = load_config(p)
+    assert cfg.lr == 1.0 and isinstance(cfg.lr, float) and cfg.epochs == 2.0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +78,21 @@ class TrainConfig:
     jackknife: int | None = None
 
     def __post_init__(self) -> None:
+        self._check_types()
+        positive = ("epochs", "lr", "batch_tokens", "max_length", "threads")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise SerkitError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("max_steps", "head_lr", "checkpoint_every", "log_every"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise SerkitError(f"{name} must be > 0, got {value!r}")
+        if not 0 <= self.stride < self.max_length:
+            raise SerkitError(f"stride must be >= 0 and < max_length, got {self.stride}")
+        if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.warmup <= 1.0:
+            raise SerkitError("dropout must be in [0, 1) and warmup in [0, 1]")
+        if self.eval_every < 0 or self.weight_decay < 0 or self.grad_clip < 0:
+            raise SerkitError("eval_every, weight_decay and grad_clip must be >= 0")
         if self.k < 1:
             raise SerkitError("k must be >= 1")
         if self.alpha < 0:
@@ -94,6 +111,28 @@ class TrainConfig:
         if self.arch not in ("transformer", "crf"):
             raise SerkitError(f"unknown arch {self.arch!r} (use transformer or crf)")
 
+    def _check_types(self) -> None:
+        """TOML gives strings, lists and numbers; a wrong one must be an error naming the
+        key, not a TypeError deep in training (or a string iterated letter by letter)."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            kinds = _KINDS[f.name]
+            if value is None and type(None) in kinds:
+                continue
+            if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+                setattr(self, f.name, value)
+            ok = any(
+                isinstance(value, k) and not (k is int and isinstance(value, bool))
+                for k in kinds
+                if k is not type(None)
+            )
+            if ok and isinstance(value, list):
+                ok = all(isinstance(x, str) for x in value)
+            if not ok:
+                want = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+                raise SerkitError(f"training option {f.name} must be {want}, got {value!r}")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -106,6 +145,17 @@ class TrainConfig:
         return cls(**data)
 
 
+def _kinds(annotation: Any) -> tuple[type, ...]:
+    origin = typing.get_origin(annotation)
+    if origin in (types.UnionType, typing.Union):
+        return tuple(k for a in typing.get_args(annotation) for k in _kinds(a))
+    return (origin or annotation,)
+
+
+#: The accepted Python types of every option, from the annotations (``list`` = of str).
+_KINDS = {name: _kinds(t) for name, t in typing.get_type_hints(TrainConfig).items()}
+
+
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """A TOML file (keys at top level or under ``[train]``) with ``overrides`` applied
     (``None`` values mean "not given")."""
@@ -113,7 +163,7 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
     if path is not None:
         p = Path(path)
         try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
+            data = tomllib.loads(p.read_text(encoding="utf-8-sig"))
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise SerkitError(f"{p}: cannot read training config: {e}") from e
         if isinstance(data.get("train"), dict):
