@@ -82,6 +82,20 @@ def test_unwritable_output_paths_exit_2(cmd, files, tmp_path, capsys):
     assert blocker.read_text() == "a file, not a folder"
 
 
+def test_bad_output_paths_fail_before_any_work(files, tmp_path, capsys):
+    """The output is checked first: a missing model is not even looked for."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    missing_model = str(tmp_path / "no-model")
+    for cmd in (
+        ["predict", str(files["gold"]), "-m", missing_model],
+        ["tag", "Python", "-m", missing_model],
+        ["eval", str(files["gold"]), "-m", missing_model],
+    ):
+        err = fail([*cmd, "-o", str(blocker / "out.txt")], capsys)
+        assert "is a file, not a folder" in err and "no-model" not in err
+
+
 def test_oserror_outside_io_is_one_line(files, tmp_path, capsys):
     blocker = tmp_path / "blocker"
     blocker.write_text("x")

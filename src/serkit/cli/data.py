@@ -12,7 +12,7 @@ from rich.table import Table
 
 from serkit import io
 from serkit.cli._app import data_app
-from serkit.io.atomic import refuse_overwrite
+from serkit.io.atomic import check_output
 from serkit.io.stats import corpus_stats, merge_stats
 
 FORMAT_HELP = "wikiser | conll | jsonl"
@@ -43,7 +43,7 @@ def convert(
     labels: Labels = None,
 ) -> None:
     """Convert between WikiSER, CoNLL columns and JSONL spans; tokens and tags round-trip."""
-    refuse_overwrite(dst, [src])
+    check_output(dst, [src])
     reader = io.read(src, from_, token_col=token_col, tag_col=tag_col, labels=labels, repair=repair)
     n = io.write(dst, reader, to, token_col=token_col, tag_col=tag_col)
     st = reader.stats

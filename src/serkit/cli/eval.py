@@ -78,7 +78,7 @@ def eval_cmd(
     from serkit.errors import SerkitError
     from serkit.evaluate import predict_sentences, score_sentences
     from serkit.io import read_all
-    from serkit.io.atomic import atomic_write, refuse_overwrite
+    from serkit.io.atomic import atomic_write, check_output
 
     if as_json and as_markdown:
         raise SerkitError("choose one of --json and --markdown")
@@ -86,7 +86,7 @@ def eval_cmd(
         raise SerkitError("give either PRED or --model DIR (exactly one)")
 
     if output is not None:
-        refuse_overwrite(output, [gold, pred, map_spec, gold_map])
+        check_output(output, [gold, pred, map_spec, gold_map])
     gold_sents = read_all(gold)
     if model is not None:
         import serkit

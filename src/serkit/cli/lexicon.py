@@ -23,11 +23,11 @@ def build(
 ) -> None:
     """Count every labelled token sequence per type, its documents and untagged occurrences."""
     from serkit.io import read
-    from serkit.io.atomic import refuse_overwrite
+    from serkit.io.atomic import check_output
     from serkit.labels import load_mapping, map_tags
     from serkit.lexicon import Lexicon
 
-    refuse_overwrite(output, [*data, mapping])
+    check_output(output, [*data, mapping])
     table = load_mapping(mapping) if mapping else None
 
     def corpus():

@@ -37,12 +37,12 @@ def predict_cmd(
     """Replace the tags of FILE's sentences with the model's predictions (tokens unchanged)."""
     from serkit.evaluate import predict_sentences
     from serkit.io import read, write
-    from serkit.io.atomic import refuse_overwrite
+    from serkit.io.atomic import check_output
     from serkit.io.detect import check_format
     from serkit.models.registry import load_tagger
 
     if output is not None:
-        refuse_overwrite(output, [file])
+        check_output(output, [file])
     tagger = load_tagger(model)
     reader = read(file, fmt)
     sentences = list(reader)

@@ -58,7 +58,7 @@ def tag(
     from tqdm import tqdm
 
     from serkit.documents import read_sources, resolve_inputs, split_lines, tag_documents
-    from serkit.io.atomic import atomic_write, refuse_overwrite
+    from serkit.io.atomic import atomic_write, check_output
     from serkit.models.registry import load_tagger
     from serkit.render import FORMATS, DocWriter
 
@@ -70,7 +70,7 @@ def tag(
         raise SerkitError("stdin ('-') can be given only once")
     sources = resolve_inputs(inputs, pattern)
     if output is not None:
-        refuse_overwrite(output, [s.path for s in sources])
+        check_output(output, [s.path for s in sources])
     kwargs = {"threads": threads} if threads is not None else {}
     tagger = load_tagger(model, prefer=runtime, **kwargs)
 

@@ -38,7 +38,7 @@ def weak_label(
     """Tag every longest lexicon match with the majority type of its entry."""
     from serkit.errors import SerkitError
     from serkit.io import read, write
-    from serkit.io.atomic import refuse_overwrite
+    from serkit.io.atomic import check_output
     from serkit.io.detect import detect_format, format_from_suffix
     from serkit.lexicon import Lexicon
     from serkit.lexicon.weak import label_sentences, label_text_file, looks_like_raw_text
@@ -47,7 +47,7 @@ def weak_label(
         raise SerkitError(f"unknown input kind {source!r} (choose from {', '.join(INPUT_KINDS)})")
     if not input.is_file() and not (input.is_dir() and source in ("auto", "wikiser")):
         raise SerkitError(f"{input}: no such file")
-    refuse_overwrite(output, [input, lexicon])
+    check_output(output, [input, lexicon])
     matcher = Lexicon.load(lexicon).matcher(case=case, min_ratio=min_ratio, min_count=min_count)
     kind = source
     if kind == "auto":

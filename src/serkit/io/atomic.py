@@ -54,9 +54,19 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
         raise
 
 
-def refuse_overwrite(output: str | Path, inputs: Iterable[str | Path | None]) -> None:
-    """Refuse an output path that is one of the inputs: writing it would destroy the input."""
+def check_output(output: str | Path, inputs: Iterable[str | Path | None] = ()) -> None:
+    """Fail before any work, not after it: an output path that is a folder, lies under a
+    file or in a folder we cannot write, or is one of the inputs (writing it would destroy
+    the input). ``atomic_write`` checks the same at the end; this saves the wasted run."""
     out = Path(output)
+    if out.is_dir():
+        raise SerkitError(f"{out}: is a folder; give a file name to write")
+    blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise SerkitError(f"{out}: cannot write: {blocker} is a file, not a folder")
+    nearest = next((p for p in out.parents if p.exists()), None)
+    if nearest is not None and not os.access(nearest, os.W_OK | os.X_OK):
+        raise SerkitError(f"{out}: cannot write: {nearest} is not writable")
     if not out.exists():
         return
     for src in inputs:
