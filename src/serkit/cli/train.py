@@ -127,7 +127,11 @@ def train_cmd(
     }  # fmt: skip
     cfg = load_config(config, overrides)
     if cfg.arch == "crf":
+        from serkit.errors import SerkitError
         from serkit.models.crf import train_from_config
+
+        if resume:  # a CRF trains in one go and keeps no checkpoint to continue from
+            raise SerkitError("--resume applies to transformer training, not --arch crf")
 
         out = train_from_config(cfg)
     else:

@@ -340,7 +340,13 @@ def train_crf_from_config(cfg: dict[str, Any], out_dir: str | Path) -> CrfTagger
     an error.
     """
     from serkit.card import sha256_files
-    from serkit.training.data import read_labelled, split_description, split_train_dev
+    from serkit.training.data import (
+        check_output_dir,
+        data_files,
+        read_labelled,
+        split_description,
+        split_train_dev,
+    )
 
     cfg = dict(cfg)
     unknown = set(cfg) - set(DATA_KEYS) - set(DEFAULTS)
@@ -353,6 +359,7 @@ def train_crf_from_config(cfg: dict[str, Any], out_dir: str | Path) -> CrfTagger
     if (val_slice or tail) and dev_paths:
         raise SerkitError("give either a dev file or val_slice/val_tail, not both")
     fmt, mapping = cfg.get("format"), cfg.get("mapping")
+    check_output_dir(out_dir, [*train_paths, *dev_paths])
 
     def load(paths: list[str]) -> list[Sentence]:
         return [s for p in paths for s in read_labelled(p, fmt, mapping)]
@@ -365,7 +372,7 @@ def train_crf_from_config(cfg: dict[str, Any], out_dir: str | Path) -> CrfTagger
         "protocol": cfg.get("protocol"),
         "train_data": {
             "files": [str(Path(p)) for p in train_paths],
-            "sha256": sha256_files(train_paths),
+            "sha256": sha256_files(f for p in train_paths for f in data_files(p)),
             "split": split,
             "mapping": mapping,
         },

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from serkit.errors import SerkitError
 from serkit.io.atomic import atomic_write
 
 STATE = "state.json"
@@ -80,7 +81,32 @@ def _rmtree(path: Path) -> None:
 
 
 def has_checkpoint(ckpt_dir: str | Path) -> bool:
-    return (Path(ckpt_dir) / STATE).is_file()
+    """Whether a checkpoint is there; one left as ``.old`` by a kill between the two
+    renames of :func:`save_checkpoint` is put back first (it is complete)."""
+    final = Path(ckpt_dir)
+    old = final.with_name(final.name + ".old")
+    if not final.exists() and (old / STATE).is_file():
+        os.replace(old, final)
+    return (final / STATE).is_file()
+
+
+def read_state(ckpt_dir: str | Path) -> dict[str, Any]:
+    """The checkpoint's JSON state; a broken one is an error that says what to do."""
+    path = Path(ckpt_dir) / STATE
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise _damaged(ckpt_dir, e) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
+        raise _damaged(ckpt_dir, "state.json is not a training state")
+    return doc
+
+
+def _damaged(ckpt_dir: str | Path, why: object) -> SerkitError:
+    return SerkitError(
+        f"{ckpt_dir}: cannot resume, the checkpoint is damaged or from another run ({why}); "
+        "remove it to start over"
+    )
 
 
 def load_checkpoint(
@@ -90,8 +116,19 @@ def load_checkpoint(
     scheduler: Any,
 ) -> dict[str, Any]:
     """Restore model, optimizer, scheduler and RNG in place; return the JSON state."""
-    d = Path(ckpt_dir)
-    doc = json.loads((d / STATE).read_text(encoding="utf-8"))
+    try:
+        return _load(Path(ckpt_dir), model, optimizer, scheduler)
+    except SerkitError:
+        raise
+    except Exception as e:  # safetensors, torch and a hand-edited JSON raise all kinds
+        first = (str(e).splitlines() or [""])[0][:200]
+        raise _damaged(ckpt_dir, f"{type(e).__name__}: {first}") from e
+
+
+def _load(
+    d: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any
+) -> dict[str, Any]:
+    doc = read_state(d)
     model.load_state_dict(load_file(str(d / MODEL)))
     tensors = load_file(str(d / OPTIM))
     torch.set_rng_state(tensors.pop("rng.torch"))

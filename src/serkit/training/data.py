@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from serkit.errors import SerkitError
 from serkit.labels import SCHEMES, bio_labels, repair_iob, split_tag
@@ -83,3 +84,27 @@ def label_set(sentences: Sequence[Sentence]) -> list[str]:
     if fitting:
         return bio_labels(min(fitting, key=len))
     return bio_labels(sorted(seen))
+
+
+def data_files(path: str | Path) -> list[Path]:
+    """The files a data path stands for (a WikiSER folder: all files under it)."""
+    p = Path(path)
+    return sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]
+
+
+def check_output_dir(output: str | Path, inputs: Iterable[str | Path | None]) -> None:
+    """Refuse, before any work, a model folder that is a file or that is (or lies inside,
+    or holds) an input: saving would overwrite the data or teacher, and the next run
+    would read the model's files as training data."""
+    out = Path(output).resolve()
+    if out.exists() and not out.is_dir():
+        raise SerkitError(f"{output}: is a file; the output must be a folder for the model")
+    for given in inputs:
+        if not given:
+            continue
+        p = Path(given).resolve()
+        if out == p or out.is_relative_to(p) or (p.is_file() and p.parent == out):
+            raise SerkitError(
+                f"{output}: the output folder would mix the model with its input {given}; "
+                "give another --output"
+            )

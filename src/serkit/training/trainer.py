@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -14,22 +16,50 @@ from typing import Any
 import numpy as np
 import torch
 
-from serkit.card import sha256_files, write_card
+from serkit.card import CARD_NAME, sha256_files, write_card
 from serkit.errors import SerkitError
 from serkit.labels import OUTSIDE
 from serkit.models.backbone import resolve_backbone
 from serkit.models.encoding import Encoder, FeatureScheme, Window
 from serkit.models.transformer import TransformerTagger, build_model, save_tokenizer
 from serkit.training.batching import make_batches
-from serkit.training.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
+from serkit.training.checkpoint import (
+    has_checkpoint,
+    load_checkpoint,
+    read_state,
+    save_checkpoint,
+)
 from serkit.training.config import TrainConfig
-from serkit.training.data import label_set, read_labelled, split_description, split_train_dev
+from serkit.training.data import (
+    check_output_dir,
+    data_files,
+    label_set,
+    read_labelled,
+    split_description,
+    split_train_dev,
+)
 from serkit.training.distill import distill_loss, load_teacher
 from serkit.training.selfreg import repeat_batch, selfreg_loss
 from serkit.types import Sentence
 
 CHECKPOINT_DIR = "checkpoint"
 METRICS = "metrics.jsonl"
+STAGE_DIR = ".model.tmp"
+#: Files of other model kinds that a saved transformer must not leave behind: the
+#: loader prefers an ONNX graph, so a stale one would be served under the new card.
+STALE = ("model.onnx", "model.int8.onnx", "crf.crfsuite", "lexicon.tsv")
+
+
+def _publish(stage: Path, out: Path) -> None:
+    """Move a fully written model from ``stage`` into ``out``: stale files of an earlier
+    model go first, then every file by rename, ``serkit.json`` last."""
+    names = {p.name for p in stage.iterdir()}
+    for name in STALE:
+        if name not in names:
+            (out / name).unlink(missing_ok=True)
+    for name in sorted(names - {CARD_NAME}) + [CARD_NAME]:
+        os.replace(stage / name, out / name)
+    stage.rmdir()
 
 
 def _tokenizer(backbone_dir: str):
@@ -41,11 +71,6 @@ def _tokenizer(backbone_dir: str):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(backbone_dir).backend_tokenizer
-
-
-def data_files(path: str) -> list[Path]:
-    p = Path(path)
-    return sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]
 
 
 def build_features(
@@ -128,6 +153,11 @@ class Trainer:
         )
         if cfg.dev:
             self.dev_s = read_labelled(cfg.dev, cfg.format, cfg.mapping)
+        # Fingerprints of the data read: the card's, and a resume's check that the data
+        # did not change under the run.
+        self.data_sha = {"train_data_sha256": sha256_files(data_files(cfg.train))}
+        if cfg.dev:
+            self.data_sha["dev_data_sha256"] = sha256_files(data_files(cfg.dev))
         if not self.train_s:
             raise SerkitError(f"{cfg.train}: no training sentences")
         self.labels = label_set(self.train_s + self.dev_s)
@@ -166,6 +196,30 @@ class Trainer:
             self.optimizer, int(cfg.warmup * self.total_steps), self.total_steps
         )
 
+    def _start_afresh(self) -> None:
+        """A new run in a used folder: an old checkpoint must not be resumed into this run
+        later, and the old model is replaced at the first save (said, not silent)."""
+        if (self.out / CARD_NAME).is_file():
+            print(f"warning: {self.out} holds a model; this run replaces it", file=sys.stderr)
+        if (self.out / CHECKPOINT_DIR).is_dir():
+            print(f"warning: discarding {self.ckpt} (--resume continues it)", file=sys.stderr)
+        for name in (CHECKPOINT_DIR, CHECKPOINT_DIR + ".old", CHECKPOINT_DIR + ".tmp"):
+            shutil.rmtree(self.out / name, ignore_errors=True)
+        (self.out / METRICS).unlink(missing_ok=True)
+
+    def _check_resumable(self, saved: dict[str, Any]) -> None:
+        """Refuse to continue on other data or labels: the weights so far came from the
+        checkpoint's, and the card would record the new file's checksum."""
+        for key, now in self.data_sha.items():
+            if saved.get(key, now) != now:
+                what = "training" if key.startswith("train") else "dev"
+                raise SerkitError(
+                    f"{self.ckpt}: cannot resume: the {what} data changed since this run "
+                    "started (sha256 differs); restore it or train afresh without --resume"
+                )
+        if saved.get("labels", self.labels) != self.labels:
+            raise SerkitError(f"{self.ckpt}: cannot resume: the label set changed")
+
     def _check_teacher_tokenizer(self, teacher_dir: Path) -> None:
         from serkit.models.encoding import load_tokenizer
 
@@ -194,19 +248,25 @@ class Trainer:
         return evaluate_tags([s.tags for s in self.dev_s], [p[0] for p in preds])
 
     def save_model(self, dev: dict[str, float] | None, step: int, stats: dict[str, Any]) -> None:
-        """The HF-loadable model, tokenizer, lexicon and ``serkit.json`` into the output dir."""
+        """The HF-loadable model, tokenizer, lexicon and ``serkit.json`` into the output dir.
+
+        All is written to a staging folder first and renamed in, the card last, so a kill
+        or a full disk while writing leaves the previous model whole."""
         cfg = self.cfg
-        self.model.save_pretrained(str(self.out), safe_serialization=True)
-        save_tokenizer(self.backbone_dir, self.out)
+        stage = self.out / STAGE_DIR
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir()
+        self.model.save_pretrained(str(stage), safe_serialization=True)
+        save_tokenizer(self.backbone_dir, stage)
         if self.lexicon is not None:
-            self.lexicon.save(self.out / "lexicon.tsv")
+            self.lexicon.save(stage / "lexicon.tsv")
         card = {
             "arch": "transformer",
             "labels": self.labels,
             "backbone": cfg.backbone or "minilm",
             "features": self.scheme.to_dict(),
             "config": cfg.to_dict(),
-            "train_data_sha256": sha256_files(data_files(cfg.train)),
+            "train_data_sha256": self.data_sha["train_data_sha256"],
             "split": split_description(slice_=cfg.val_slice, tail=cfg.val_tail),
             "mapping": cfg.mapping,
             "train_sentences": len(self.train_s),
@@ -215,7 +275,8 @@ class Trainer:
             "dev": {**(dev or {}), "step": step, "epoch": round(step / self.steps_per_epoch, 3)},
             "training": stats,
         }
-        write_card(self.out, card)
+        write_card(stage, card)
+        _publish(stage, self.out)
 
     # -- the loop -----------------------------------------------------------------------
     def run(self, resume: bool = False, stop_at: int | None = None) -> Path:
@@ -223,15 +284,17 @@ class Trainer:
         from tqdm import tqdm
 
         cfg = self.cfg
+        check_output_dir(self.out, [cfg.train, cfg.dev, cfg.teacher])
         self.out.mkdir(parents=True, exist_ok=True)
         self._setup()
         state: dict[str, Any] = {"step": 0, "best_f1": -1.0, "train_seconds": 0.0,
                                  "sentences_seen": 0, "best_step": None}  # fmt: skip
         if resume and has_checkpoint(self.ckpt):
+            self._check_resumable(read_state(self.ckpt))
             state.update(load_checkpoint(self.ckpt, self.model, self.optimizer, self.scheduler))
             self._log({"event": "resume", "step": state["step"]})
         elif not resume:
-            (self.out / METRICS).unlink(missing_ok=True)
+            self._start_afresh()
         step = int(state["step"])
         self._log({"event": "start", "step": step, "total_steps": self.total_steps,
                    "steps_per_epoch": self.steps_per_epoch, "train_sentences": len(self.train_s),
@@ -306,7 +369,8 @@ class Trainer:
                 state["train_seconds"] += time.perf_counter() - t0
                 state["step"] = step
                 save_checkpoint(self.ckpt, self.model, self.optimizer, self.scheduler,
-                                {**state, "config": cfg.to_dict()})  # fmt: skip
+                                {**state, "config": cfg.to_dict(), "labels": self.labels,
+                                 **self.data_sha})  # fmt: skip
                 t0 = time.perf_counter()
             if stop_at is not None and step >= stop_at:
                 bar.close()
@@ -331,8 +395,11 @@ class Trainer:
 
 def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Path:
     """Train a transformer tagger as ``cfg`` says; the model lands in ``cfg.output``."""
-    if resume and has_checkpoint(Path(cfg.output) / CHECKPOINT_DIR):
-        saved = json.loads((Path(cfg.output) / CHECKPOINT_DIR / "state.json").read_text())
+    ckpt = Path(cfg.output) / CHECKPOINT_DIR
+    if resume and not has_checkpoint(ckpt):
+        raise SerkitError(f"{ckpt}: no checkpoint to resume from; train without --resume")
+    if resume:
+        saved = read_state(ckpt)
         # The run continues with the settings it started with; only where it writes, how
         # many threads it may use and how long it runs can change (a new length re-plans
         # the learning-rate decay from the current step on).
