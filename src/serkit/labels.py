@@ -142,12 +142,27 @@ def tags_from_spans(n: int, token_spans: Iterable[tuple[int, int, str]]) -> list
 
 
 def map_tags(tags: Sequence[str], mapping: Mapping[str, str | None]) -> list[str]:
-    """Map entity types; types mapped to None/'O' (or absent) become O, spans stay intact."""
+    """Map entity types; types mapped to None/'O'/'' (or absent) become O, spans stay intact.
+
+    Every span of ``spans(tags)`` keeps its tokens and only changes or loses its type: a
+    stray ``I-`` (which opens its own span) stays ``I-`` unless the new type would glue it
+    to the span before (``B-A I-B`` with A, B -> C), where it becomes ``B-``, and a span
+    whose type maps to O leaves O, never a bridge between its neighbours.
+    """
     out: list[str] = []
+    prev_in: str | None = None  # type of the previous input tag
+    prev_out: str | None = None  # type of the previous output tag
     for tag in tags:
         prefix, typ = split_tag(tag)
         new = mapping.get(typ) if typ is not None else None
-        out.append(OUTSIDE if new in (None, OUTSIDE) else f"{prefix}-{new}")
+        if not new or new == OUTSIDE:
+            out.append(OUTSIDE)
+            new = None
+        elif prefix == "I" and typ != prev_in and new == prev_out:
+            out.append(f"B-{new}")  # a stray I- would otherwise continue the previous span
+        else:
+            out.append(f"{prefix}-{new}")
+        prev_in, prev_out = typ, new
     return out
 
 

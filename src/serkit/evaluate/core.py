@@ -24,8 +24,8 @@ def resolve_mapping(spec: MappingSpec) -> dict[str, str | None] | None:
     """A mapping dict from a dict, a built-in ``"src:dst"`` spec or a TOML/JSON file."""
     if spec is None:
         return None
-    if isinstance(spec, Mapping):
-        return dict(spec)
+    if isinstance(spec, Mapping):  # as a file would read: "" and "O" drop a type
+        return {k: (None if not v or v == "O" else v) for k, v in spec.items()}
     return load_mapping(spec)
 
 
