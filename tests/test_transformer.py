@@ -243,6 +243,34 @@ def test_packaged_minilm_loads_and_predicts(tmp_path):
     assert all(0 <= e.start < e.end <= 21 for e in ents)
 
 
+@pytest.mark.parametrize("source", ["tokenizer.json", "transformers"])
+def test_tokenizer_truncation_and_padding_never_reach_the_encoder(tmp_path, source):
+    """The packaged MiniLM's tokenizer.json truncates at 128 sub-tokens and pads to 128:
+    words past that point once became [UNK] in every long sentence (train and predict)."""
+    from serkit.models.backbone import resolve_backbone
+    from serkit.models.encoding import Encoder, SpecialIds, word_pieces
+
+    bb = resolve_backbone(None)
+    if source == "tokenizer.json":
+        tok = load_tokenizer(bb)
+    else:  # what the trainer uses for a hub backbone without tokenizer.json
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(bb).backend_tokenizer
+        tok.enable_truncation(16)
+        tok.enable_padding(length=32)
+    enc = Encoder(tok, max_length=64, stride=8)
+    words = ["Kubernetes", "runs", "on", "Linux"] * 75  # 300 words, > 400 sub-tokens
+    unk = SpecialIds.of(enc.tokenizer).unk
+    pieces = word_pieces(enc.tokenizer, [words], unk)[0]
+    assert unk not in {i for p in pieces for i in p}
+    assert pieces[-1] == pieces[3] and pieces[-4] == pieces[0]
+    windows = enc.encode([words])
+    assert len(windows) > 4 and all(len(w.input_ids) <= 64 for w in windows)
+    covered = sorted(word for w in windows for word, _ in w.targets)
+    assert covered == list(range(300))
+
+
 def test_predict_cli_keeps_tokens_and_format(backbone, tmp_path):
     from typer.testing import CliRunner
 

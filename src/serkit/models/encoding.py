@@ -122,7 +122,17 @@ def load_tokenizer(model_dir: str | Path):
     """The fast tokenizer of a model directory (``tokenizer.json``), without transformers."""
     from tokenizers import Tokenizer
 
-    return Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
+    return plain(Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json")))
+
+
+def plain(tokenizer):
+    """``tokenizer`` with its own truncation and padding switched off. A ``tokenizer.json``
+    may carry them (the packaged MiniLM's truncates at 128 sub-tokens and pads to 128): the
+    encoder sees whole sentences and makes its own windows, so a built-in truncation would
+    silently turn every word past the 128th sub-token into [UNK]."""
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
 
 
 @dataclass(frozen=True)
@@ -236,6 +246,7 @@ class Encoder:
     def __post_init__(self) -> None:
         if self.max_length < 8:
             raise ValueError("max_length must be at least 8")
+        plain(self.tokenizer)
         self.special = SpecialIds.of(self.tokenizer)
         self.capacity = self.max_length - 2
         self.stride = max(0, min(self.stride, self.capacity // 2))
