@@ -403,3 +403,26 @@ def test_wikiser_test_against_itself_and_all_o(tmp_path, capsys):
     r = score_sentences(sents, all_o)
     assert r.f1 == 0.0 and r.breakdown.gold["missed"] == 25546
     assert sum(len(spans(s.tags)) for s in sents) == 25546
+
+
+def test_eval_record_writes_strict_numbers_into_the_card(tmp_path, capsys):
+    import json
+
+    from _runtime_model import build_tiny_model
+    from serkit.cli.main import main
+
+    model = build_tiny_model(tmp_path / "m")
+    gold = tmp_path / "gold.conll"
+    gold.write_text("Python\tB-Language\nis\tO\nfun\tO\n\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        main(["eval", str(gold), "-m", str(model), "--record", "W1", "--mode", "default",
+              "--json", "--no-progress"])  # fmt: skip
+    assert exc.value.code in (0, None)
+    report = json.loads(capsys.readouterr().out)
+    card = json.loads((model / "serkit.json").read_text())
+    rec = card["results"]["W1"]
+    assert rec["f1"] == round(report["modes"]["strict"]["micro"]["f1"], 4)
+    assert rec["test"] == str(gold) and rec["decoding"] == "viterbi" and rec["command"]
+    with pytest.raises(SystemExit) as exc:
+        main(["eval", str(gold), str(gold), "--record", "W1"])
+    assert exc.value.code == 2

@@ -33,7 +33,7 @@ def write_card(model_dir: str | Path, card: dict[str, Any]) -> Path:
 
     card = dict(card)
     card.setdefault("serkit_version", __version__)
-    card.setdefault("command", _command_line())
+    card.setdefault("command", command_line())
     card.setdefault("created", _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
     path = Path(model_dir) / CARD_NAME
     with atomic_write(path) as f:
@@ -42,7 +42,7 @@ def write_card(model_dir: str | Path, card: dict[str, Any]) -> Path:
     return path
 
 
-def _command_line() -> str:
+def command_line() -> str:
     """How this model was made, as the user typed it (``serkit ...`` for the CLI)."""
     argv = list(sys.argv)
     if argv and argv[0].endswith("serkit"):
@@ -61,3 +61,12 @@ def read_card(model_dir: str | Path) -> dict[str, Any]:
     if not isinstance(card, dict):
         raise ModelLoadError(f"{path}: a model card is a JSON object, not {type(card).__name__}")
     return card
+
+
+def record_result(model_dir: str | Path, name: str, result: dict[str, Any]) -> Path:
+    """Put a measured result under ``results[name]`` of a model's card (a protocol name:
+    ``W1``, ``X1``...), replacing an older one, so the card carries the model's numbers."""
+    card = read_card(model_dir)
+    results = card.get("results")
+    card["results"] = {**(results if isinstance(results, dict) else {}), name: result}
+    return write_card(model_dir, card)

@@ -69,6 +69,14 @@ def eval_cmd(
         Path | None,
         typer.Option("--output", "-o", help="Write the report to FILE (atomically) instead."),
     ] = None,
+    record: Annotated[
+        str | None,
+        typer.Option(
+            "--record",
+            help="With --model: store the strict micro P/R/F1 in the model's card under "
+            "results.NAME (a protocol name such as W1).",
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Sentences per batch with --model.", min=1)] = 64,
     progress: Annotated[bool, typer.Option(help="Progress bar on stderr with --model.")] = True,
 ) -> None:
@@ -85,6 +93,8 @@ def eval_cmd(
     if (pred is None) == (model is None):
         raise SerkitError("give either PRED or --model DIR (exactly one)")
 
+    if record is not None and model is None:
+        raise SerkitError("--record needs --model (it writes into that model's card)")
     if output is not None:
         check_output(output, [gold, pred, map_spec, gold_map])
     gold_sents = read_all(gold)
@@ -99,6 +109,8 @@ def eval_cmd(
         gold_sents, pred_sents, mapping=map_spec, gold_mapping=gold_map, mode=mode.value
     )
     _warn_foreign_types(report, map_spec)
+    if record is not None:
+        _record(model, record, report, tagger, gold, map_spec)
 
     fmt = "json" if as_json else "markdown" if as_markdown else "table"
     if output is not None:
@@ -118,6 +130,28 @@ def eval_cmd(
         Console().print(report)
     else:
         sys.stdout.write(_render(report, fmt))
+
+
+def _record(model: Path, name: str, report, tagger, gold: Path, map_spec: str | None) -> None:
+    """The strict numbers (the protocols' metric, whatever --mode shows) into the card."""
+    import datetime as dt
+
+    from serkit.card import command_line, record_result
+
+    micro = report.scores["strict"].micro
+    result = {
+        "precision": round(micro.precision, 4),
+        "recall": round(micro.recall, 4),
+        "f1": round(micro.f1, 4),
+        "test": str(gold),
+        "mapping": map_spec,
+        "runtime": getattr(tagger, "runtime", None),
+        "decoding": getattr(tagger, "decoding", None),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": command_line(),
+    }
+    record_result(model, name, result)
+    typer.echo(f"recorded {name} F1 {micro.f1:.4f} in {model}/serkit.json", err=True)
 
 
 def _warn_foreign_types(report, map_spec: str | None) -> None:
