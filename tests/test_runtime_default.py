@@ -78,7 +78,7 @@ def test_acceptance_sentence_through_the_cli():
     strict=True,
     reason="known model-quality gap of the W1 default: WikiSER-small labels TensorFlow as "
     "Language (5/5 in its dev split) and never labels A100, so the model says "
-    "TensorFlow=Language and misses the A100 device (issue 6 stays open)",
+    "TensorFlow=Language and misses the A100 device (issue 6: blocked on training data)",
 )
 def test_acceptance_sentence_library_and_device():
     rec = _tag_through_cli(SENTENCE)
