@@ -16,14 +16,13 @@ from serkit.errors import SerkitError
 from serkit.models.crf import train_from_config
 from serkit.training.config import TrainConfig
 from serkit.training.trainer import Trainer, train
+from test_training import TOY as TRAINING_TOY
+from test_training import config as training_config
 from test_transformer import tiny_backbone
 
-TOY = [
-    ("i use python on linux .", "O O B-Language O B-Operating_System O"),
-    ("we wrote it in java .", "O O O O B-Language O"),
-    ("spring boot runs on windows", "B-Library I-Library O O B-Operating_System"),
-    ("numpy arrays and a hash table", "B-Library O O O B-Data_Structure I-Data_Structure"),
-]
+TOY = TRAINING_TOY[:4]
+#: test_training's config, made short and plain: no validation slice, k = 1, six steps.
+PLAIN = dict(val_slice=False, head_lr=None, k=1, alpha=0.0, alpha_warmup=0.1, max_steps=6)
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +31,7 @@ def backbone(tmp_path_factory) -> Path:
 
 
 def config(backbone: Path, data: Path, out: Path, **kw) -> TrainConfig:
-    base = dict(
-        train=str(data), backbone=str(backbone), features=["case", "lexicon"],
-        lexicon_folds=2, max_steps=6, lr=5e-3, warmup=0.0, batch_tokens=64, max_length=16,
-        stride=4, seed=3, output=str(out), eval_every=5, checkpoint_every=4, log_every=1,
-        threads=1,
-    )  # fmt: skip
-    base.update(kw)
-    return TrainConfig.from_dict(base)
+    return training_config(backbone, data, out, **{**PLAIN, **kw})
 
 
 @pytest.fixture(scope="module")
