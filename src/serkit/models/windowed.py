@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from serkit.models.encoding import Encoder, decode, word_logits
+from serkit.models.heads import View
 from serkit.tagger import Tagger
 
 
@@ -22,6 +23,17 @@ class WindowedTagger(Tagger):
     labels: list[str]
     max_tokens: int
     decoding: str
+    #: A multi-head model's scheme (:mod:`serkit.models.heads`); None: the raw outputs.
+    view: View | None = None
+    #: The model's outputs, one name each (``labels`` is the view's when there is one).
+    raw_labels: list[str] | None = None
+
+    def set_view(self, view: View | None) -> None:
+        """Answer in ``view``'s labels from now on (None: the raw outputs)."""
+        if self.raw_labels is None:
+            self.raw_labels = list(self.labels)
+        self.view = view
+        self.labels = list(view.labels) if view is not None else list(self.raw_labels)
 
     @abstractmethod
     def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
@@ -34,9 +46,11 @@ class WindowedTagger(Tagger):
         """Per-word label logits ``(n_words, n_labels)`` in :attr:`labels` order, undecoded:
         for ensembling, calibration or comparing decoders on one forward pass."""
         self._before_run()
-        return word_logits(
-            self.encoder, batch, self.logits, len(self.labels), max_tokens=self.max_tokens
-        )
+        n_out = len(self.raw_labels if self.raw_labels is not None else self.labels)
+        raw = word_logits(self.encoder, batch, self.logits, n_out, max_tokens=self.max_tokens)
+        if self.view is None:
+            return raw
+        return [self.view.apply(r) for r in raw]
 
     def predict_words(self, batch: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:
         return decode(self.word_logits(batch), self.labels, self.decoding)

@@ -28,6 +28,14 @@ class TrainConfig:
     #: or a TOML/JSON mapping file.
     mapping: str | None = None
     protocol: str | None = None
+    #: Several corpora, each with its own label set (``[[train.corpora]]`` tables: name,
+    #: train, dev | val_slice | val_tail, format, mapping, weight, and a declaration: a
+    #: built-in name in ``declare`` or inline types/relation/unannotated); see
+    #: :mod:`serkit.corpora`. Replaces ``train``/``dev``/``mapping``.
+    corpora: list[dict] | None = None
+    #: How corpora share the model: single, merge, partial or multihead
+    #: (:mod:`serkit.corpora.space`); ``single`` for one ``train`` file.
+    mode: str = "single"
     arch: str = "transformer"
     backbone: str | None = "minilm"
     features: list[str] = field(default_factory=lambda: ["case", "lexicon"])
@@ -108,6 +116,20 @@ class TrainConfig:
             raise SerkitError(f"val_tail must be between 0 and 1, got {self.val_tail}")
         if sum(bool(x) for x in (self.val_slice, self.val_tail, self.dev)) > 1:
             raise SerkitError("give one of dev, val_slice and val_tail")
+        from serkit.corpora import MODES
+
+        if self.mode not in MODES:
+            raise SerkitError(f"unknown mode {self.mode!r} (known: {', '.join(MODES)})")
+        if self.corpora is not None:
+            if not self.corpora:
+                raise SerkitError("corpora is empty: list at least one corpus")
+            if self.train or self.dev or self.mapping or self.val_slice or self.val_tail:
+                raise SerkitError(
+                    "give either corpora (each with its own train/dev) or train/dev/mapping/"
+                    "val_slice/val_tail, not both"
+                )
+        elif self.mode != "single":
+            raise SerkitError(f"mode {self.mode!r} needs several corpora ([[train.corpora]])")
         if self.arch not in ("transformer", "crf"):
             raise SerkitError(f"unknown arch {self.arch!r} (use transformer or crf)")
 
@@ -128,13 +150,21 @@ class TrainConfig:
                 if k is not type(None)
             )
             if ok and isinstance(value, list):
-                ok = all(isinstance(x, str) for x in value)
+                item = dict if f.name == "corpora" else str
+                ok = all(isinstance(x, item) for x in value)
             if not ok:
                 want = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
                 raise SerkitError(f"training option {f.name} must be {want}, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def corpus_specs(self) -> list:
+        """The corpora of this run as :class:`serkit.corpora.CorpusSpec` (a plain ``train``
+        file is one corpus whose declaration is filled in from its data)."""
+        from serkit.corpora import CorpusSpec
+
+        return [CorpusSpec.from_dict(c, f"corpora[{i}]") for i, c in enumerate(self.corpora or [])]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -172,6 +202,6 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
         if value is not None:
             data[key] = value
     cfg = TrainConfig.from_dict(data)
-    if not cfg.train:
-        raise SerkitError("no training data: give --train or set train in the config")
+    if not cfg.train and not cfg.corpora:
+        raise SerkitError("no training data: give --train or set train (or corpora) in the config")
     return cfg

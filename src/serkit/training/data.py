@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from serkit.errors import SerkitError
+from serkit.errors import DataFormatError, SerkitError
 from serkit.labels import SCHEMES, bio_labels, repair_iob, split_tag
 from serkit.types import Sentence
 
@@ -108,3 +108,28 @@ def check_output_dir(output: str | Path, inputs: Iterable[str | Path | None]) ->
                 f"{output}: the output folder would mix the model with its input {given}; "
                 "give another --output"
             )
+
+
+def read_corpus(spec) -> tuple[list[Sentence], list[Sentence]]:
+    """A declared corpus's training and validation sentences, checked against its
+    declaration: a type the declaration does not list is an error naming file and type."""
+    sentences = read_labelled(spec.train, spec.format, spec.mapping)
+    train, dev = split_train_dev(sentences, slice_=spec.val_slice, tail=spec.val_tail)
+    if spec.dev:
+        dev = read_labelled(spec.dev, spec.format)
+    known = set(spec.declaration.types)
+    for path, part in ((spec.train, train), (spec.dev or spec.train, dev)):
+        for s in part:
+            for t in s.tags or ():
+                typ = split_tag(t)[1]
+                if typ is not None and typ not in known:
+                    raise DataFormatError(
+                        path,
+                        s.line,
+                        f"type {typ!r} is not in the declaration {spec.declaration.name!r} of "
+                        f"corpus {spec.name!r} (its types: {', '.join(spec.declaration.types)}); "
+                        "fix the declaration or give a mapping",
+                    )
+    if not train:
+        raise SerkitError(f"{spec.train}: corpus {spec.name!r} has no training sentences")
+    return train, dev

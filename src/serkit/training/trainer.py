@@ -18,7 +18,9 @@ import torch
 
 from serkit.card import CARD_NAME, sha256_files, write_card
 from serkit.errors import SerkitError
-from serkit.labels import OUTSIDE
+from serkit.corpora import SERKIT_TYPES, CorpusSpec, Declaration, LabelSpace
+from serkit.labels import OUTSIDE, bio_labels, split_tag
+from serkit.models.heads import Heads
 from serkit.models.backbone import resolve_backbone
 from serkit.models.encoding import Encoder, FeatureScheme, Window
 from serkit.models.transformer import TransformerTagger, build_model, save_tokenizer
@@ -34,12 +36,14 @@ from serkit.training.data import (
     check_output_dir,
     data_files,
     label_set,
+    read_corpus,
     read_labelled,
     split_description,
     split_train_dev,
 )
 from serkit.training.distill import distill_loss, load_teacher
-from serkit.training.selfreg import repeat_batch, selfreg_loss
+from serkit.training.losses import partial_selfreg_loss
+from serkit.training.selfreg import repeat_batch
 from serkit.types import Sentence
 
 CHECKPOINT_DIR = "checkpoint"
@@ -147,23 +151,10 @@ class Trainer:
         cfg = self.cfg
         torch.set_num_threads(max(1, cfg.threads))
         torch.manual_seed(cfg.seed)
-        sentences = read_labelled(cfg.train, cfg.format, cfg.mapping)
-        self.train_s, self.dev_s = split_train_dev(
-            sentences, slice_=cfg.val_slice, tail=cfg.val_tail
-        )
-        if cfg.dev:
-            self.dev_s = read_labelled(cfg.dev, cfg.format, cfg.mapping)
-        # Fingerprints of the data read: the card's, and a resume's check that the data
-        # did not change under the run.
-        self.data_sha = {"train_data_sha256": sha256_files(data_files(cfg.train))}
-        if cfg.dev:
-            self.data_sha["dev_data_sha256"] = sha256_files(data_files(cfg.dev))
-        if not self.train_s:
-            raise SerkitError(f"{cfg.train}: no training sentences")
-        self.labels = label_set(self.train_s + self.dev_s)
-        self.label_id = {lab: i for i, lab in enumerate(self.labels)}
+        self._read_data()
         self.backbone_dir = resolve_backbone(cfg.backbone)
-        self.scheme, self.lexicon, type_ids = build_features(cfg, self.train_s, self.labels)
+        lex_train, lex_labels = self._lexicon_view()
+        self.scheme, self.lexicon, type_ids = build_features(cfg, lex_train, lex_labels)
         self.model = build_model(
             self.backbone_dir,
             self.labels,
@@ -173,17 +164,28 @@ class Trainer:
             stride=cfg.stride,
             num_layers=cfg.num_layers,
         )
+        if self.multi:
+            schemes, default = self.space.schemes()
+            self.model.config.serkit_heads = [
+                {"name": h.name, "labels": list(h.labels)} for h in self.space.heads
+            ]
+            self.model.config.serkit_schemes = schemes
+            self.model.config.serkit_default_scheme = default
         self.tagger = TransformerTagger(
             self.model, _tokenizer(self.backbone_dir), lexicon=self.lexicon, max_tokens=8192
         )
+        self.heads = Heads(self.model.config.to_dict(), self.labels)
+        if self.multi:
+            self.tagger.set_view(self.heads.view())
         self.encoder: Encoder = self.tagger.encoder
         self.teacher = None
         if cfg.teacher:
             self.teacher = load_teacher(cfg.teacher, self.labels, self.scheme.to_dict())
             self._check_teacher_tokenizer(Path(cfg.teacher))
         self.windows: list[Window] = self.encoder.encode([s.tokens for s in self.train_s], type_ids)
-        self.word_labels = [[self.label_id.get(t, 0) for t in s.tags] for s in self.train_s]
         self.lengths = [len(w.input_ids) for w in self.windows]
+        self.set_table = torch.from_numpy(self.space.set_table())
+        self.head_table = torch.from_numpy(self.space.head_mask())
         self.steps_per_epoch = len(self._batches(0))
         if cfg.max_steps:
             self.total_steps = cfg.max_steps
@@ -195,6 +197,71 @@ class Trainer:
         self.scheduler = get_linear_schedule_with_warmup(
             self.optimizer, int(cfg.warmup * self.total_steps), self.total_steps
         )
+
+    def _read_data(self) -> None:
+        """Training and validation sentences of every corpus, the label space, and each
+        training word's allowed set (:mod:`serkit.corpora.space`)."""
+        cfg = self.cfg
+        if cfg.corpora:
+            self.specs = cfg.corpus_specs()
+            parts = [read_corpus(spec) for spec in self.specs]
+            files = [f for sp in self.specs for f in data_files(sp.train)]
+            dev_files = [f for sp in self.specs if sp.dev for f in data_files(sp.dev)]
+            single_labels = None
+        else:
+            sentences = read_labelled(cfg.train, cfg.format, cfg.mapping)
+            train, dev = split_train_dev(sentences, slice_=cfg.val_slice, tail=cfg.val_tail)
+            if cfg.dev:
+                dev = read_labelled(cfg.dev, cfg.format, cfg.mapping)
+            if not train:
+                raise SerkitError(f"{cfg.train}: no training sentences")
+            single_labels = label_set(train + dev)
+            types = [t[2:] for t in single_labels if t.startswith("B-")]
+            decl = Declaration("train", tuple(types), {t: () for t in types}, source=cfg.train)
+            self.specs = [CorpusSpec("train", cfg.train, decl)]
+            parts = [(train, dev)]
+            files = data_files(cfg.train)
+            dev_files = data_files(cfg.dev) if cfg.dev else []
+        # Fingerprints of the data read: the card's, and a resume's check that the data
+        # did not change under the run.
+        self.data_sha = {"train_data_sha256": sha256_files(files)}
+        if dev_files:
+            self.data_sha["dev_data_sha256"] = sha256_files(dev_files)
+        self.space = LabelSpace(cfg.mode, self.specs, single_labels)
+        self.multi = cfg.corpora is not None and cfg.mode != "single"
+        self.labels = self.space.flat_labels()
+        self.train_s: list[Sentence] = []
+        self.word_sets: list[list[int]] = []
+        self.sent_head: list[int] = []
+        self.sent_corpus: list[int] = []
+        self.dev_sets: list[tuple[CorpusSpec, list[Sentence]]] = []
+        for ci, (spec, (train, dev)) in enumerate(zip(self.specs, parts, strict=True)):
+            head = self.space.head_index(spec.name)
+            for sent in train:
+                self.train_s.append(sent)
+                self.word_sets.append(self.space.allowed_ids(spec, sent.tags or []))
+                self.sent_head.append(head)
+                self.sent_corpus.append(ci)
+            if dev:
+                self.dev_sets.append((spec, dev))
+        self.dev_s = [s for _, dev in self.dev_sets for s in dev]
+
+    def _lexicon_view(self) -> tuple[list[Sentence], list[str]]:
+        """Training sentences in one tag set for the lexicon feature: the corpus's own for
+        one corpus, serkit's types (each corpus type as a flat merge renames it) for many."""
+        if not self.multi:
+            return self.train_s, list(self.space.heads[0].labels)
+        by_corpus = {i: sp.declaration for i, sp in enumerate(self.specs)}
+        out = []
+        for sent, ci in zip(self.train_s, self.sent_corpus, strict=True):
+            decl = by_corpus[ci]
+            tags = []
+            for t in sent.tags or []:
+                prefix, typ = split_tag(t)
+                new = decl.merge_type(typ) if typ is not None else None
+                tags.append(f"{prefix}-{new}" if new else OUTSIDE)
+            out.append(Sentence(sent.tokens, tags))
+        return out, bio_labels(SERKIT_TYPES)
 
     def _start_afresh(self) -> None:
         """A new run in a used folder: an old checkpoint must not be resumed into this run
@@ -230,22 +297,58 @@ class Trainer:
         if theirs != self.encoder.tokenizer.get_vocab():
             raise SerkitError(f"teacher {teacher_dir}: its tokenizer differs from the student's")
 
+    def _epoch_windows(self, epoch: int) -> list[int]:
+        """Window indices one epoch visits: each corpus's windows ``weight`` times (the
+        fraction by a per-epoch sample without replacement); all once when every weight
+        is 1, so a one-corpus run sees exactly what it always did."""
+        weights = [sp.weight for sp in self.specs]
+        if all(w == 1.0 for w in weights):
+            return list(range(len(self.windows)))
+        rng = np.random.default_rng([self.cfg.seed, epoch, 11])
+        by_corpus: dict[int, list[int]] = {}
+        for i, w in enumerate(self.windows):
+            by_corpus.setdefault(self.sent_corpus[w.sentence], []).append(i)
+        out: list[int] = []
+        for ci, idx in sorted(by_corpus.items()):
+            n = round(weights[ci] * len(idx))
+            full, rest = divmod(n, len(idx))
+            out += idx * full
+            out += sorted(rng.choice(idx, size=rest, replace=False).tolist())
+        return out
+
     def _batches(self, epoch: int) -> list[list[int]]:
-        return make_batches(self.lengths, self.cfg.batch_tokens, self.cfg.seed, epoch)
+        idx = self._epoch_windows(epoch)
+        lengths = [self.lengths[i] for i in idx]
+        batches = make_batches(lengths, self.cfg.batch_tokens, self.cfg.seed, epoch)
+        return [[idx[j] for j in b] for b in batches]
 
     # -- pieces -------------------------------------------------------------------------
     def _log(self, record: dict[str, Any]) -> None:
         with open(self.out / METRICS, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
 
-    def evaluate_dev(self) -> dict[str, float] | None:
-        if not self.dev_s:
+    def evaluate_dev(self) -> dict[str, Any] | None:
+        """Strict micro P/R/F1 on every corpus's validation set, each in its own types;
+        ``f1`` (what selects checkpoints) is their mean."""
+        if not self.dev_sets:
             return None
         was_training = self.model.training
-        preds = self.tagger.predict_words([s.tokens for s in self.dev_s])
+        per: dict[str, dict[str, float]] = {}
+        for spec, dev in self.dev_sets:
+            if self.multi:
+                self.tagger.set_view(self.heads.build(spec.name, self.space.eval_scheme(spec)))
+            preds = self.tagger.predict_words([s.tokens for s in dev])
+            per[spec.name] = evaluate_tags([s.tags for s in dev], [p[0] for p in preds])
+        if self.multi:
+            self.tagger.set_view(self.heads.view())
         if was_training:
             self.model.train()
-        return evaluate_tags([s.tags for s in self.dev_s], [p[0] for p in preds])
+        if len(per) == 1:
+            return next(iter(per.values()))
+        mean = {
+            m: sum(r[m] for r in per.values()) / len(per) for m in ("precision", "recall", "f1")
+        }
+        return {**mean, "corpora": per}
 
     def save_model(self, dev: dict[str, float] | None, step: int, stats: dict[str, Any]) -> None:
         """The HF-loadable model, tokenizer, lexicon and ``serkit.json`` into the output dir.
@@ -262,13 +365,14 @@ class Trainer:
             self.lexicon.save(stage / "lexicon.tsv")
         card = {
             "arch": "transformer",
-            "labels": self.labels,
+            "labels": self.heads.view().labels if self.multi else self.labels,
             "backbone": cfg.backbone or "minilm",
             "features": self.scheme.to_dict(),
             "config": cfg.to_dict(),
             "train_data_sha256": self.data_sha["train_data_sha256"],
             "split": split_description(slice_=cfg.val_slice, tail=cfg.val_tail),
             "mapping": cfg.mapping,
+            **self._corpora_card(),
             "train_sentences": len(self.train_s),
             "dev_sentences": len(self.dev_s),
             "protocol": cfg.protocol,
@@ -317,16 +421,24 @@ class Trainer:
             batch = [self.windows[i] for i in batches[pos]]
             pos += 1
             inputs = {k: torch.from_numpy(v) for k, v in self.encoder.pad(batch).items()}
-            labels = torch.from_numpy(self.encoder.labels(batch, self.word_labels))
+            labels = torch.from_numpy(self.encoder.labels(batch, self.word_sets))
+            allowed = self.set_table[labels.clamp(min=0)] & (labels >= 0).unsqueeze(-1)
+            head_mask = self.head_table[[self.sent_head[w.sentence] for w in batch]]
             alpha = cfg.alpha if step >= alpha_from else 0.0
             logits = self.model(**repeat_batch(inputs, cfg.k)).logits
-            loss, parts = selfreg_loss(logits, labels, cfg.k, alpha)
+            loss, parts = partial_selfreg_loss(logits, allowed, head_mask, cfg.k, alpha)
             if self.teacher is not None:
                 with torch.no_grad():
                     soft = self.teacher(**inputs).logits
                 kd = distill_loss(logits, soft, labels, cfg.k, cfg.distill_temperature)
                 loss = loss + cfg.distill * kd
                 parts["kd"] = float(kd.detach())
+            if not torch.isfinite(loss):
+                raise SerkitError(
+                    f"step {step + 1}: the training loss is {float(loss)} (not finite); the "
+                    "weights or the data are damaged, or lr is too high; the last checkpoint "
+                    f"in {self.ckpt} is from before this step"
+                )
             loss.backward()
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
@@ -357,8 +469,9 @@ class Trainer:
                 self._log({"event": "eval", "step": step,
                            "epoch": round(step / self.steps_per_epoch, 4), "dev": dev})  # fmt: skip
                 if dev is not None:
+                    per = "".join(f" {n} {r['f1']:.4f}" for n, r in dev.get("corpora", {}).items())
                     bar.write(f"step {step}: dev P {dev['precision']:.4f} R {dev['recall']:.4f} "
-                              f"F1 {dev['f1']:.4f}")  # fmt: skip
+                              f"F1 {dev['f1']:.4f}{per}")  # fmt: skip
                 if improved or not cfg.keep_best:
                     if dev is not None:
                         state["best_f1"] = dev["f1"]
@@ -379,6 +492,16 @@ class Trainer:
         self._log({"event": "done", "step": step, "best_f1": state["best_f1"],
                    "best_step": state["best_step"], **self._stats(state, step)})  # fmt: skip
         return self.out
+
+    def _corpora_card(self) -> dict[str, Any]:
+        if not self.multi:
+            return {}
+        return {
+            "mode": self.cfg.mode,
+            "corpora": [sp.to_dict() for sp in self.specs],
+            "schemes": self.heads.names,
+            "default_scheme": self.heads.default,
+        }
 
     def _stats(self, state: dict[str, Any], step: int) -> dict[str, Any]:
         secs = state["train_seconds"]
