@@ -215,8 +215,8 @@ class CorpusSpec:
         if not isinstance(train, str) or not train:
             raise SerkitError(f"{where}: corpus {name!r} needs a train file")
         if "types" in data:
-            decl = load_declaration({"name": name, **{k: data[k] for k in
-                                     ("types", "relation", "unannotated") if k in data}})  # fmt: skip
+            inline = {k: data[k] for k in ("types", "relation", "unannotated") if k in data}
+            decl = load_declaration({"name": name, **inline})
         else:
             decl = load_declaration(str(data.get("declare", name)))
         weight = data.get("weight", 1.0)

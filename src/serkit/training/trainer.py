@@ -17,12 +17,12 @@ import numpy as np
 import torch
 
 from serkit.card import CARD_NAME, sha256_files, write_card
-from serkit.errors import SerkitError
 from serkit.corpora import SERKIT_TYPES, CorpusSpec, Declaration, LabelSpace
+from serkit.errors import SerkitError
 from serkit.labels import OUTSIDE, bio_labels, split_tag
-from serkit.models.heads import Heads
 from serkit.models.backbone import resolve_backbone
 from serkit.models.encoding import Encoder, FeatureScheme, Window
+from serkit.models.heads import Heads
 from serkit.models.transformer import TransformerTagger, build_model, save_tokenizer
 from serkit.training.batching import make_batches
 from serkit.training.checkpoint import (
