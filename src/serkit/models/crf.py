@@ -28,17 +28,18 @@ from typing import Any
 
 import pycrfsuite
 
-from serkit.card import read_card, write_card
 from serkit.errors import ModelLoadError, SerkitError
 from serkit.labels import OUTSIDE, bio_labels, repair_iob, spans
 from serkit.lexicon import Lexicon
+from serkit.models import folder
 from serkit.models.crf_numpy import CrfWeights, FastCrf
 from serkit.models.features import FeatureExtractor
+from serkit.models.folder import read_card, write_card
 from serkit.tagger import Tagger
 from serkit.types import Sentence
 
-MODEL_FILE = "crf.crfsuite"
-LEXICON_FILE = "lexicon.tsv"
+MODEL_FILE = folder.CRF_MODEL
+LEXICON_FILE = folder.LEXICON
 
 #: Defaults selected on the W1 validation slice only (its strict micro F1 below):
 #: c1/c2 0.02/0.005: 0.647, 0.05/0.01: 0.649, 0.1/0.05: 0.656, 0.2/0.1: 0.659, 0.4/0.2: 0.658
@@ -113,16 +114,20 @@ class CrfTagger(Tagger):
 
     # -- persistence --------------------------------------------------------------------
     @classmethod
-    def load(cls, model_dir: str | Path, **_: Any) -> CrfTagger:
-        """Load ``crf.crfsuite`` + ``lexicon.tsv`` + ``serkit.json``; extra options are ignored."""
+    def load(cls, model_dir: str | Path, card: dict[str, Any] | None = None, **_: Any) -> CrfTagger:
+        """Load ``crf.crfsuite`` + ``lexicon.tsv`` + ``serkit.json`` (``card``: already
+        read by the caller); extra options are ignored. The model file's bytes are checked
+        against the card's sha256 before crfsuite parses them: it crashes the process on a
+        damaged file."""
         d = Path(model_dir)
-        card = read_card(d)
+        if card is None:
+            card = read_card(d)
         if card.get("arch") != "crf":
             raise ModelLoadError(f"{d}: not a CRF model (arch {card.get('arch')!r})")
         path = d / MODEL_FILE
         try:
-            data = path.read_bytes()
-        except OSError as e:
+            data = folder.read_verified(d, MODEL_FILE, card, folder.MAX_GRAPH_BYTES)
+        except ModelLoadError as e:
             raise ModelLoadError(f"{d}: missing or unreadable {MODEL_FILE}: {e}") from e
         lexicon = None
         if resolve_config(card.get("config"))["lexicon"]:
@@ -130,8 +135,9 @@ class CrfTagger(Tagger):
                 raise ModelLoadError(
                     f"{d}: the model uses lexicon features but has no {LEXICON_FILE}"
                 )
+            lex_path = folder.checked_path(d, LEXICON_FILE, card, folder.MAX_LEXICON_BYTES)
             try:
-                lexicon = Lexicon.load(d / LEXICON_FILE)
+                lexicon = Lexicon.load(lex_path)
             except SerkitError as e:
                 raise ModelLoadError(f"{d}: bad {LEXICON_FILE}: {e}") from e
         try:

@@ -118,11 +118,21 @@ class FeatureScheme:
         return [c * self.n_lex + x for c, x in zip(cases, lex, strict=True)]
 
 
-def load_tokenizer(model_dir: str | Path):
-    """The fast tokenizer of a model directory (``tokenizer.json``), without transformers."""
+def load_tokenizer(model_dir: str | Path, card: dict[str, Any] | None = None):
+    """The fast tokenizer of a model directory (``tokenizer.json``), without transformers:
+    read within :data:`~serkit.models.folder.MAX_TOKENIZER_BYTES` and checked against the
+    card's checksum (when given) before the tokenizers parser sees it."""
     from tokenizers import Tokenizer
 
-    return plain(Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json")))
+    from serkit.errors import ModelLoadError
+    from serkit.models import folder
+
+    data = folder.read_verified(model_dir, folder.TOKENIZER, card, folder.MAX_TOKENIZER_BYTES)
+    try:
+        return plain(Tokenizer.from_str(data.decode("utf-8")))
+    except Exception as e:  # tokenizers raises a bare Exception on a bad file
+        where = Path(model_dir) / folder.TOKENIZER
+        raise ModelLoadError(f"{where}: not a tokenizer: {str(e)[:200]}") from e
 
 
 def plain(tokenizer):

@@ -6,24 +6,23 @@ trainer use, so the two runtimes differ only in the graph arithmetic.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from serkit.card import read_card
 from serkit.errors import ModelLoadError
+from serkit.models import folder
 from serkit.models.encoding import (
     Encoder,
     FeatureScheme,
     check_decoding,
     load_tokenizer,
 )
-from serkit.models.export_onnx import ONNX_FP32, ONNX_INT8
+from serkit.models.folder import ONNX_FP32, ONNX_INT8
 from serkit.models.windowed import WindowedTagger
 
-LEXICON_FILE = "lexicon.tsv"
+LEXICON_FILE = folder.LEXICON
 #: What :meth:`Encoder.pad` feeds a graph.
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -31,18 +30,17 @@ INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 def find_onnx(model_dir: str | Path, prefer: str = "auto") -> Path | None:
     """The ONNX graph of a model directory: int8 first unless ``prefer`` says fp32."""
     d = Path(model_dir)
-    names = {
-        "onnx-fp32": (ONNX_FP32,),
-        "onnx-int8": (ONNX_INT8,),
-    }.get(prefer, (ONNX_INT8, ONNX_FP32))
-    for name in names:
+    for name in folder.onnx_names(prefer):
         if (d / name).is_file():
             return d / name
     return None
 
 
-def build_encoder(model_dir: Path, config: dict[str, Any]) -> Encoder:
-    """The encoder a saved model was trained with (tokenizer, windows, feature ids).
+def build_encoder(
+    model_dir: Path, config: dict[str, Any], card: dict[str, Any] | None = None
+) -> Encoder:
+    """The encoder a saved model was trained with (tokenizer, windows, feature ids); its
+    files are checked against ``card``.
 
     Mirrors ``TransformerTagger.__init__`` without importing torch.
     """
@@ -53,16 +51,14 @@ def build_encoder(model_dir: Path, config: dict[str, Any]) -> Encoder:
             raise ModelLoadError(f"{model_dir}: lexicon features but no {LEXICON_FILE}")
         from serkit.lexicon import Lexicon
 
+        path = folder.checked_path(model_dir, LEXICON_FILE, card, folder.MAX_LEXICON_BYTES)
         try:
-            lexicon = Lexicon.load(model_dir / LEXICON_FILE)
+            lexicon = Lexicon.load(path)
         except (OSError, ValueError) as e:
             raise ModelLoadError(f"{model_dir}: unreadable {LEXICON_FILE}: {e}") from e
         matcher = lexicon.matcher(**scheme.matcher_options())
         lexicon_tagger = matcher.tags
-    try:
-        tokenizer = load_tokenizer(model_dir)
-    except Exception as e:  # tokenizers raises a bare Exception on a bad file
-        raise ModelLoadError(f"{model_dir}: cannot read tokenizer.json: {e}") from e
+    tokenizer = load_tokenizer(model_dir, card)
     return Encoder(
         tokenizer,
         max_length=int(config.get("serkit_max_length", 256)),
@@ -96,25 +92,30 @@ class OnnxTagger(WindowedTagger):
         import onnxruntime as ort
 
         self.model_dir = Path(model_dir)
-        self.card = card if card is not None else read_card(self.model_dir)
+        self.card = card if card is not None else folder.read_card(self.model_dir)
         path = Path(onnx_file) if onnx_file else find_onnx(self.model_dir)
         if path is None or not path.is_file():
             raise ModelLoadError(f"{self.model_dir}: no {ONNX_INT8} or {ONNX_FP32}")
+        if path.parent.resolve() != self.model_dir.resolve():
+            raise ModelLoadError(f"{path}: an ONNX graph is read from its model folder only")
         self.onnx_path = path
+        config = folder.read_config(self.model_dir)  # refuses an auto_map
         try:
-            config = json.loads((self.model_dir / "config.json").read_text(encoding="utf-8"))
             id2label = config["id2label"]
             self.labels = [id2label[str(i)] for i in range(len(id2label))]
         except (OSError, ValueError, KeyError, TypeError) as e:
             what = f"{type(e).__name__}: {e}" if isinstance(e, KeyError | TypeError) else e
             raise ModelLoadError(f"{self.model_dir}: bad or missing config.json: {what}") from e
-        self.encoder = build_encoder(self.model_dir, config)
+        self.encoder = build_encoder(self.model_dir, config, self.card)
+        # The graph's bytes are checked against the card and handed to ONNX Runtime as they
+        # are: its protobuf parser never sees an unchecked file.
+        graph = folder.read_verified(self.model_dir, path.name, self.card, folder.MAX_GRAPH_BYTES)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(threads)
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
-            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own unexported exception types
             raise ModelLoadError(f"{path}: cannot load the ONNX graph: {e}") from e
         self.input_names = [i.name for i in self.session.get_inputs()]

@@ -2,28 +2,27 @@
 
 The card (``serkit.json``) names the architecture; a transformer directory holding an
 ONNX graph runs on ONNX Runtime (fast, no torch) unless torch is asked for. Nothing is
-fetched from a network and nothing is unpickled.
+fetched from a network, nothing is unpickled, no code from the folder runs, and every
+weight file is checked against the card's sha256 before it is parsed
+(:mod:`serkit.models.folder`). The card is read once here and passed to the tagger.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from serkit.card import CARD_NAME, read_card
 from serkit.errors import ModelLoadError, SerkitError
 from serkit.labels import OUTSIDE
+from serkit.models import folder
+from serkit.models.folder import CARD_NAME, PICKLE_WEIGHTS, SAFETENSORS_WEIGHTS, read_card
 from serkit.tagger import Tagger
 
 PREFER = ("auto", "torch", "onnx", "onnx-fp32", "onnx-int8")
 DEFAULT_DIR = Path(__file__).resolve().parent / "default"
 DEFAULT_HOWTO = "build it with `make default-model MODEL=runs/<best W1 model>`"
-#: The weight files the torch runtime reads; ``transformers`` picks these over any pickle
-#: (``pytorch_model.bin``...) in the same directory, and without them serkit refuses.
-SAFETENSORS_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
-PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl", "*.pickle")
+__all__ = ["PICKLE_WEIGHTS", "SAFETENSORS_WEIGHTS", "default_model_dir", "load_tagger"]
 
 
 def default_model_dir() -> Path:
@@ -79,7 +78,7 @@ def _load(d: Path, card: dict[str, Any], prefer: str, kwargs: dict[str, Any]) ->
             raise ModelLoadError(f"{d}: a CRF model has no ONNX runtime")
         from serkit.models.crf import CrfTagger
 
-        return CrfTagger.load(d, **kwargs)
+        return CrfTagger.load(d, card=card, **kwargs)
     raise ModelLoadError(f"{d}: unknown model arch {arch!r} in {CARD_NAME} (transformer or crf)")
 
 
@@ -114,11 +113,11 @@ def check_window(d: Path, tagger: Tagger) -> None:
     if encoder is None:
         return
     try:
-        config = json.loads((d / "config.json").read_text(encoding="utf-8"))
+        config = folder.read_config(d)
         positions = int(config["max_position_embeddings"])
         if "roberta" in str(config.get("model_type", "")):  # positions start after padding
             positions -= int(config.get("pad_token_id", 1)) + 1
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ModelLoadError, ValueError, KeyError, TypeError):
         return  # the runtime loaded without it; nothing to check against
     if encoder.max_length > positions:
         raise ModelLoadError(
@@ -142,16 +141,14 @@ def _load_transformer(d: Path, card: dict[str, Any], prefer: str, kwargs: dict[s
         return OnnxTagger(d, onnx_file, card=card, **kwargs)
     if prefer.startswith("onnx"):
         raise ModelLoadError(f"{d}: no ONNX graph for runtime {prefer!r}; run `serkit export onnx`")
-    if not any((d / name).is_file() for name in SAFETENSORS_WEIGHTS):
-        pickles = sorted({p.name for pattern in PICKLE_WEIGHTS for p in d.glob(pattern)})
-        if pickles:
-            raise ModelLoadError(
-                f"{d}: weights only in pickle files ({', '.join(pickles)}), which serkit never "
-                "loads (unpickling runs code); save them as model.safetensors"
-            )
+    if not any((d / name).is_file() for name in SAFETENSORS_WEIGHTS) and not any(
+        any(d.glob(pattern)) for pattern in PICKLE_WEIGHTS
+    ):
         raise ModelLoadError(f"{d}: transformer model without weights (model.safetensors, *.onnx)")
+    # Before torch is even imported: no auto_map, no pickle-only weights, no shard outside.
+    folder.torch_weights(d)
     try:
         from serkit.models.transformer import TransformerTagger
     except ImportError as e:
         raise ModelLoadError(f"{d}: the torch runtime needs torch and transformers: {e}") from e
-    return TransformerTagger.load(d, **kwargs)
+    return TransformerTagger.load(d, card=card, **kwargs)

@@ -10,7 +10,6 @@ standard one. The only addition is a larger token-type embedding table: the word
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,23 +19,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from serkit.card import read_card
 from serkit.errors import ModelLoadError, SerkitError
+from serkit.models import folder
 from serkit.models.encoding import (
     Encoder,
     FeatureScheme,
     check_decoding,
     load_tokenizer,
 )
+from serkit.models.folder import read_config  # noqa: F401  (was defined here)
 from serkit.models.windowed import WindowedTagger
 
-LEXICON_FILE = "lexicon.tsv"
-TOKENIZER_FILES = (
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "vocab.txt",
-    "special_tokens_map.json",
-)
+LEXICON_FILE = folder.LEXICON
+TOKENIZER_FILES = folder.TOKENIZER_FILES
 
 
 def type_embeddings(model: nn.Module) -> nn.Embedding | None:
@@ -69,8 +64,10 @@ def build_model(
     }
     if dropout is not None:
         kw["hidden_dropout_prob"] = dropout
+    if Path(backbone_dir).is_dir():  # a hub name: transformers refuses remote code itself
+        folder.torch_weights(backbone_dir)
     try:
-        config = AutoConfig.from_pretrained(backbone_dir, **kw)
+        config = AutoConfig.from_pretrained(backbone_dir, trust_remote_code=False, **kw)
         if num_layers is not None:
             have = int(getattr(config, "num_hidden_layers", 0) or 0)
             if not have:
@@ -78,8 +75,10 @@ def build_model(
             if num_layers > have:
                 raise SerkitError(f"num_layers={num_layers} but {backbone_dir!r} has {have}")
             config.num_hidden_layers = num_layers
-        model = AutoModelForTokenClassification.from_pretrained(backbone_dir, config=config)
-    except OSError as e:
+        model = AutoModelForTokenClassification.from_pretrained(
+            backbone_dir, config=config, use_safetensors=True, trust_remote_code=False
+        )
+    except (OSError, ValueError) as e:
         raise ModelLoadError(f"cannot load backbone {backbone_dir!r}: {e}") from e
     emb = type_embeddings(model)
     if scheme.n_types > 1:
@@ -105,14 +104,16 @@ def build_model(
 def save_tokenizer(src_dir: str, out_dir: Path) -> None:
     """Copy the backbone's tokenizer files (or save them via transformers for hub names)."""
     src = Path(src_dir)
-    if (src / "tokenizer.json").is_file():
+    if (src / folder.TOKENIZER).is_file():
         for name in TOKENIZER_FILES:
             if (src / name).is_file():
                 shutil.copyfile(src / name, out_dir / name)
         return
     from transformers import AutoTokenizer
 
-    AutoTokenizer.from_pretrained(src_dir).save_pretrained(out_dir)
+    if src.is_dir():
+        folder.check_transformers_folder(src)
+    AutoTokenizer.from_pretrained(src_dir, trust_remote_code=False).save_pretrained(out_dir)
 
 
 class TransformerTagger(WindowedTagger):
@@ -162,14 +163,23 @@ class TransformerTagger(WindowedTagger):
         from transformers import AutoModelForTokenClassification
 
         model_dir = Path(model_dir)
-        card = read_card(model_dir) if (model_dir / "serkit.json").is_file() else {}
+        card = kw.pop("card", None)  # the registry has read it already
+        if card is None:
+            card = folder.read_card(model_dir) if (model_dir / folder.CARD_NAME).is_file() else {}
+        # Nothing runs from the folder, nothing is unpickled, every weight file matches
+        # the card's checksum before transformers opens it.
+        folder.checked_torch_weights(model_dir, card)
+        tokenizer = load_tokenizer(model_dir, card)
         try:
-            # safetensors only (never unpickle); a weight file with missing or misshapen
-            # tensors would otherwise load with random weights and only a printed report.
+            # a weight file with missing or misshapen tensors would otherwise load with
+            # random weights and only a printed report.
             model, info = AutoModelForTokenClassification.from_pretrained(
-                str(model_dir), use_safetensors=True, output_loading_info=True
+                str(model_dir),
+                use_safetensors=True,
+                trust_remote_code=False,
+                local_files_only=True,
+                output_loading_info=True,
             )
-            tokenizer = load_tokenizer(model_dir)
         except (OSError, ValueError, Exception) as e:  # transformers raises many kinds
             raise ModelLoadError(f"{model_dir}: cannot load transformer model: {e}") from e
         bad = sorted(info.get("missing_keys") or []) + [
@@ -184,7 +194,8 @@ class TransformerTagger(WindowedTagger):
         if (model_dir / LEXICON_FILE).is_file():
             from serkit.lexicon import Lexicon
 
-            lexicon = Lexicon.load(model_dir / LEXICON_FILE)
+            path = folder.checked_path(model_dir, LEXICON_FILE, card, folder.MAX_LEXICON_BYTES)
+            lexicon = Lexicon.load(path)
         return cls(model, tokenizer, lexicon=lexicon, card=card, **kw)
 
     def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
@@ -206,7 +217,3 @@ class TransformerTagger(WindowedTagger):
             save_tokenizer(str(tokenizer_src), out)
         if self.lexicon is not None:
             self.lexicon.save(out / LEXICON_FILE)
-
-
-def read_config(model_dir: str | Path) -> dict[str, Any]:
-    return json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))

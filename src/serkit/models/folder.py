@@ -1,0 +1,414 @@
+"""The model folder: its file names, its card, its ``config.json``, and what may be read.
+
+One owner for everything a saved model directory holds, so every architecture and
+runtime reads it the same guarded way:
+
+* **Names.** Every file name of a model folder is spelled here and nowhere else.
+* **Card.** ``serkit.json`` is read and written here, one layout for every architecture.
+  :func:`write_card` records the sha256 of each weight file under ``files`` (every saver
+  gets it), and loaders verify a file against it before any parser (crfsuite, ONNX
+  Runtime, tokenizers, safetensors) sees it: a truncated or bit-flipped file is one
+  error line, not a crash. A card without ``files`` (models saved before) still loads;
+  what is listed is verified.
+* **Nothing runs.** ``config.json`` (and ``tokenizer_config.json``) with an ``auto_map``
+  would make transformers import Python from the folder: refused before transformers sees
+  it. Torch weights are safetensors only; a folder with only pickles, or an index whose
+  shards are not safetensors, is refused.
+* **Names stay inside.** A file name read from a card, config or index is relative,
+  without ``..``: it never leaves the folder.
+* **Bounded reads.** Every file read whole is a regular file checked against a size limit
+  before it is read (a ``tokenizer.json`` linked to ``/dev/zero`` is refused, not read).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import shlex
+import stat
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+
+from serkit.errors import ModelLoadError
+
+# -- file names ------------------------------------------------------------------------
+CARD_NAME = "serkit.json"
+CONFIG = "config.json"
+SAFETENSORS = "model.safetensors"
+SAFETENSORS_INDEX = "model.safetensors.index.json"
+ONNX_FP32 = "model.onnx"
+ONNX_INT8 = "model.int8.onnx"
+CRF_MODEL = "crf.crfsuite"
+LEXICON = "lexicon.tsv"
+TOKENIZER = "tokenizer.json"
+TOKENIZER_CONFIG = "tokenizer_config.json"
+#: The tokenizer as transformers saves it; copied together into a model folder.
+TOKENIZER_FILES = (
+    TOKENIZER,
+    TOKENIZER_CONFIG,
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.txt",
+)
+#: Everything but the weights that inference of a transformer needs.
+SIDE_FILES = (CONFIG, *TOKENIZER_FILES, LEXICON)
+#: The weight files of the torch runtime; without one of them serkit refuses.
+SAFETENSORS_WEIGHTS = (SAFETENSORS, SAFETENSORS_INDEX)
+#: Weight files that load by unpickling (running code): never loaded.
+PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl", "*.pickle")
+
+# -- documented limits (bytes) -----------------------------------------------------------
+#: A card, ``config.json``, a safetensors index or ``tokenizer_config.json``.
+MAX_JSON_BYTES = 16 << 20
+#: ``tokenizer.json`` (the largest common ones, of multilingual LLMs, are ~35 MB).
+MAX_TOKENIZER_BYTES = 128 << 20
+#: ``lexicon.tsv`` (the shipped one is 0.4 MB).
+MAX_LEXICON_BYTES = 256 << 20
+#: ``crf.crfsuite`` and an ONNX graph (protobuf caps a graph at 2 GiB).
+MAX_GRAPH_BYTES = 2 << 30
+
+
+# -- names stay inside ---------------------------------------------------------------------
+def inside(folder: str | Path, name: object, what: str = "file name") -> Path:
+    """``folder / name`` for a relative ``name`` that cannot leave ``folder`` (no absolute
+    path, drive or ``..``); anything else is refused with one line."""
+    ok = isinstance(name, str) and name.strip() != "" and "\x00" not in name
+    if ok:
+        posix, windows = PurePosixPath(name), PureWindowsPath(name)
+        ok = not (
+            posix.is_absolute()
+            or windows.is_absolute()
+            or windows.drive
+            or ".." in posix.parts
+            or ".." in windows.parts
+        )
+    if not ok:
+        raise ModelLoadError(
+            f"{folder}: {what} {_short(name)} leaves the model folder (a file name there is "
+            "relative, without '..')"
+        )
+    return Path(folder) / str(name)
+
+
+# -- bounded reads ---------------------------------------------------------------------------
+def read_bytes(path: str | Path, limit: int) -> bytes:
+    """The whole of ``path``, a regular file of at most ``limit`` bytes (checked before
+    reading, and again while reading in case it grows)."""
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ModelLoadError(f"{path}: missing") from None
+    except OSError as e:
+        raise ModelLoadError(f"{path}: cannot read: {e.strerror or e}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ModelLoadError(f"{path}: not a regular file (a device, FIFO or folder)")
+    if st.st_size > limit:
+        raise ModelLoadError(f"{path}: {st.st_size:,} bytes, over the limit of {limit:,}")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise ModelLoadError(f"{path}: cannot read: {e.strerror or e}") from None
+    if len(data) > limit:
+        raise ModelLoadError(f"{path}: over the limit of {limit:,} bytes")
+    return data
+
+
+def read_json(path: str | Path, what: str, limit: int = MAX_JSON_BYTES) -> Any:
+    """A JSON file of a model folder, bounded; any defect is one :class:`ModelLoadError`
+    (``path: unreadable WHAT: reason``)."""
+    try:
+        data = read_bytes(path, limit)
+    except ModelLoadError as e:
+        raise ModelLoadError(f"unreadable {what}: {e}") from None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise ModelLoadError(f"{path}: unreadable {what}: JSON nested too deeply") from None
+    except ValueError as e:  # bad UTF-8, bad JSON, an integer past Python's digit limit
+        why = _short(str(e)).strip("'\"")
+        raise ModelLoadError(f"{path}: unreadable {what}: not valid JSON: {why}") from None
+
+
+def read_object(path: str | Path, what: str) -> dict[str, Any]:
+    doc = read_json(path, what)
+    if not isinstance(doc, dict):
+        raise ModelLoadError(f"{path}: a {what} is a JSON object, not {type(doc).__name__}")
+    return doc
+
+
+# -- checksums ---------------------------------------------------------------------------
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256_files(paths: Iterable[str | Path]) -> str:
+    """One checksum over several files (training data, sharded weights), in name order."""
+    h = hashlib.sha256()
+    for p in sorted(str(p) for p in paths):
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _is_weight(name: str) -> bool:
+    return name.endswith((".safetensors", ".onnx")) or name in (
+        SAFETENSORS_INDEX,
+        CRF_MODEL,
+        LEXICON,
+        TOKENIZER,
+    )
+
+
+def weight_files(folder: str | Path) -> list[str]:
+    """Names of the files a card checksums: safetensors (and shards, and their index),
+    ONNX graphs, the CRF model, the lexicon and ``tokenizer.json``."""
+    d = Path(folder)
+    names = {p.name for p in d.iterdir() if p.is_file() and _is_weight(p.name)}
+    if SAFETENSORS_INDEX in names:
+        names.update(str(n) for n in _index_shards(d) if (d / n).is_file())
+    return sorted(names)
+
+
+def checksums(folder: str | Path) -> dict[str, str]:
+    """``{name: sha256}`` of :func:`weight_files`: what a card's ``files`` entry holds."""
+    d = Path(folder)
+    return {name: sha256_file(d / name) for name in weight_files(d)}
+
+
+def _listed(folder: Path, card: Mapping[str, Any] | None, name: str) -> str | None:
+    files = (card or {}).get("files")
+    return files.get(name) if isinstance(files, dict) else None
+
+
+def _mismatch(path: Path, got: str, want: str) -> ModelLoadError:
+    return ModelLoadError(
+        f"{path}: damaged or changed since the model was saved (sha256 {got[:12]}..., "
+        f"{CARD_NAME} lists {want[:12]}...)"
+    )
+
+
+def verify(folder: str | Path, card: Mapping[str, Any] | None, names: Iterable[str]) -> None:
+    """Check each of ``names`` against the sha256 the card lists (unlisted: unchecked)."""
+    d = Path(folder)
+    for name in names:
+        want = _listed(d, card, name)
+        if want is None:
+            continue
+        path = inside(d, name)
+        if not path.is_file():
+            raise ModelLoadError(f"{path}: missing ({CARD_NAME} lists it)")
+        got = sha256_file(path)
+        if got != want:
+            raise _mismatch(path, got, want)
+
+
+def verify_all(folder: str | Path, card: Mapping[str, Any] | None) -> None:
+    """Every file the card lists that is present (a runtime may not ship all of them)."""
+    d = Path(folder)
+    files = (card or {}).get("files")
+    if isinstance(files, dict):
+        verify(d, card, [n for n in files if inside(d, n).exists()])
+
+
+def read_verified(
+    folder: str | Path, name: str, card: Mapping[str, Any] | None, limit: int
+) -> bytes:
+    """The bytes of ``folder/name``, bounded, checked against the card before a parser
+    sees them (the parser gets these very bytes, not a second read)."""
+    path = inside(folder, name)
+    data = read_bytes(path, limit)
+    want = _listed(Path(folder), card, name)
+    if want is not None:
+        got = hashlib.sha256(data).hexdigest()
+        if got != want:
+            raise _mismatch(path, got, want)
+    return data
+
+
+def checked_path(folder: str | Path, name: str, card: Mapping[str, Any] | None, limit: int) -> Path:
+    """``folder/name`` as a regular file within ``limit`` bytes whose checksum matches the
+    card; for parsers that want a path (the lexicon reader, transformers)."""
+    path = inside(folder, name)
+    try:
+        st = os.stat(path)
+    except OSError:
+        raise ModelLoadError(f"{path}: missing or unreadable") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ModelLoadError(f"{path}: not a regular file (a device, FIFO or folder)")
+    if st.st_size > limit:
+        raise ModelLoadError(f"{path}: {st.st_size:,} bytes, over the limit of {limit:,}")
+    verify(folder, card, [name])
+    return path
+
+
+# -- the card --------------------------------------------------------------------------------
+def command_line() -> str:
+    """How this model was made, as the user typed it (``serkit ...`` for the CLI)."""
+    argv = list(sys.argv)
+    if argv and argv[0].endswith("serkit"):
+        argv[0] = "serkit"
+    return shlex.join(argv)
+
+
+def write_card(model_dir: str | Path, card: dict[str, Any]) -> Path:
+    """Write ``serkit.json`` atomically, filling in version and creation time, and the
+    sha256 of every weight file now in the folder (``files``). Write it last."""
+    from serkit import __version__
+    from serkit.io.atomic import atomic_write
+
+    d = Path(model_dir)
+    card = dict(card)
+    card.setdefault("serkit_version", __version__)
+    card.setdefault("command", command_line())
+    card.setdefault("created", _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
+    card.pop("files", None)  # another folder's (a copied card): recomputed for this one
+    card["files"] = checksums(d)
+    path = d / CARD_NAME
+    with atomic_write(path) as f:
+        json.dump(card, f, indent=2, ensure_ascii=False, sort_keys=False)
+        f.write("\n")
+    return path
+
+
+def read_card(model_dir: str | Path) -> dict[str, Any]:
+    """The card of a model folder; read it once per load and pass it on."""
+    path = Path(model_dir) / CARD_NAME
+    if not path.is_file():
+        raise ModelLoadError(f"{model_dir}: not a serkit model directory (no {CARD_NAME})")
+    card = read_object(path, "model card")
+    files = card.get("files")
+    if files is not None:
+        if not isinstance(files, dict) or not all(
+            isinstance(v, str) and len(v) == 64 for v in files.values()
+        ):
+            raise ModelLoadError(f"{path}: 'files' is not a {{name: sha256}} object")
+        for name in files:
+            inside(model_dir, name, f"{CARD_NAME} file")
+    return card
+
+
+def record_result(model_dir: str | Path, name: str, result: dict[str, Any]) -> Path:
+    """Put a measured result under ``results[name]`` of a model's card (a protocol name:
+    ``W1``, ``X1``...), replacing an older one, so the card carries the model's numbers.
+    The listed files are verified first: rewriting the card must not bless a damaged one."""
+    card = read_card(model_dir)
+    verify_all(model_dir, card)
+    results = card.get("results")
+    card["results"] = {**(results if isinstance(results, dict) else {}), name: result}
+    return write_card(model_dir, card)
+
+
+# -- config.json and torch weights -----------------------------------------------------------
+def _refuse_remote_code(path: Path, doc: Mapping[str, Any]) -> None:
+    if "auto_map" in doc:
+        raise ModelLoadError(
+            f"{path}: has an auto_map (code in the model folder); serkit never runs code "
+            "from a model folder"
+        )
+
+
+def read_config(model_dir: str | Path) -> dict[str, Any]:
+    """The HF ``config.json`` of a folder; one with an ``auto_map`` is refused."""
+    path = Path(model_dir) / CONFIG
+    if not path.is_file():
+        raise ModelLoadError(f"{model_dir}: no {CONFIG}")
+    config = read_json(path, CONFIG)
+    if not isinstance(config, dict):
+        raise ModelLoadError(
+            f"{path}: bad or missing {CONFIG}: a JSON object, not {type(config).__name__}"
+        )
+    _refuse_remote_code(path, config)
+    return config
+
+
+def check_transformers_folder(model_dir: str | Path) -> dict[str, Any]:
+    """Before transformers reads a local folder: no ``auto_map`` in its config or
+    tokenizer config, and a ``model_type`` transformers knows (an unknown one would need
+    the folder's code). Returns the config."""
+    d = Path(model_dir)
+    config = read_config(d)
+    tok_config = d / TOKENIZER_CONFIG
+    if tok_config.is_file():
+        _refuse_remote_code(tok_config, read_object(tok_config, TOKENIZER_CONFIG))
+    model_type = config.get("model_type")
+    try:
+        from transformers import CONFIG_MAPPING
+    except ImportError:
+        return config
+    if not isinstance(model_type, str) or model_type not in CONFIG_MAPPING:
+        raise ModelLoadError(
+            f"{d / CONFIG}: unknown model_type {_short(model_type)} (it would need code from "
+            "the model folder, which serkit never runs)"
+        )
+    return config
+
+
+def _index_shards(d: Path) -> list[str]:
+    path = d / SAFETENSORS_INDEX
+    index = read_object(path, "safetensors index")
+    weight_map = index.get("weight_map")
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise ModelLoadError(f"{path}: no weight_map")
+    shards = sorted(set(weight_map.values()), key=str)
+    for name in shards:
+        inside(d, name, "shard")
+        if not str(name).endswith(".safetensors"):
+            raise ModelLoadError(
+                f"{path}: shard {_short(name)} is not a .safetensors file (pickled weights "
+                "run code when loaded; serkit never loads them)"
+            )
+    return [str(n) for n in shards]
+
+
+def torch_weights(model_dir: str | Path) -> list[str]:
+    """Names of the safetensors weight files transformers will read from ``model_dir``
+    (the single file, or the index and its shards), after refusing a folder that would
+    run code (``auto_map``, unknown ``model_type``) or has only pickles."""
+    d = Path(model_dir)
+    check_transformers_folder(d)
+    if (d / SAFETENSORS).is_file():
+        return [SAFETENSORS]
+    if (d / SAFETENSORS_INDEX).is_file():
+        shards = _index_shards(d)
+        missing = [s for s in shards if not (d / s).is_file()]
+        if missing:
+            raise ModelLoadError(f"{d}: {SAFETENSORS_INDEX} names missing shard(s): {missing[:3]}")
+        return [SAFETENSORS_INDEX, *shards]
+    pickles = sorted({p.name for pattern in PICKLE_WEIGHTS for p in d.glob(pattern)})
+    if pickles:
+        raise ModelLoadError(
+            f"{d}: weights only in pickle files ({', '.join(pickles)}), which serkit never "
+            f"loads (unpickling runs code); save them as {SAFETENSORS}"
+        )
+    raise ModelLoadError(f"{d}: no model weights ({SAFETENSORS} or {SAFETENSORS_INDEX})")
+
+
+def checked_torch_weights(model_dir: str | Path, card: Mapping[str, Any] | None) -> list[Path]:
+    """:func:`torch_weights`, verified against the card; the weight files (no index)."""
+    d = Path(model_dir)
+    names = torch_weights(d)
+    verify(d, card, names)
+    return [d / n for n in names if n != SAFETENSORS_INDEX]
+
+
+def onnx_names(prefer: str) -> Sequence[str]:
+    """The ONNX graph names a runtime choice looks for, best first."""
+    return {"onnx-fp32": (ONNX_FP32,), "onnx-int8": (ONNX_INT8,)}.get(
+        prefer, (ONNX_INT8, ONNX_FP32)
+    )
+
+
+def _short(value: object, n: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= n else text[: n - 3] + "..."
