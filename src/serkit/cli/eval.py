@@ -77,6 +77,14 @@ def eval_cmd(
             "results.NAME (a protocol name such as W1).",
         ),
     ] = None,
+    scheme: Annotated[
+        str | None,
+        typer.Option(
+            "--scheme",
+            help="With --model: the label set/convention the model answers in (wikiser, "
+            "softner-9, sner, developer; default: the model's own).",
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Sentences per batch with --model.", min=1)] = 64,
     progress: Annotated[bool, typer.Option(help="Progress bar on stderr with --model.")] = True,
 ) -> None:
@@ -95,13 +103,15 @@ def eval_cmd(
 
     if record is not None and model is None:
         raise SerkitError("--record needs --model (it writes into that model's card)")
+    if scheme is not None and model is None:
+        raise SerkitError("--scheme needs --model (it picks how the model answers)")
     if output is not None:
         check_output(output, [gold, pred, map_spec, gold_map])
     gold_sents = read_all(gold)
     if model is not None:
         import serkit
 
-        tagger = serkit.load(str(model))
+        tagger = serkit.load(str(model), scheme=scheme)
         pred_sents = predict_sentences(tagger, gold_sents, batch_size=batch_size, progress=progress)
     else:
         pred_sents = read_all(pred)
@@ -110,7 +120,7 @@ def eval_cmd(
     )
     _warn_foreign_types(report, map_spec)
     if record is not None:
-        _record(model, record, report, tagger, gold, map_spec)
+        _record(model, record, report, tagger, gold, map_spec, scheme)
 
     fmt = "json" if as_json else "markdown" if as_markdown else "table"
     if output is not None:
@@ -132,7 +142,9 @@ def eval_cmd(
         sys.stdout.write(_render(report, fmt))
 
 
-def _record(model: Path, name: str, report, tagger, gold: Path, map_spec: str | None) -> None:
+def _record(
+    model: Path, name: str, report, tagger, gold: Path, map_spec: str | None, scheme: str | None
+) -> None:
     """The strict numbers (the protocols' metric, whatever --mode shows) into the card."""
     import datetime as dt
 
@@ -145,6 +157,7 @@ def _record(model: Path, name: str, report, tagger, gold: Path, map_spec: str | 
         "f1": round(micro.f1, 4),
         "test": str(gold),
         "mapping": map_spec,
+        "scheme": scheme,
         "runtime": getattr(tagger, "runtime", None),
         "decoding": getattr(tagger, "decoding", None),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
