@@ -67,14 +67,17 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """uvicorn serving ``app`` in a thread on a free loopback port (a context manager)."""
+    """uvicorn serving ``app`` in a thread on a free loopback port (a context manager),
+    configured as ``serkit serve`` configures it."""
 
     def __init__(self, app) -> None:
         import uvicorn
 
+        from serkit.serve.server import uvicorn_config
+
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        config = uvicorn_config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

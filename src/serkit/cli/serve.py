@@ -7,9 +7,10 @@ from pathlib import Path
 import typer
 
 from serkit.cli._app import app
-from serkit.serve.limits import Limits
+from serkit.serve.limits import ConnectionLimits, Limits
 
 _D = Limits()
+_C = ConnectionLimits()
 
 
 @app.command("serve")
@@ -28,6 +29,13 @@ def serve(
     batch_size: int = typer.Option(32, "--batch-size", "-b", min=1, help="Sentences per batch."),
     max_wait_ms: float = typer.Option(
         2.0, "--max-wait-ms", min=0.0, help="How long a request waits for others to batch with."
+    ),
+    max_batch_chars: int = typer.Option(
+        2048,
+        "--max-batch-chars",
+        min=1,
+        help="Characters per model call; longer texts are cut at sentence starts, so a "
+        "short request waits for at most one such call.",
     ),
     max_text_chars: int = typer.Option(
         _D.max_text_chars,
@@ -60,6 +68,34 @@ def serve(
         envvar="SERKIT_MAX_PENDING",
         help="Requests waiting for the model before 503.",
     ),
+    header_timeout: float = typer.Option(
+        _C.header_timeout,
+        "--header-timeout",
+        min=0.001,
+        envvar="SERKIT_HEADER_TIMEOUT",
+        help="Seconds for a request's headers; slower connections are closed.",
+    ),
+    body_timeout: float = typer.Option(
+        _C.body_timeout,
+        "--body-timeout",
+        min=0.001,
+        envvar="SERKIT_BODY_TIMEOUT",
+        help="Seconds for a request's whole body (408 after).",
+    ),
+    keep_alive: float = typer.Option(
+        _C.keep_alive,
+        "--keep-alive",
+        min=0.001,
+        envvar="SERKIT_KEEP_ALIVE",
+        help="Seconds an idle connection stays open.",
+    ),
+    max_connections: int = typer.Option(
+        _C.max_connections,
+        "--max-connections",
+        min=1,
+        envvar="SERKIT_MAX_CONNECTIONS",
+        help="Open connections at once (503 over it); keep it below `ulimit -n`.",
+    ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve POST /v1/entities, a web page at /, and the OpenAPI docs at /docs."""
@@ -67,6 +103,7 @@ def serve(
 
     from serkit.models.registry import load_tagger
     from serkit.serve.app import create_app
+    from serkit.serve.server import uvicorn_config
 
     limits = Limits(
         max_text_chars=max_text_chars,
@@ -75,7 +112,21 @@ def serve(
         max_body_bytes=max_body_bytes,
         max_pending=max_pending,
     )
+    connection = ConnectionLimits(
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        keep_alive=keep_alive,
+        max_connections=max_connections,
+    )
     kwargs = {"threads": threads} if threads is not None else {}
     tagger = load_tagger(model, prefer=runtime, **kwargs)
-    application = create_app(tagger, limits, batch_size=batch_size, max_wait_ms=max_wait_ms)
-    uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False)
+    application = create_app(
+        tagger,
+        limits,
+        batch_size=batch_size,
+        max_batch_chars=max_batch_chars,
+        max_wait_ms=max_wait_ms,
+        connection=connection,
+    )
+    config = uvicorn_config(application, host=host, port=port, log_level=log_level)
+    uvicorn.Server(config).run()

@@ -2,12 +2,14 @@
 
 Routes: ``POST /v1/entities``, ``GET /v1/labels``, ``GET /v1/model``, ``GET /healthz``,
 the web page at ``/`` and OpenAPI at ``/docs`` (Swagger UI served from the
-``fastapi-offline`` package, not a CDN). Every error body is
-``{"error": {"code", "message"}}``; bad input is a 4xx, never a 500.
+``fastapi-offline`` package, not a CDN); ``HEAD`` wherever ``GET`` is. Every error body is
+``{"error": {"code", "message"}}``; bad input is a 4xx, never a 500. Connection-level
+limits (header timeout, connection cap) are the HTTP server's: ``serkit.serve.server``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -15,18 +17,27 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import serkit
 from serkit.errors import SerkitError
 from serkit.models.registry import default_model_dir
 from serkit.serve.batching import MicroBatcher, Overloaded
-from serkit.serve.limits import LimitError, Limits
+from serkit.serve.limits import ConnectionLimits, LimitError, Limits
+from serkit.serve.middleware import (
+    PAGE_CSP,
+    BodyLimitMiddleware,
+    HeadMiddleware,
+    JSONOnlyMiddleware,
+    SecurityHeadersMiddleware,
+    error_response,
+    until_disconnected,
+)
 from serkit.serve.schemas import (
     EntitiesRequest,
     EntitiesResponse,
@@ -34,87 +45,81 @@ from serkit.serve.schemas import (
     HealthResponse,
     LabelsResponse,
     ModelInfo,
-    error_body,
 )
 from serkit.tagger import Tagger
+
+__all__ = ["BodyLimitMiddleware", "PAGE_CSP", "create_app", "error_response", "model_info"]
 
 log = logging.getLogger("serkit.serve")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-#: The page loads only what serkit serves itself.
-PAGE_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
-)
 STATUS_CODES = {
     400: "bad_request",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "body_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
+    431: "headers_too_large",
     500: "internal_error",
     503: "overloaded",
 }
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "An unknown scheme, or an invalid Content-Length."},
+    408: {"model": ErrorBody, "description": "The body did not arrive in time."},
     413: {"model": ErrorBody, "description": "A body, text or request over a limit."},
+    415: {"model": ErrorBody, "description": "A body not sent as application/json."},
     422: {"model": ErrorBody, "description": "Malformed JSON or a body not of this schema."},
     503: {"model": ErrorBody, "description": "Too many requests waiting for the model."},
 }
 
 
-def error_response(status: int, code: str, message: str, headers=None) -> JSONResponse:
-    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+class UnknownScheme(SerkitError):
+    """A request named a label scheme the served model does not offer."""
 
 
-class BodyLimitMiddleware:
-    """413 for a body over ``max_bytes``: by ``Content-Length`` before a byte of the body
-    is read, else (chunked uploads) as soon as the streamed size passes the limit."""
+class StrictJSONError(ValueError):
+    """What ``json.loads`` accepts but JSON (RFC 8259) does not, or leaves undefined."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = None
-        for key, value in scope["headers"]:
-            if key == b"content-length":
-                try:
-                    length = int(value)
-                except ValueError:
-                    length = -1
-                break
-        if length is not None and (length < 0 or length > self.max_bytes):
-            too_big = length > self.max_bytes
-            response = error_response(
-                413 if too_big else 400,
-                "body_too_large" if too_big else "bad_request",
-                f"request body of {length} bytes; the limit is {self.max_bytes}"
-                if too_big
-                else "invalid Content-Length header",
-                headers={"Connection": "close"},
-            )
-            await response(scope, receive, send)
-            return
-        seen = 0
+def _no_constant(name: str) -> Any:
+    raise StrictJSONError(f"{name} is not a JSON value (JSON numbers are finite)")
 
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    # FastAPI re-raises an HTTPException from the body read: the handler
-                    # below turns it into the JSON 413.
-                    raise StarletteHTTPException(
-                        413, f"request body over the limit of {self.max_bytes} bytes"
-                    )
-            return message
 
-        await self.app(scope, limited, send)
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise StrictJSONError(f"the key {json.dumps(key)} appears twice in one object")
+            seen.add(key)
+    return obj
+
+
+def strict_json_loads(body: bytes) -> Any:
+    """``json.loads`` without NaN, Infinity and repeated keys (which one would win?)."""
+    return json.loads(body, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
+
+
+class StrictJSONRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = strict_json_loads(await self.body())
+        return self._json
+
+
+class StrictJSONRoute(APIRoute):
+    """FastAPI parses request bodies with ``Request.json``: this route's is strict."""
+
+    def get_route_handler(self):  # type: ignore[no-untyped-def]
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handler(StrictJSONRequest(request.scope, request.receive))
+
+        return strict
 
 
 def model_info(tagger: Tagger, name: str | None = None) -> ModelInfo:
@@ -136,18 +141,12 @@ def model_info(tagger: Tagger, name: str | None = None) -> ModelInfo:
     )
 
 
-def _validation_message(exc: RequestValidationError, request: Request) -> tuple[str, str]:
+def _validation_message(exc: RequestValidationError) -> tuple[str, str]:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         e = next(e for e in errors if e.get("type") == "json_invalid")
         detail = (e.get("ctx") or {}).get("error", "invalid JSON")
         return "invalid_json", f"malformed JSON body: {detail} (character {e['loc'][-1]})"
-    ctype = request.headers.get("content-type", "")
-    if any(tuple(e.get("loc", ())) == ("body",) for e in errors) and "json" not in ctype:
-        return "invalid_request", (
-            'the body must be a JSON object like {"text": "..."} sent with '
-            "content-type: application/json"
-        )
     parts = []
     for e in errors[:5]:
         loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
@@ -163,17 +162,25 @@ def create_app(
     *,
     model_name: str | None = None,
     batch_size: int = 32,
+    max_batch_chars: int = 2048,
     max_wait_ms: float = 2.0,
+    connection: ConnectionLimits | None = None,
 ) -> FastAPI:
-    """The service for one loaded tagger; inference runs on the micro-batcher's thread."""
+    """The service for one loaded tagger; inference runs on the micro-batcher's thread.
+
+    ``connection``: its ``body_timeout`` is applied here; the rest by the HTTP server
+    that ``serkit.serve.server.uvicorn_config`` builds for this app.
+    """
     from fastapi_offline import FastAPIOffline
 
     limits = limits or Limits()
+    connection = connection or ConnectionLimits()
     info = model_info(tagger, model_name)
     batcher = MicroBatcher(
         tagger,
         batch_size=batch_size,
         max_batch_texts=max(limits.max_texts, 1),
+        max_batch_chars=max_batch_chars,
         max_wait_ms=max_wait_ms,
         max_pending=limits.max_pending,
     )
@@ -196,28 +203,55 @@ def create_app(
         ),
         lifespan=lifespan,
         redoc_url=None,
-        # A body with no content-type is read as JSON (curl -d without -H still works).
-        strict_content_type=False,
+        redirect_slashes=False,  # /v1/entities/ is a 404, not a redirect
     )
+    app.router.route_class = StrictJSONRoute
     app.state.tagger = tagger
     app.state.limits = limits
+    app.state.connection_limits = connection
     app.state.batcher = batcher
     app.state.model_info = info
-    app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
+    # Added last = runs first: HEAD, then the content type, then the body's size and time.
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=limits.max_body_bytes, timeout=connection.body_timeout
+    )
+    app.add_middleware(JSONOnlyMiddleware, paths=frozenset({"/v1/entities"}))
+    app.add_middleware(HeadMiddleware)
+    # Outside Starlette's own error middleware too, so that even a 500 carries them.
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeadersMiddleware(build_stack())  # type: ignore[method-assign]
+
+    def tagger_for(scheme: str | None) -> Tagger:
+        """The tagger for a request's label ``scheme`` (None: the model's own). Today the
+        one loaded tagger, which must list the scheme in its ``schemes``."""
+        if scheme is None:
+            return tagger
+        known = [str(s) for s in getattr(tagger, "schemes", ()) or ()]
+        if scheme not in known:
+            raise UnknownScheme(
+                f"unknown scheme {json.dumps(scheme)} (known: {', '.join(known) or 'none'})"
+            )
+        return tagger
+
+    app.state.tagger_for = tagger_for
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        code, message = _validation_message(exc, request)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        code, message = _validation_message(exc)
         return error_response(422, code, message)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400 and exc.__cause__ is not None:
-            # FastAPI's "error parsing the body" (e.g. bytes that are not UTF-8): malformed JSON.
+            # FastAPI's "error parsing the body" (bytes that are not UTF-8, NaN, a repeated
+            # key, a 5,000-digit number...): malformed JSON.
             cause = exc.__cause__
-            return error_response(
-                422, "invalid_json", f"malformed JSON body: {type(cause).__name__}: {cause}"
+            detail = (
+                str(cause)
+                if isinstance(cause, StrictJSONError)
+                else (f"{type(cause).__name__}: {cause}")
             )
+            return error_response(422, "invalid_json", f"malformed JSON body: {detail}")
         code = STATUS_CODES.get(exc.status_code, f"http_{exc.status_code}")
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404:
@@ -225,13 +259,17 @@ def create_app(
         elif exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}"
         headers = dict(exc.headers or {})
-        if exc.status_code == 413:
+        if exc.status_code in (408, 413):  # the rest of the body is not read
             headers["Connection"] = "close"
         return error_response(exc.status_code, code, message, headers=headers or None)
 
     @app.exception_handler(LimitError)
     async def _limit(_request: Request, exc: LimitError) -> JSONResponse:
         return error_response(413, exc.code, str(exc))
+
+    @app.exception_handler(UnknownScheme)
+    async def _scheme(_request: Request, exc: UnknownScheme) -> JSONResponse:
+        return error_response(400, "unknown_scheme", str(exc))
 
     @app.exception_handler(Overloaded)
     async def _overloaded(_request: Request, exc: Overloaded) -> JSONResponse:
@@ -253,12 +291,27 @@ def create_app(
         responses=ERROR_RESPONSES,
         summary="Find software entities in one text or several",
     )
-    async def entities(body: EntitiesRequest) -> dict[str, Any]:
-        texts = [body.text] if body.text is not None else list(body.texts or [])
-        limits.check_texts(texts)
-        results = await batcher.submit(texts)
+    async def entities(body: EntitiesRequest, request: Request) -> Any:
+        single = body.text is not None
+        texts = [body.text] if single else list(body.texts or [])
+        limits.check_texts(texts, single=single)
+        chosen = app.state.tagger_for(body.scheme)
+        # The model's work is dropped if the client goes away while it waits.
+        work = asyncio.ensure_future(batcher.submit(texts, chosen))
+        gone = asyncio.ensure_future(until_disconnected(request.receive))
+        try:
+            done, _ = await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            if not work.done():
+                work.cancel()  # the batcher drops the request: none of it is computed
+        if work not in done:
+            return error_response(
+                499, "client_closed_request", "the client closed the connection first"
+            )
+        results = work.result()
         out: dict[str, Any] = {"model": info}
-        if body.text is not None:
+        if single:
             out["entities"] = [e.to_dict() for e in results[0]]
         else:
             out["results"] = [{"entities": [e.to_dict() for e in ents]} for ents in results]
@@ -278,14 +331,19 @@ def create_app(
 
     @app.get("/healthz", response_model=HealthResponse, summary="Liveness and queue length")
     async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "model": info, "pending": batcher.pending}
+        return {
+            "status": "ok",
+            "model": info,
+            "pending": batcher.pending,
+            "pending_chars": batcher.pending_chars,
+        }
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(
             STATIC_DIR / "index.html",
             media_type="text/html; charset=utf-8",
-            headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"},
+            headers={"Cache-Control": "no-cache"},
         )
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

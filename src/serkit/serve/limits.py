@@ -7,6 +7,7 @@ decoded texts. Every breach is a 413 with an error code saying which limit it wa
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 from serkit.errors import LimitExceeded
@@ -39,26 +40,60 @@ class Limits:
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"limit {name} must be a positive integer, got {value!r}")
 
-    def check_texts(self, texts: list[str]) -> None:
-        """Raise ``LimitError`` when the texts of one request break a limit."""
+    def check_texts(self, texts: list[str], *, single: bool = False) -> None:
+        """Raise ``LimitError`` when the texts of one request break a limit; ``single``:
+        the request had one ``text`` (the message then names no index)."""
         if len(texts) > self.max_texts:
             raise LimitError(
                 "too_many_texts",
-                f"{len(texts)} texts in one request; the limit is {self.max_texts}",
+                f"{len(texts):,} texts in one request (limit {self.max_texts:,})",
             )
         total = 0
         for i, text in enumerate(texts):
             if len(text) > self.max_text_chars:
+                what = "text" if single else f"text {i}"
                 raise LimitError(
                     "text_too_long",
-                    f"text {i} has {len(text)} characters; the limit is {self.max_text_chars}",
+                    f"{what} has {len(text):,} characters (limit {self.max_text_chars:,})",
                 )
             total += len(text)
         if total > self.max_request_chars:
             raise LimitError(
                 "request_too_long",
-                f"{total} characters in one request; the limit is {self.max_request_chars}",
+                f"{total:,} characters in one request (limit {self.max_request_chars:,})",
             )
 
     def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """What one client connection may hold: slow or idle clients are closed, not kept.
+
+    ``header_timeout`` and ``keep_alive`` and ``max_connections`` are enforced by the
+    HTTP protocol (``serkit.serve.server``), ``body_timeout`` by the app, which answers
+    it with a JSON 408.
+    """
+
+    #: Seconds from the connection (or the end of the previous response) to the end of
+    #: the request's headers. Slow senders (slowloris) are closed after this.
+    header_timeout: float = 10.0
+    #: Seconds for the whole body, from the end of the headers: a body shorter than its
+    #: ``Content-Length`` is a 408, not a request that hangs.
+    body_timeout: float = 30.0
+    #: Seconds an idle kept-alive connection stays open between requests.
+    keep_alive: float = 5.0
+    #: Open connections at once; a connection over the cap gets a 503 and is closed.
+    max_connections: int = 1000
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if not ok or not 0 < value < math.inf:
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if not isinstance(self.max_connections, int):
+            raise ValueError(f"max_connections must be an integer, got {self.max_connections!r}")
+
+    def to_dict(self) -> dict[str, float]:
         return asdict(self)

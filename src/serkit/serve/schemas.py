@@ -44,6 +44,10 @@ class EntitiesRequest(BaseModel):
     # validation error (defaults are not validated, inputs are).
     text: str = None  # type: ignore[assignment]
     texts: list[str] = None  # type: ignore[assignment]
+    scheme: str | None = Field(
+        default=None,
+        description="Label scheme of the answer; the model's own when absent.",
+    )
 
     @field_validator("text")
     @classmethod
@@ -97,7 +101,8 @@ class LabelsResponse(BaseModel):
 class HealthResponse(BaseModel):
     status: str
     model: ModelInfo
-    pending: int = Field(description="Requests waiting for the model.")
+    pending: int = Field(description="Requests accepted and not yet answered by the model.")
+    pending_chars: int = Field(description="Characters of those requests not yet tagged.")
 
 
 class ErrorDetail(BaseModel):
