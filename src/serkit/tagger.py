@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from serkit.errors import InvalidText
+from serkit.errors import InvalidText, SerkitError
 from serkit.types import Entity, Token
 
 if TYPE_CHECKING:
@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 #: Sentences pooled per ``batch_size`` before sorting by length: a bigger pool pads
 #: less (length buckets) at the cost of holding a few more sentences in memory.
 POOL_FACTOR = 4
+
+
+class InvalidScheme(SerkitError, ValueError):
+    """A label scheme the model cannot answer in."""
+
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -95,6 +100,19 @@ class Tagger(ABC):
     @abstractmethod
     def predict_words(self, batch: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:
         """Tags and per-word confidences in [0, 1] for each sentence; any sentence length."""
+
+    @property
+    def schemes(self) -> list[str]:
+        """Label sets/conventions this model can answer in (``use_scheme``); empty: only
+        its own labels."""
+        return []
+
+    def use_scheme(self, scheme: str | None) -> None:
+        """Answer in ``scheme`` from now on; models without schemes only take None."""
+        if scheme is not None:
+            raise InvalidScheme(
+                f"unknown scheme {scheme!r}: this model answers in its own labels only"
+            )
 
     @property
     def entity_types(self) -> list[str]:

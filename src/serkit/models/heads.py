@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from serkit.errors import ModelLoadError, SerkitError
-from serkit.labels import OUTSIDE, bio_labels, split_tag
+from serkit.labels import MAPPINGS, OUTSIDE, SCHEMES, bio_labels, split_tag
 
 _EPS = 1e-30
 
@@ -114,23 +114,40 @@ class Heads:
 
     @property
     def names(self) -> list[str]:
-        """The schemes a user may ask for (empty for a single-head model)."""
-        return list(self.schemes_cfg)
+        """The schemes a user may ask for: a multi-head model's own; for a one-head model
+        its label set's name and those a built-in mapping reaches (serkit.labels)."""
+        if self.schemes_cfg:
+            return list(self.schemes_cfg)
+        own = self.own_scheme()
+        if own is None:
+            return []
+        return [own] + [dst for (src, dst) in MAPPINGS if src == own]
 
-    def view(self, scheme: str | None = None) -> View:
+    def own_scheme(self) -> str | None:
+        """The known label set (``wikiser``, ``softner-9``...) a one-head model's types are."""
+        types = set(_types_of(self.labels_of.get("", [])))
+        for name, known in SCHEMES.items():
+            if types == set(known):
+                return name
+        return None
+
+    def view(self, scheme: str | None = None) -> View | None:
+        """The view for ``scheme`` (None: the model's default); None when the raw outputs
+        already are the answer (a one-head model in its own labels)."""
         if not self.schemes_cfg:
-            if scheme is not None:
-                raise SerkitError(
-                    f"unknown scheme {scheme!r}: this model has one label set and no schemes"
-                )
-            labels = self.labels_of[""]
-            return View("", labels, self.slices[""], np.eye(len(labels)))
+            own = self.own_scheme()
+            if scheme is None or scheme == own:
+                return None
+            if own is None or (own, scheme) not in MAPPINGS:
+                known = ", ".join(self.names) or "its own labels only"
+                raise SerkitError(f"unknown scheme {scheme!r} for this model (it knows: {known})")
+            return self.build(scheme, {"head": "", "map": {
+                k: v for k, v in MAPPINGS[(own, scheme)].items() if v}})  # fmt: skip
         name = scheme if scheme is not None else (self.default or self.names[0])
         spec = self.schemes_cfg.get(name)
         if spec is None:
-            raise SerkitError(
-                f"unknown scheme {name!r} (this model knows: {', '.join(self.names)})"
-            )
+            known = ", ".join(self.names)
+            raise SerkitError(f"unknown scheme {name!r} (this model knows: {known})")
         try:
             return self.build(name, spec)
         except (KeyError, TypeError, ValueError) as e:

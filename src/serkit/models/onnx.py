@@ -122,6 +122,7 @@ class OnnxTagger(WindowedTagger):
         self._check_graph(path)
         self.max_tokens = int(max_tokens)
         self.decoding = check_decoding(decoding)
+        self.init_heads(config)
 
     def _check_graph(self, path: Path) -> None:
         """Refuse, at load, a graph that does not fit ``config.json`` (another model's

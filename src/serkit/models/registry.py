@@ -57,6 +57,7 @@ def load_tagger(path: str | Path | None = None, prefer: str = "auto", **kwargs: 
         if not d.is_dir():
             raise ModelLoadError(f"{d}: a model is a directory (with {CARD_NAME}), not a file")
     card = read_card(d)
+    scheme = kwargs.pop("scheme", None)
     try:
         tagger = _load(d, card, prefer, kwargs)
     except SerkitError:
@@ -64,8 +65,10 @@ def load_tagger(path: str | Path | None = None, prefer: str = "auto", **kwargs: 
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
         # A config value of the wrong type or range (``serkit_max_length: "abc"``...).
         raise ModelLoadError(f"{d}: cannot load the model: {type(e).__name__}: {e}") from e
-    check_labels(d, card, tagger.labels)
+    check_labels(d, card, getattr(tagger, "raw_labels", None) or tagger.labels)
     check_window(d, tagger)
+    if scheme is not None:
+        tagger.use_scheme(scheme)
     return tagger
 
 
@@ -84,14 +87,15 @@ def _load(d: Path, card: dict[str, Any], prefer: str, kwargs: dict[str, Any]) ->
 
 def check_labels(d: Path, card: dict[str, Any], labels: object) -> None:
     """The model's labels must be IOB2 tags, and the ones its card lists: a card copied
-    over another model's files would otherwise mislabel every entity without a word."""
+    over another model's files would otherwise mislabel every entity without a word.
+    A multi-head model's outputs are ``head:tag``."""
+    multi = isinstance(labels, list) and any(isinstance(x, str) and ":" in x for x in labels)
     ok = (
         isinstance(labels, list)
-        and OUTSIDE in labels
+        and any(x == OUTSIDE or str(x).endswith(":" + OUTSIDE) for x in labels)
         and len(set(labels)) == len(labels)
         and all(
-            isinstance(x, str) and (x == OUTSIDE or (x[:2] in ("B-", "I-") and len(x) > 2))
-            for x in labels
+            isinstance(x, str) and _is_tag(x.rpartition(":")[2] if multi else x) for x in labels
         )
     )
     if not ok:
@@ -104,6 +108,10 @@ def check_labels(d: Path, card: dict[str, Any], labels: object) -> None:
             f"{d}: {CARD_NAME} lists labels {_short(listed)} but the model has "
             f"{_short(labels)}; the card and the model files come from different models"
         )
+
+
+def _is_tag(x: str) -> bool:
+    return x == OUTSIDE or (x[:2] in ("B-", "I-") and len(x) > 2)
 
 
 def check_window(d: Path, tagger: Tagger) -> None:

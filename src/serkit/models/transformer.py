@@ -157,6 +157,7 @@ class TransformerTagger(WindowedTagger):
         self.max_tokens = max_tokens
         self.threads = threads
         self.decoding = check_decoding(decoding)
+        self.init_heads(cfg.to_dict())
 
     @classmethod
     def load(cls, model_dir: str | Path, **kw: Any) -> TransformerTagger:

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from serkit.errors import SerkitError
 from serkit.models.encoding import Encoder, decode, word_logits
-from serkit.models.heads import View
+from serkit.models.heads import Heads, View
 from serkit.tagger import Tagger
 
 
@@ -27,6 +28,26 @@ class WindowedTagger(Tagger):
     view: View | None = None
     #: The model's outputs, one name each (``labels`` is the view's when there is one).
     raw_labels: list[str] | None = None
+
+    heads: Heads | None = None
+
+    def init_heads(self, config: dict) -> None:
+        """Read the model's heads and schemes from its ``config.json`` and answer in the
+        default scheme (a one-head model: its own labels, as always)."""
+        self.raw_labels = list(self.labels)
+        self.heads = Heads(config, self.raw_labels)
+        self.set_view(self.heads.view())
+
+    @property
+    def schemes(self) -> list[str]:
+        return self.heads.names if self.heads is not None else []
+
+    def use_scheme(self, scheme: str | None) -> None:
+        """Answer in the label set and convention ``scheme`` names (``wikiser``,
+        ``softner-9``, ``sner``, ``developer``...; None: the model's default)."""
+        if self.heads is None:
+            raise SerkitError("this tagger has no heads to choose a scheme from")
+        self.set_view(self.heads.view(scheme))
 
     def set_view(self, view: View | None) -> None:
         """Answer in ``view``'s labels from now on (None: the raw outputs)."""

@@ -365,7 +365,7 @@ class Trainer:
             self.lexicon.save(stage / "lexicon.tsv")
         card = {
             "arch": "transformer",
-            "labels": self.heads.view().labels if self.multi else self.labels,
+            "labels": self.labels,
             "backbone": cfg.backbone or "minilm",
             "features": self.scheme.to_dict(),
             "config": cfg.to_dict(),

@@ -1,0 +1,266 @@
+"""Multi-corpus training: declarations, allowed sets, the partial-label loss, heads and
+schemes, and a toy run where two corpora label one word differently on purpose."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import serkit
+from _corpus import write_tagged
+from serkit.corpora import BUILTIN, CorpusSpec, Declaration, LabelSpace
+from serkit.errors import DataFormatError, SerkitError
+from serkit.labels import bio_labels
+from serkit.models.heads import Heads
+from serkit.training.config import TrainConfig
+from serkit.training.losses import partial_selfreg_loss
+from serkit.training.selfreg import selfreg_loss
+from serkit.training.trainer import Trainer
+from test_transformer import tiny_backbone
+
+
+# -- the loss -------------------------------------------------------------------------
+@pytest.mark.parametrize("k,alpha", [(1, 0.0), (2, 0.0), (2, 3.0), (3, 1.5)])
+def test_partial_loss_equals_cross_entropy_for_one_tag_sets(k, alpha):
+    torch.manual_seed(0)
+    b, t, c = 3, 5, 7
+    logits = torch.randn(k * b, t, c)
+    labels = torch.randint(0, c, (b, t))
+    labels[0, 1] = labels[2, 4] = -100
+    allowed = F.one_hot(labels.clamp(min=0), c).bool() & (labels >= 0).unsqueeze(-1)
+    head = torch.ones(b, c, dtype=torch.bool)
+    got, parts = partial_selfreg_loss(logits, allowed, head, k, alpha)
+    want, want_parts = selfreg_loss(logits, labels, k, alpha)
+    assert torch.allclose(got, want, atol=1e-5)
+    assert parts["ce"] == pytest.approx(want_parts["ce"], abs=1e-5)
+
+
+def test_partial_loss_gives_no_gradient_where_every_tag_is_allowed():
+    torch.manual_seed(1)
+    logits = torch.randn(2, 4, 5, requires_grad=True)
+    allowed = torch.zeros(2, 4, 5, dtype=torch.bool)
+    allowed[0, 0] = True  # every tag allowed: -log(1) = 0
+    allowed[1, 2, 3] = True  # a single tag: ordinary cross-entropy
+    head = torch.ones(2, 5, dtype=torch.bool)
+    loss, _ = partial_selfreg_loss(logits, allowed, head, 1, 0.0)
+    loss.backward()
+    assert torch.all(logits.grad[0, 0] == 0)
+    assert torch.any(logits.grad[1, 2] != 0)
+
+
+def test_partial_loss_prefers_nothing_inside_the_allowed_set():
+    """-log(p(A) + p(B)) is the same whichever of A and B holds the mass."""
+    head = torch.ones(1, 3, dtype=torch.bool)
+    allowed = torch.tensor([[[True, True, False]]])
+    a = torch.tensor([[[5.0, 0.0, 0.0]]])
+    b = torch.tensor([[[0.0, 5.0, 0.0]]])
+    la, _ = partial_selfreg_loss(a, allowed, head, 1, 0.0)
+    lb, _ = partial_selfreg_loss(b, allowed, head, 1, 0.0)
+    assert float(la) == pytest.approx(float(lb))
+
+
+def test_heads_never_compete_in_the_softmax():
+    """Outputs outside a row's head do not change its loss."""
+    head = torch.tensor([[True, True, False, False]])
+    allowed = torch.tensor([[[True, False, False, False]]])
+    x = torch.tensor([[[1.0, 2.0, -3.0, 9.0]]])
+    y = x.clone()
+    y[..., 2:] = torch.tensor([40.0, -40.0])
+    lx, _ = partial_selfreg_loss(x, allowed, head, 1, 0.0)
+    ly, _ = partial_selfreg_loss(y, allowed, head, 1, 0.0)
+    assert float(lx) == pytest.approx(float(ly))
+    assert float(lx) == pytest.approx(float(-F.log_softmax(x[0, 0, :2], -1)[0]))
+
+
+# -- declarations and allowed sets ---------------------------------------------------
+def spec(name: str, declare: str, path: str = "x.txt", **kw) -> CorpusSpec:
+    return CorpusSpec.from_dict({"name": name, "train": path, "declare": declare, **kw})
+
+
+def test_partial_sets_follow_the_declared_relation():
+    so, sner = spec("so", "softner-9"), spec("sner", "sner")
+    space = LabelSpace("partial", [so, sner])
+    labels = space.flat_labels()
+
+    def allowed(corpus, tag):
+        (sid,) = space.allowed_ids(corpus, [tag])
+        return {labels[i] for i in np.flatnonzero(space.set_table()[sid])}
+
+    assert allowed(so, "B-Library") == {"B-Library"}
+    # StackOverflow NER never annotates Protocol, Architecture, General_Concept: its O
+    # may hide them.
+    assert allowed(so, "O") == {"O"} | {
+        f"{p}-{t}" for t in ("Protocol", "Architecture", "General_Concept") for p in "BI"
+    }
+    assert allowed(sner, "B-Fram") == {"B-Library", "B-Application"}
+    assert allowed(sner, "I-Plat") == {"I-Operating_System", "I-Device", "I-Architecture"}
+    assert allowed(sner, "B-API") == {"O"}  # no serkit type stands for API
+
+
+def test_merge_maps_each_type_to_its_first_serkit_type():
+    sner = spec("sner", "sner")
+    space = LabelSpace("merge", [sner, spec("w", "wikiser")])
+    labels = space.flat_labels()
+    (sid,) = space.allowed_ids(sner, ["B-Fram"])
+    assert [labels[i] for i in np.flatnonzero(space.set_table()[sid])] == ["B-Library"]
+
+
+def test_multihead_gives_each_corpus_its_own_head_and_labels():
+    w, so = spec("wiki", "wikiser"), spec("so", "softner-9")
+    space = LabelSpace("multihead", [w, so])
+    assert space.total == len(bio_labels(BUILTIN["wikiser"].types)) + len(
+        bio_labels(BUILTIN["softner-9"].types)
+    )
+    (sid,) = space.allowed_ids(so, ["B-Library"])
+    (idx,) = np.flatnonzero(space.set_table()[sid])
+    assert space.flat_labels()[idx] == "so:B-Library"
+    assert space.head_mask()[1, idx] and not space.head_mask()[0, idx]
+
+
+def test_a_tag_outside_the_declaration_is_an_error_naming_file_and_type(tmp_path):
+    bad = write_tagged(tmp_path / "so.txt", [("use http now", "O B-Protocol O")] * 3)
+    cfg = TrainConfig.from_dict(
+        dict(mode="merge", corpora=[
+            {"name": "so", "declare": "softner-9", "train": str(bad)},
+            {"name": "w", "declare": "wikiser", "train": str(bad)},
+        ], output=str(tmp_path / "out"))
+    )  # fmt: skip
+    with pytest.raises(DataFormatError) as e:
+        Trainer(cfg, progress=False)._read_data()
+    assert str(bad) in str(e.value) and "'Protocol'" in str(e.value)
+    assert "softner-9" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "decl,msg",
+    [
+        ({"types": ["A"], "relation": {}}, "no relation"),
+        ({"types": ["A"], "relation": {"A": ["Libary"]}}, "unknown serkit type"),
+        ({"types": ["A"], "relation": {"A": ["Library"]}, "unannotated": ["Library"]}, "both"),
+        ({"types": ["A"], "relation": {"A": [], "B": []}}, "not in its types"),
+    ],
+)
+def test_contradictory_declarations_are_clear_errors(tmp_path, decl, msg):
+    path = tmp_path / "mine.toml"
+    lines = [f"types = {decl['types']!r}".replace("'", '"'), "[relation]"]
+    lines[1:1] = [f"unannotated = {decl.get('unannotated', [])!r}".replace("'", '"')]
+    lines += [f'{k} = {v!r}'.replace("'", '"') for k, v in decl["relation"].items()]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SerkitError, match=msg) as e:
+        CorpusSpec.from_dict({"name": "c", "train": "t.txt", "declare": str(path)})
+    assert str(path) in str(e.value)
+
+
+def test_corpus_keys_are_checked():
+    with pytest.raises(SerkitError, match="unknown corpus key"):
+        CorpusSpec.from_dict({"name": "c", "train": "t", "wieght": 2})
+    with pytest.raises(SerkitError, match="weight"):
+        CorpusSpec.from_dict({"name": "c", "train": "t", "declare": "sner", "weight": 0})
+    with pytest.raises(SerkitError, match="one of dev"):
+        CorpusSpec.from_dict(
+            {"name": "c", "train": "t", "declare": "sner", "dev": "d", "val_slice": True}
+        )
+    with pytest.raises(SerkitError, match="needs several corpora"):
+        TrainConfig.from_dict({"train": "t.txt", "mode": "partial"})
+
+
+def test_projection_is_a_function_into_the_corpus_types():
+    proj = BUILTIN["sner"].projection()
+    assert proj["Library"] == proj["Application"] == "Fram"
+    assert proj["Language"] == "PL" and proj["Algorithm"] is None
+
+
+# -- heads and schemes at inference ---------------------------------------------------
+def test_developer_scheme_splits_the_primary_o_by_the_fill_head():
+    wl = ["O", "B-Protocol", "I-Protocol", "B-Library", "I-Library"]
+    sl = ["O", "B-Library", "I-Library"]
+    config = {
+        "serkit_heads": [{"name": "w", "labels": wl}, {"name": "s", "labels": sl}],
+        "serkit_schemes": {
+            "dev": {"head": "s", "fill": {"head": "w", "types": ["Protocol"]},
+                    "types": ["Library", "Protocol"]},
+            "wikiser": {"head": "w"},
+        },  # fmt: skip
+        "serkit_default_scheme": "dev",
+    }
+    heads = Heads(config, [f"w:{t}" for t in wl] + [f"s:{t}" for t in sl])
+    view = heads.view()
+    assert view.labels == ["O", "B-Library", "I-Library", "B-Protocol", "I-Protocol"]
+    # one word: the s head says O 0.8 / B-Library 0.2; the w head says B-Protocol 3:1 over O
+    w = np.log(np.array([0.2, 0.6, 0.0001, 0.1, 0.0999]))
+    s = np.log(np.array([0.8, 0.2, 1e-9]))
+    p = np.exp(view.apply(np.concatenate([w, s])[None, :]))[0]
+    assert p.sum() == pytest.approx(1.0)
+    assert p[1] == pytest.approx(0.2, abs=1e-6)  # Library: the primary head's own
+    assert p[3] == pytest.approx(0.8 * 0.6 / (0.2 + 0.6 + 0.0001), rel=1e-3)
+    assert heads.view("wikiser").labels == bio_labels(["Protocol", "Library"])
+    with pytest.raises(SerkitError, match="unknown scheme"):
+        heads.view("nope")
+
+
+def test_one_head_model_maps_to_known_schemes():
+    labels = bio_labels(BUILTIN["wikiser"].types)
+    heads = Heads({}, labels)
+    assert heads.view() is None and heads.view("wikiser") is None
+    v = heads.view("softner-9")
+    assert v is not None and "B-Protocol" not in v.labels and "B-Library" in v.labels
+    with pytest.raises(SerkitError, match="unknown scheme"):
+        heads.view("sner")
+
+
+# -- a toy run: one word, two conventions --------------------------------------------
+A = [("i use tensorflow on linux .", "O O B-Language O B-Operating_System O"),
+     ("http is a protocol", "B-Protocol O O O"),
+     ("tensorflow is fast", "B-Language O O")] * 8  # fmt: skip
+B = [("i use tensorflow on linux .", "O O B-Library O B-Operating_System O"),
+     ("http over tcp", "O O O"),
+     ("tensorflow is fast", "B-Library O O")] * 8  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def toy_multihead(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("mc")
+    bb = tiny_backbone(tmp / "bb")
+    fa, fb = write_tagged(tmp / "a.txt", A), write_tagged(tmp / "b.txt", B)
+    cfg = TrainConfig.from_dict(dict(
+        mode="multihead",
+        corpora=[{"name": "wiki", "declare": "wikiser", "train": str(fa), "val_slice": True},
+                 {"name": "so", "declare": "softner-9", "train": str(fb), "val_slice": True}],
+        backbone=str(bb), features=["case"], epochs=12, lr=5e-3, head_lr=3e-2, warmup=0.0,
+        batch_tokens=128, max_length=16, stride=4, k=2, alpha=1.0, seed=3,
+        output=str(tmp / "out"), eval_every=0, checkpoint_every=50, log_every=5, threads=1,
+        keep_best=False,
+    ))  # fmt: skip
+    return Trainer(cfg, progress=False).run()
+
+
+def test_toy_two_conventions_in_one_model(toy_multihead):
+    text = "i use tensorflow on linux ."
+    wiki = serkit.load(str(toy_multihead), scheme="wikiser", prefer="torch")
+    so = serkit.load(str(toy_multihead), scheme="softner-9", prefer="torch")
+    assert [(e.text, e.label) for e in wiki(text)] == [
+        ("tensorflow", "Language"), ("linux", "Operating_System")]  # fmt: skip
+    assert [(e.text, e.label) for e in so(text)] == [
+        ("tensorflow", "Library"), ("linux", "Operating_System")]  # fmt: skip
+    # The default scheme (developer text): StackOverflow's convention where it has a type,
+    # WikiSER's for the types it never annotates (Protocol).
+    dev = serkit.load(str(toy_multihead), prefer="torch")
+    assert sorted(dev.schemes) == ["developer", "softner-9", "wikiser"]
+    assert ("tensorflow", "Library") in [(e.text, e.label) for e in dev(text)]
+    assert [(e.text, e.label) for e in dev("http is a protocol")] == [("http", "Protocol")]
+    assert [(e.text, e.label) for e in so("http is a protocol")] == []
+
+
+def test_card_lists_schemes_and_corpora(toy_multihead):
+    import json
+
+    card = json.loads((toy_multihead / "serkit.json").read_text())
+    assert card["mode"] == "multihead" and card["default_scheme"] == "developer"
+    assert [c["name"] for c in card["corpora"]] == ["wiki", "so"]
+    assert set(card["dev"]["corpora"]) == {"wiki", "so"}
+    with pytest.raises(SerkitError, match="unknown scheme"):
+        serkit.load(str(toy_multihead), scheme="sner", prefer="torch")
