@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 import serkit
 from _corpus import write_tagged
-from serkit.corpora import BUILTIN, CorpusSpec, Declaration, LabelSpace
+from serkit.corpora import BUILTIN, CorpusSpec, LabelSpace
 from serkit.errors import DataFormatError, SerkitError
 from serkit.labels import bio_labels
 from serkit.models.heads import Heads
@@ -148,7 +148,7 @@ def test_contradictory_declarations_are_clear_errors(tmp_path, decl, msg):
     path = tmp_path / "mine.toml"
     lines = [f"types = {decl['types']!r}".replace("'", '"'), "[relation]"]
     lines[1:1] = [f"unannotated = {decl.get('unannotated', [])!r}".replace("'", '"')]
-    lines += [f'{k} = {v!r}'.replace("'", '"') for k, v in decl["relation"].items()]
+    lines += [f"{k} = {v!r}".replace("'", '"') for k, v in decl["relation"].items()]
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(SerkitError, match=msg) as e:
         CorpusSpec.from_dict({"name": "c", "train": "t.txt", "declare": str(path)})
@@ -181,8 +181,11 @@ def test_developer_scheme_splits_the_primary_o_by_the_fill_head():
     config = {
         "serkit_heads": [{"name": "w", "labels": wl}, {"name": "s", "labels": sl}],
         "serkit_schemes": {
-            "dev": {"head": "s", "fill": {"head": "w", "types": ["Protocol"]},
-                    "types": ["Library", "Protocol"]},
+            "dev": {
+                "head": "s",
+                "fill": {"head": "w", "types": ["Protocol"]},
+                "types": ["Library", "Protocol"],
+            },
             "wikiser": {"head": "w"},
         },  # fmt: skip
         "serkit_default_scheme": "dev",
