@@ -211,8 +211,10 @@ def test_one_head_model_maps_to_known_schemes():
     assert heads.view() is None and heads.view("wikiser") is None
     v = heads.view("softner-9")
     assert v is not None and "B-Protocol" not in v.labels and "B-Library" in v.labels
+    sner = heads.view("sner")  # through the S-NER declaration's projection
+    assert sner is not None and set(sner.labels) == set(bio_labels(["Fram", "Plat", "PL", "Stan"]))
     with pytest.raises(SerkitError, match="unknown scheme"):
-        heads.view("sner")
+        heads.view("nope")
 
 
 # -- a toy run: one word, two conventions --------------------------------------------

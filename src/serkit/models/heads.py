@@ -82,6 +82,19 @@ class View:
         return np.log(np.maximum(p, _EPS))
 
 
+def _mappings_from(own: str) -> dict[str, dict[str, str | None]]:
+    """Label sets a one-head model in ``own`` can answer in: the built-in mappings, and for
+    serkit's own types every declared corpus's projection (serkit.corpora)."""
+    from serkit.corpora import BUILTIN, SERKIT_TYPES
+
+    out = {dst: dict(m) for (src, dst), m in MAPPINGS.items() if src == own}
+    if set(SCHEMES.get(own, ())) == set(SERKIT_TYPES):
+        for name, decl in BUILTIN.items():
+            if name != own:
+                out.setdefault(name, decl.projection())
+    return out
+
+
 class Heads:
     """The heads and schemes of one model, read from its ``config.json``."""
 
@@ -121,7 +134,7 @@ class Heads:
         own = self.own_scheme()
         if own is None:
             return []
-        return [own] + [dst for (src, dst) in MAPPINGS if src == own]
+        return [own] + sorted(_mappings_from(own))
 
     def own_scheme(self) -> str | None:
         """The known label set (``wikiser``, ``softner-9``...) a one-head model's types are."""
@@ -138,11 +151,11 @@ class Heads:
             own = self.own_scheme()
             if scheme is None or scheme == own:
                 return None
-            if own is None or (own, scheme) not in MAPPINGS:
+            table = _mappings_from(own).get(scheme) if own is not None else None
+            if table is None:
                 known = ", ".join(self.names) or "its own labels only"
                 raise SerkitError(f"unknown scheme {scheme!r} for this model (it knows: {known})")
-            return self.build(scheme, {"head": "", "map": {
-                k: v for k, v in MAPPINGS[(own, scheme)].items() if v}})  # fmt: skip
+            return self.build(scheme, {"head": "", "map": {k: v for k, v in table.items() if v}})
         name = scheme if scheme is not None else (self.default or self.names[0])
         spec = self.schemes_cfg.get(name)
         if spec is None:
