@@ -73,16 +73,16 @@ def load_tagger(path: str | Path | None = None, prefer: str = "auto", **kwargs: 
 
 
 def _load(d: Path, card: dict[str, Any], prefer: str, kwargs: dict[str, Any]) -> Tagger:
-    arch = card.get("arch")
-    if arch == "transformer":
-        return _load_transformer(d, card, prefer, kwargs)
-    if arch == "crf":
-        if prefer not in ("auto", "torch"):
-            raise ModelLoadError(f"{d}: a CRF model has no ONNX runtime")
-        from serkit.models.crf import CrfTagger
+    from serkit.architectures import get
 
-        return CrfTagger.load(d, card=card, **kwargs)
-    raise ModelLoadError(f"{d}: unknown model arch {arch!r} in {CARD_NAME} (transformer or crf)")
+    arch = get(card.get("arch"), f"{d}/{CARD_NAME}", ModelLoadError)
+    return arch.load(d, card, prefer, kwargs)
+
+
+def load_crf(d: Path, card: dict[str, Any], prefer: str, kwargs: dict[str, Any]) -> Tagger:
+    from serkit.models.crf import CrfTagger
+
+    return CrfTagger.load(d, card=card, **kwargs)
 
 
 def check_labels(d: Path, card: dict[str, Any], labels: object) -> None:
@@ -139,7 +139,7 @@ def _short(value: object, n: int = 160) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
-def _load_transformer(d: Path, card: dict[str, Any], prefer: str, kwargs: dict[str, Any]) -> Tagger:
+def load_transformer(d: Path, card: dict[str, Any], prefer: str, kwargs: dict[str, Any]) -> Tagger:
     from serkit.models.onnx import find_onnx
 
     onnx_file = find_onnx(d, prefer) if prefer != "torch" else None

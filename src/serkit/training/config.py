@@ -13,77 +13,114 @@ from typing import Any
 from serkit.errors import SerkitError
 
 
+def opt(default: Any, help: str, group: str, *, factory: Any = None) -> Any:
+    """A config field: its default, its one help line (``serkit train --help`` and the
+    docs show it) and its group in the config tree (a TOML table of that name)."""
+    meta = {"help": help, "group": group}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+#: The config tree: every option belongs to one table (``[train.schedule]``...); a TOML
+#: file may also give any option at the top of ``[train]``.
+GROUPS = ("data", "model", "loss", "schedule", "run", "crf")
+
+
 @dataclass
 class TrainConfig:
-    """Every knob of ``serkit train``; the TOML keys have the same names."""
+    """Every knob of ``serkit train``, typed once: TOML keys, ``--key value`` overrides on
+    the command line, the card's ``config`` and resume all read these fields."""
 
-    train: str = ""
-    dev: str | None = None
-    #: W1 split: sentences with 0-based index % 10 == 9 of ``train`` become the dev set.
-    val_slice: bool = False
-    #: S2 split: the last ``val_tail`` fraction of ``train``'s sentences become the dev set.
-    val_tail: float | None = None
-    format: str | None = None
-    #: Map the types of train and dev first: ``"src:dst"`` (``stackoverflow-ner:softner-9``)
-    #: or a TOML/JSON mapping file.
-    mapping: str | None = None
-    protocol: str | None = None
-    #: Several corpora, each with its own label set (``[[train.corpora]]`` tables: name,
-    #: train, dev | val_slice | val_tail, format, mapping, weight, and a declaration: a
-    #: built-in name in ``declare`` or inline types/relation/unannotated); see
-    #: :mod:`serkit.corpora`. Replaces ``train``/``dev``/``mapping``.
-    corpora: list[dict] | None = None
-    #: How corpora share the model: single, merge, partial or multihead
-    #: (:mod:`serkit.corpora.space`); ``single`` for one ``train`` file.
-    mode: str = "single"
-    arch: str = "transformer"
-    backbone: str | None = "minilm"
-    features: list[str] = field(default_factory=lambda: ["case", "lexicon"])
-    #: The lexicon feature of a training sentence comes from a lexicon built on the other
-    #: folds (jackknife), so the model cannot learn "lexicon tag == gold tag" verbatim.
-    lexicon_folds: int = 5
-    lexicon_case: str = "smart"
-    lexicon_min_ratio: float = 0.0
-    epochs: float = 3.0
-    max_steps: int | None = None
-    lr: float = 1e-4
-    #: Learning rate of the new parts (token-type table, classifier); None = lr.
-    head_lr: float | None = None
-    weight_decay: float = 0.01
-    #: Warm-up as a fraction of the optimiser steps.
-    warmup: float = 0.1
-    batch_tokens: int = 4096
-    max_length: int = 128
-    stride: int = 32
-    k: int = 1
-    alpha: float = 0.0
-    alpha_warmup: float = 0.1
-    dropout: float = 0.1
-    #: Keep only the backbone's first N layers (None: all). A cheaper, faster student:
-    #: dropping the top layers loses least (Sajjad et al., "On the effect of dropping
-    #: layers of pre-trained transformer models", 2023).
-    num_layers: int | None = None
-    #: Knowledge distillation: a trained serkit transformer (same labels, features and
-    #: tokenizer) whose soft tags the student also learns, with this weight and temperature.
-    teacher: str | None = None
-    distill: float = 1.0
-    distill_temperature: float = 2.0
-    grad_clip: float = 1.0
-    seed: int = 13
-    output: str = "runs/model"
-    #: Evaluate on dev every N steps (0: once per epoch).
-    eval_every: int = 0
-    checkpoint_every: int = 200
-    keep_best: bool = True
-    log_every: int = 20
-    threads: int = 2
-    # CRF-only knobs (``--arch crf``, read by serkit.models.crf.train_from_config).
-    c1: float | None = None
-    c2: float | None = None
-    max_iterations: int | None = None
-    min_freq: int | None = None
-    window: int | None = None
-    jackknife: int | None = None
+    # -- data ------------------------------------------------------------------------
+    train: str = opt("", "Training data: a file or a WikiSER corpus folder.", "data")
+    dev: str | None = opt(None, "Validation data (selects the best checkpoint).", "data")
+    val_slice: bool = opt(
+        False, "W1 split: sentences with 0-based index % 10 == 9 of train validate.", "data"
+    )
+    val_tail: float | None = opt(
+        None, "S2 split: this last fraction of train's sentences validates.", "data"
+    )
+    format: str | None = opt(None, "wikiser | conll | jsonl (default: detect).", "data")
+    mapping: str | None = opt(
+        None, "Map train/dev types first: src:dst (stackoverflow-ner:softner-9) or a file.", "data"
+    )
+    protocol: str | None = opt(None, "Protocol name for the card (W1, S1, M1...).", "data")
+    corpora: list[dict] | None = opt(
+        None,
+        "Several corpora with their own label sets ([[train.corpora]] tables: name, train, "
+        "dev | val_slice | val_tail, format, mapping, weight, declare or "
+        "types/relation/unannotated; see serkit.corpora). Replaces train/dev/mapping.",
+        "data",
+    )
+    mode: str = opt(
+        "single", "How corpora share the model: single, merge, partial or multihead.", "data"
+    )
+    # -- model -----------------------------------------------------------------------
+    arch: str = opt("transformer", "transformer or crf (a registered architecture).", "model")
+    backbone: str | None = opt(
+        "minilm", "minilm (packaged), a local model folder or a hub name.", "model"
+    )
+    features: list[str] = opt(
+        None, "Extra word inputs: case, lexicon.", "model", factory=lambda: ["case", "lexicon"]
+    )
+    lexicon_folds: int = opt(
+        5,
+        "Lexicon feature of a training sentence from a lexicon of the other folds (jackknife), "
+        "so the model cannot learn 'lexicon tag == gold tag' verbatim.",
+        "model",
+    )
+    lexicon_case: str = opt("smart", "Lexicon match case policy: smart, sensitive, insensitive.",
+                            "model")  # fmt: skip
+    lexicon_min_ratio: float = opt(
+        0.0, "Lexicon entries labelled in at least this share of their mentions.", "model"
+    )
+    max_length: int = opt(128, "Sub-tokens per window.", "model")
+    stride: int = opt(32, "Overlap of long-sentence windows.", "model")
+    dropout: float = opt(0.1, "Hidden dropout probability.", "model")
+    num_layers: int | None = opt(
+        None,
+        "Keep only the backbone's first N layers: a cheaper student (dropping the top layers "
+        "loses least; Sajjad et al. 2023).",
+        "model",
+    )
+    # -- loss ------------------------------------------------------------------------
+    k: int = opt(1, "Self-regularization passes under independent dropout (1 = vanilla).", "loss")
+    alpha: float = opt(0.0, "Weight of the agreement (KL) term.", "loss")
+    alpha_warmup: float = opt(0.1, "Fraction of steps trained with alpha = 0 first.", "loss")
+    teacher: str | None = opt(
+        None, "Distil from this trained serkit transformer (same labels, features).", "loss"
+    )
+    distill: float = opt(1.0, "Weight of the distillation term (with teacher).", "loss")
+    distill_temperature: float = opt(2.0, "Softmax temperature of distillation.", "loss")
+    # -- schedule --------------------------------------------------------------------
+    epochs: float = opt(3.0, "Training epochs (may be fractional).", "schedule")
+    max_steps: int | None = opt(None, "Stop after this many optimiser steps.", "schedule")
+    lr: float = opt(1e-4, "Peak learning rate of the encoder.", "schedule")
+    head_lr: float | None = opt(
+        None, "Learning rate of the new parts (classifier, feature table); none = lr.", "schedule"
+    )
+    weight_decay: float = opt(0.01, "AdamW weight decay.", "schedule")
+    warmup: float = opt(0.1, "Warm-up as a fraction of the optimiser steps.", "schedule")
+    batch_tokens: int = opt(
+        4096, "Batch size in sub-tokens (rows x longest row, padding included).", "schedule"
+    )
+    grad_clip: float = opt(1.0, "Gradient norm clip (0: off).", "schedule")
+    seed: int = opt(13, "Seed of every random choice.", "schedule")
+    # -- run -------------------------------------------------------------------------
+    output: str = opt("runs/model", "Output model folder.", "run")
+    eval_every: int = opt(0, "Evaluate on validation every N steps (0: once per epoch).", "run")
+    checkpoint_every: int = opt(200, "Write a resumable checkpoint every N steps.", "run")
+    keep_best: bool = opt(True, "Keep the best model by validation F1 (else the last).", "run")
+    log_every: int = opt(20, "Log the loss every N steps (metrics.jsonl).", "run")
+    threads: int = opt(2, "CPU threads for torch.", "run")
+    # -- crf (read by the CRF architecture) -------------------------------------------
+    c1: float | None = opt(None, "CRF L1 penalty.", "crf")
+    c2: float | None = opt(None, "CRF L2 penalty.", "crf")
+    max_iterations: int | None = opt(None, "CRF L-BFGS iterations.", "crf")
+    min_freq: int | None = opt(None, "CRF minimum feature frequency.", "crf")
+    window: int | None = opt(None, "CRF context window (words each side).", "crf")
+    jackknife: int | None = opt(None, "CRF lexicon-feature folds (0: off).", "crf")
 
     def __post_init__(self) -> None:
         self._check_types()
@@ -130,8 +167,9 @@ class TrainConfig:
                 )
         elif self.mode != "single":
             raise SerkitError(f"mode {self.mode!r} needs several corpora ([[train.corpora]])")
-        if self.arch not in ("transformer", "crf"):
-            raise SerkitError(f"unknown arch {self.arch!r} (use transformer or crf)")
+        from serkit.architectures import get
+
+        get(self.arch)  # an unknown name is an error listing the registered ones
 
     def _check_types(self) -> None:
         """TOML gives strings, lists and numbers; a wrong one must be an error naming the
@@ -186,9 +224,28 @@ def _kinds(annotation: Any) -> tuple[type, ...]:
 _KINDS = {name: _kinds(t) for name, t in typing.get_type_hints(TrainConfig).items()}
 
 
+def _flatten(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """Options given in group tables (``[train.schedule] epochs = 2``) joined with those at
+    the top; an option in the wrong table, or given twice, is an error naming it."""
+    out = {k: v for k, v in data.items() if k not in GROUPS or not isinstance(v, dict)}
+    for group in GROUPS:
+        table = data.get(group)
+        if not isinstance(table, dict):
+            continue
+        for key, value in table.items():
+            if _GROUP_OF.get(key) != group:
+                home = _GROUP_OF.get(key)
+                hint = f" (it belongs in [{home}])" if home else ""
+                raise SerkitError(f"{where}: [{group}] has no option {key!r}{hint}")
+            if key in out:
+                raise SerkitError(f"{where}: option {key!r} is given twice")
+            out[key] = value
+    return out
+
+
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """A TOML file (keys at top level or under ``[train]``) with ``overrides`` applied
-    (``None`` values mean "not given")."""
+    """A TOML file (options at the top of ``[train]`` or in its group tables) with
+    ``overrides`` applied (``None`` values mean "not given")."""
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
@@ -198,6 +255,7 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
             raise SerkitError(f"{p}: cannot read training config: {e}") from e
         if isinstance(data.get("train"), dict):
             data = data["train"]
+        data = _flatten(data, str(p))
     for key, value in (overrides or {}).items():
         if value is not None:
             data[key] = value
@@ -205,3 +263,85 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
     if not cfg.train and not cfg.corpora:
         raise SerkitError("no training data: give --train or set train (or corpora) in the config")
     return cfg
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+_SHORT = {"-o": "--output"}
+_GROUP_OF = {name: f.metadata.get("group") for name, f in _FIELDS.items()}
+
+
+def parse_overrides(args: list[str]) -> dict[str, Any]:
+    """``--epochs 2 --val-slice --no-keep-best --schedule.lr 1e-4 --features case,lexicon``
+    -> option values typed from :class:`TrainConfig` (spaCy-style overrides: every option
+    is a flag without a second list of them to keep in step)."""
+    out: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        arg = _SHORT.get(args[i], args[i])
+        if not arg.startswith("--"):
+            raise SerkitError(f"unexpected argument {arg!r}: options are --name value")
+        name, eq, inline = arg[2:].partition("=")
+        name = name.rpartition(".")[2].replace("-", "_")  # --schedule.lr: the group is optional
+        negate = name.startswith("no_") and name[3:] in _FIELDS and name not in _FIELDS
+        key = name[3:] if negate else name
+        f = _FIELDS.get(key)
+        if f is None or key == "corpora":
+            import difflib
+
+            close = difflib.get_close_matches(key, list(_FIELDS), n=1)
+            hint = f"; did you mean --{close[0].replace('_', '-')}?" if close else ""
+            raise SerkitError(f"unknown training option --{name.replace('_', '-')}{hint}")
+        kinds = _KINDS[key]
+        if bool in kinds:
+            if eq:
+                out[key] = _parse_bool(inline, key)
+            else:
+                out[key] = not negate
+            i += 1
+            continue
+        if eq:
+            raw = inline
+            i += 1
+        else:
+            if i + 1 >= len(args):
+                raise SerkitError(f"--{name.replace('_', '-')} needs a value")
+            raw = args[i + 1]
+            i += 2
+        out[key] = _parse_value(raw, kinds, key)
+    return out
+
+
+def _parse_bool(raw: str, key: str) -> bool:
+    low = raw.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise SerkitError(f"--{key.replace('_', '-')} takes true or false, got {raw!r}")
+
+
+def _parse_value(raw: str, kinds: tuple[type, ...], key: str) -> Any:
+    if type(None) in kinds and raw.strip().lower() in ("none", "null"):
+        return None
+    if list in kinds:
+        return [] if raw.strip().lower() in ("", "none") else [
+            x.strip() for x in raw.split(",") if x.strip()]  # fmt: skip
+    for kind in (int, float, str):
+        if kind in kinds:
+            try:
+                return kind(raw)
+            except ValueError:
+                continue
+    want = " or ".join(k.__name__ for k in kinds if k is not type(None))
+    raise SerkitError(f"--{key.replace('_', '-')} must be {want}, got {raw!r}")
+
+
+def options_help() -> str:
+    """Every option with its help line, by group: the epilog of ``serkit train --help``."""
+    lines = []
+    for group in GROUPS:
+        lines.append(f"\\[{group}]")
+        for name, f in _FIELDS.items():
+            if f.metadata.get("group") == group and name != "corpora":
+                lines.append(f"  --{name.replace('_', '-')}: {f.metadata['help']}")
+    return "\n".join(lines)

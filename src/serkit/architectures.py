@@ -1,0 +1,81 @@
+"""Architectures by name: how a model folder of each kind is loaded and how one is trained.
+
+The card's ``arch`` and the training config's ``arch`` are keys of :data:`ARCHITECTURES`.
+Entries name their functions as ``"module:function"`` strings, imported on first use, so
+this table sits above the layers without importing them (inference never imports
+training code, and a CPU-only install never imports torch for a CRF).
+
+Adding an architecture: a package that owns its tagger (predict, save, load) under
+``serkit.models`` and its training under ``serkit.training``, plus one ``register`` line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from serkit.errors import ModelLoadError, SerkitError
+
+
+def _resolve(target: str) -> Any:
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str
+    #: ``load(model_dir, card, prefer, kwargs) -> Tagger``
+    loader: str
+    #: ``train(cfg: TrainConfig, *, resume: bool, progress: bool) -> Path``
+    trainer: str
+    #: Runtimes ``serkit.load(..., prefer=...)`` may ask of it besides ``auto``.
+    runtimes: tuple[str, ...] = ("torch",)
+
+    def load(self, model_dir: Path, card: dict[str, Any], prefer: str, kwargs: dict[str, Any]):
+        if prefer != "auto" and prefer not in self.runtimes:
+            raise ModelLoadError(
+                f"{model_dir}: a {self.name} model has no {prefer!r} runtime "
+                f"(it runs on: {', '.join(self.runtimes)})"
+            )
+        return _resolve(self.loader)(model_dir, card, prefer, kwargs)
+
+    def train(self, cfg: Any, *, resume: bool = False, progress: bool = True) -> Path:
+        return _resolve(self.trainer)(cfg, resume=resume, progress=progress)
+
+
+ARCHITECTURES: dict[str, Architecture] = {}
+
+
+def register(arch: Architecture) -> Architecture:
+    ARCHITECTURES[arch.name] = arch
+    return arch
+
+
+def get(name: object, where: str = "", error: type[SerkitError] = SerkitError) -> Architecture:
+    """The architecture ``name``; ``error`` (naming ``where``) lists the known ones."""
+    arch = ARCHITECTURES.get(name) if isinstance(name, str) else None
+    if arch is None:
+        known = ", ".join(ARCHITECTURES)
+        prefix = f"{where}: " if where else ""
+        raise error(f"{prefix}unknown model arch {name!r} (known: {known})")
+    return arch
+
+
+register(
+    Architecture(
+        "transformer",
+        loader="serkit.models.registry:load_transformer",
+        trainer="serkit.training.trainer:train",
+        runtimes=("torch", "onnx", "onnx-fp32", "onnx-int8"),
+    )
+)
+register(
+    Architecture(
+        "crf",
+        loader="serkit.models.registry:load_crf",
+        trainer="serkit.training.crf:train",
+    )
+)
