@@ -24,6 +24,7 @@ COMMANDS = (
     "tag",
     "export",
     "serve",
+    "audit",
 )
 
 for _name in COMMANDS:

@@ -1,0 +1,166 @@
+"""Run the signals over a corpus and rank their findings: what ``serkit audit`` computes.
+
+Signals (each in its own module, each scoring every candidate in [0, 1]):
+
+- ``crf-kfold``: out-of-sample CRF probabilities by cross-fitting (``crossfit``);
+- ``model:NAME``: probabilities of a given model (``model``; flagged when in-sample);
+- ``dropout``: disagreement of a transformer across dropout passes (``dropout``);
+- ``consistency``: leave-one-out label support of the surface in the corpus (``consistency``);
+- ``cleanlab``: confident-learning token quality of the given labels (``cleanlab_scores``),
+  from the cross-fitted view when there is one (out of sample), else the model's.
+
+The combined score is the weighted mean of the signals present (:data:`WEIGHTS`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from serkit.audit.cleanlab_scores import CleanlabScores, cleanlab_scores, region_score
+from serkit.audit.consistency import Consistency
+from serkit.audit.corpus import AuditCorpus
+from serkit.audit.findings import Finding, candidates, prob_score, rank
+from serkit.audit.probs import TokenProbs
+
+#: Weight of each signal family in the combined score (weighted mean of those present).
+WEIGHTS: dict[str, float] = {"crf": 1.0, "model": 1.0, "dropout": 1.0, "consistency": 1.0,
+                             "cleanlab": 1.0}  # fmt: skip
+
+
+def family(signal: str) -> str:
+    """``crf-5fold`` -> ``crf``, ``model:w1`` -> ``model``, ``dropout-8`` -> ``dropout``."""
+    return signal.split(":")[0].split("-")[0]
+
+
+def combine(signals: dict[str, float], weights: dict[str, float] | None = None) -> float:
+    w = WEIGHTS if weights is None else weights
+    total = sum(w.get(family(k), 0.0) for k in signals)
+    if not total:
+        return 0.0
+    return sum(w.get(family(k), 0.0) * v for k, v in signals.items()) / total
+
+
+@dataclass(slots=True)
+class AuditResult:
+    corpus: AuditCorpus
+    findings: list[Finding]
+    candidates: list[Finding]
+    views: list[TokenProbs] = field(default_factory=list)
+    cleanlab: CleanlabScores | None = None
+    consistency: Consistency | None = None
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def signals(self) -> list[str]:
+        names = [v.name for v in self.views]
+        if self.options.get("dropout_view"):
+            names.append(self.options["dropout_view"])
+        if self.consistency is not None:
+            names.append("consistency")
+        if self.cleanlab is not None:
+            names.append("cleanlab")
+        return names
+
+
+def score_candidates(
+    cands: Sequence[Finding],
+    views: Sequence[TokenProbs],
+    consistency: Consistency | None,
+    cleanlab: CleanlabScores | None,
+    disagreement: tuple[str, list[np.ndarray]] | None = None,
+) -> None:
+    """Fill ``finding.signals`` with every signal's score of every candidate."""
+    for f in cands:
+        for v in views:
+            f.signals[v.name] = prob_score(v.probs[f.sentence], v.labels, f)
+        if disagreement is not None:
+            name, dis = disagreement
+            f.signals[name] = float(dis[f.sentence][f.start : f.end].mean())
+        if consistency is not None:
+            f.signals["consistency"] = consistency.score(f.sentence, f.start, f.given, f.suggested)
+        if cleanlab is not None:
+            f.signals["cleanlab"] = region_score(cleanlab, f.sentence, f.start, f.end)
+
+
+def audit(
+    corpus: AuditCorpus,
+    *,
+    folds: int = 5,
+    model: str | Path | None = None,
+    use_model: bool = False,
+    dropout: int = 0,
+    crf_config: dict[str, Any] | None = None,
+    weights: dict[str, float] | None = None,
+    progress: bool = True,
+    seed: int = 0,
+    views: Sequence[TokenProbs] = (),
+) -> AuditResult:
+    """Every signal asked for, candidates from every proposal, one ranked list of findings.
+
+    ``folds`` < 2 turns cross-fitting off; ``use_model`` adds the given ``model`` (None:
+    the shipped default); ``dropout`` > 0 runs that many dropout passes of it (torch);
+    ``views`` are probabilities computed elsewhere (a cached cross-fit), used first.
+    """
+    from serkit.audit.crossfit import crossfit_crf
+
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+    views = list(views)
+    disagreement = None
+    t = time.perf_counter()
+    if corpus.sentences and folds >= 2:
+        cf = crossfit_crf(corpus, folds, config=crf_config, progress=progress)
+        if cf is not None:
+            views.append(cf)
+        timings["crossfit_s"] = time.perf_counter() - t
+    tagger = None
+    if corpus.sentences and (use_model or dropout):
+        from serkit.audit.model import model_probs
+        from serkit.models.registry import load_tagger
+
+        t = time.perf_counter()
+        tagger = load_tagger(model, prefer="torch" if dropout else "auto")
+        mv = model_probs(model, corpus, tagger)
+        notes += mv.notes
+        if use_model:
+            views.append(mv)
+        if dropout:
+            from serkit.audit.dropout import dropout_view
+
+            dv, dis = dropout_view(tagger, corpus, dropout, seed=seed, progress=progress)
+            views.append(dv)
+            disagreement = (f"dropout-{dropout}-disagreement", dis)
+            if mv.in_sample:
+                notes.append("dropout passes of an in-sample model understate errors too")
+        timings["model_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    consistency = Consistency(corpus) if corpus.sentences else None
+    cl = None
+    if views:
+        cl = cleanlab_scores(views[0], corpus)
+    timings["scores_s"] = time.perf_counter() - t
+    proposals: dict[str, Callable[[int], Sequence[str]]] = {
+        v.name: (lambda i, v=v: v.pred[i]) for v in views
+    }
+    if consistency is not None:
+        proposals["consistency"] = consistency.proposal
+    cands = candidates(corpus, proposals)
+    score_candidates(cands, views, consistency, cl, disagreement)
+    for f in cands:
+        f.score = combine(f.signals, weights)
+    findings = rank(cands, key=lambda f: f.score)
+    if not views:
+        notes.append("no model signal (too few sentences to cross-fit and no --model)")
+    return AuditResult(
+        corpus, findings, cands, views, cl, consistency, notes, timings,
+        {"folds": folds, "model": str(model) if use_model or dropout else None,
+         "dropout": dropout, "dropout_view": disagreement[0] if disagreement else None},
+    )  # fmt: skip

@@ -1,0 +1,188 @@
+"""serkit audit: ranking of injected errors, --fix round trips, reports of clean corpora."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from serkit.audit import audit, read_corpus
+from serkit.audit.findings import diff_regions, kind_of
+from serkit.cli.main import main
+from serkit.io import read, write
+from serkit.types import Sentence
+
+NAMES = {
+    "Language": ["Java", "Python", "Rust", "Haskell"],
+    "Operating_System": ["Linux", "Windows", "macOS", "FreeBSD"],
+    "Application": ["Firefox", "Emacs", "Photoshop", "Excel"],
+    "Library": ["NumPy", "React", "Django", "jQuery"],
+}
+TEMPLATES = [
+    ("I write {Language} code on {Operating_System} every day .", None),
+    ("{Application} crashed again on {Operating_System} after the update .", None),
+    ("We call {Library} from {Language} in this project .", None),
+    ("She opened {Application} and then imported {Library} .", None),
+    ("The weather was nice and nobody wrote any code today .", None),
+]
+
+
+def toy_corpus(n: int = 80, seed: int = 0) -> list[Sentence]:
+    """Consistently labelled template sentences: every name occurs many times."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        template = TEMPLATES[(i // 5 + i) % len(TEMPLATES)][0]  # not aligned with folds
+        tokens, tags = [], []
+        for word in template.split():
+            if word.startswith("{"):
+                typ = word[1:-1]
+                tokens.append(rng.choice(NAMES[typ]))
+                tags.append(f"B-{typ}")
+            else:
+                tokens.append(word)
+                tags.append("O")
+        out.append(Sentence(tokens, tags))
+    return out
+
+
+def inject_wrong_type(sentences: list[Sentence]) -> tuple[int, int]:
+    """Retype the language of sentence 10 to Library; returns (sentence, token)."""
+    s = sentences[10]
+    k = next(i for i, t in enumerate(s.tags) if t == "B-Language")
+    s.tags[k] = "B-Library"
+    return 10, k
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str]:
+    """``serkit ARGS`` through the real entry point (errors mapped to exit 2)."""
+    capsys.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    got = capsys.readouterr()
+    return code, got.out + got.err
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_diff_regions_and_kinds():
+    given = ["B-A", "I-A", "O", "B-B", "O", "O"]
+    pred = ["B-A", "O", "O", "B-C", "O", "B-D"]
+    assert diff_regions(given, pred) == [(0, 2), (3, 4), (5, 6)]
+    assert kind_of(["B-A", "I-A"], ["B-A", "O"]) == "wrong_boundary"
+    assert kind_of(["B-B"], ["B-C"]) == "wrong_type"
+    assert kind_of(["O"], ["B-D"]) == "missed"
+    assert kind_of(["B-B"], ["O"]) == "spurious"
+
+
+def test_injected_error_ranked_first(tmp_path):
+    sents = toy_corpus()
+    i, k = inject_wrong_type(sents)
+    path = write(tmp_path / "toy.txt", sents, "wikiser") and tmp_path / "toy.txt"
+    result = audit(read_corpus([path]), folds=5, progress=False)
+    top = result.findings[0]
+    assert (top.sentence, top.start, top.end) == (i, k, k + 1)
+    assert top.kind == "wrong_type"
+    assert top.given == ["B-Library"] and top.suggested == ["B-Language"]
+    assert set(top.signals) == {"crf-5fold", "consistency", "cleanlab"}
+    assert top.score > max((f.score for f in result.findings[1:]), default=0.0)
+    # path:line of the finding is the token's own line in the WikiSER file
+    line = path.read_text().splitlines()[result.corpus.sentences[i].token_lines[k] - 1]
+    assert line == f"{sents[i].tokens[k]}\tB-Library"
+
+
+def test_error_free_and_empty_corpus_reports_say_so(tmp_path, capsys):
+    clean = write(tmp_path / "clean.txt", toy_corpus(), "wikiser") and tmp_path / "clean.txt"
+    code, output = run_cli(
+        capsys, "audit", str(clean), "-o", str(tmp_path / "rep"), "--no-progress"
+    )
+    assert code == 0, output
+    assert (
+        "No suspected label issues found in 80 sentences"
+        in (tmp_path / "rep/report.md").read_text()
+    )
+    assert "No suspected label issues" in (tmp_path / "rep/report.html").read_text()
+    assert (tmp_path / "rep/findings.jsonl").read_text() == ""
+
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    code, output = run_cli(
+        capsys, "audit", str(empty), "-o", str(tmp_path / "rep2"), "--no-progress"
+    )
+    assert code == 0, output
+    assert "holds no labelled sentence" in (tmp_path / "rep2/report.md").read_text()
+
+
+def _write_format(path: Path, sents: list[Sentence], fmt: str) -> Path:
+    if fmt == "conll-4":  # StackOverflow NER layout: 4 columns, lone-tab separators, CRLF
+        lines = []
+        for s in sents:
+            lines += [f"{t}\t{g}\t{t}\tO" for t, g in zip(s.tokens, s.tags, strict=True)]
+            lines.append("\t")
+        path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    elif fmt == "jsonl-doccano":
+        with path.open("w") as f:
+            for n, s in enumerate(sents):
+                text = " ".join(s.tokens)
+                starts = [sum(len(t) + 1 for t in s.tokens[:i]) for i in range(len(s.tokens))]
+                ents = [[starts[i], starts[i] + len(s.tokens[i]), g[2:]]
+                        for i, g in enumerate(s.tags) if g != "O"]  # fmt: skip
+                f.write(json.dumps({"id": n, "text": text, "label": ents, "meta": "x"}) + "\n")
+    else:
+        write(path, sents, fmt)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["wikiser", "conll", "conll-4", "jsonl", "jsonl-doccano"])
+def test_fix_round_trips_and_changes_only_flagged_lines(tmp_path, capsys, fmt):
+    clean = toy_corpus()
+    noisy = toy_corpus()
+    i, k = inject_wrong_type(noisy)
+    src = _write_format(tmp_path / f"toy.{fmt.split('-')[0]}", noisy, fmt)
+    before = sha(src)
+    out = tmp_path / "cleaned"
+    code, output = run_cli(
+        capsys, "audit", str(src), "-o", str(out), "--fix", "--min-score", "0.5", "--no-progress"
+    )
+    assert code == 0, output
+    assert sha(src) == before  # the input is never touched
+    fixed = out / src.name
+    log = [json.loads(x) for x in (out / "changes.jsonl").read_text().splitlines()]
+    assert log and all(rec["score"] >= 0.5 for rec in log)
+    changed = {c["line"]: c for rec in log for c in rec["changes"]}
+    old_lines = src.read_bytes().split(b"\n")
+    new_lines = fixed.read_bytes().split(b"\n")
+    assert len(old_lines) == len(new_lines)
+    for n, (a, b) in enumerate(zip(old_lines, new_lines, strict=True), 1):
+        if n in changed:
+            assert a.decode().rstrip("\r") == changed[n]["before"]
+            assert b.decode().rstrip("\r") == changed[n]["after"]
+            assert a.endswith(b"\r") == b.endswith(b"\r")
+        else:
+            assert a == b, f"unflagged line {n} changed"
+    # the fixed copy reads back in its format with the injected error undone
+    got = [s.tags for s in read(fixed) if s.tokens]
+    assert got[i] == clean[i].tags
+    assert sum(g != c.tags for g, c in zip(got, clean, strict=True)) == 0
+
+
+def test_output_inside_input_and_bad_input_exit_2(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    write(data / "a.txt", toy_corpus(10), "wikiser")
+    code, output = run_cli(capsys, "audit", str(data), "-o", str(data / "out"), "--no-progress")
+    assert code == 2 and "input" in output
+    bad = tmp_path / "bad.txt"
+    bad.write_text("<s>\nJava\tB-Language\nLinux\tX-OS\n</s>\n")
+    code, output = run_cli(capsys, "audit", str(bad), "-o", str(tmp_path / "o"), "--no-progress")
+    assert code == 2
+    assert f"{bad}:3:" in output
+    assert not (tmp_path / "o").exists()
