@@ -269,3 +269,26 @@ def test_card_lists_schemes_and_corpora(toy_multihead):
     assert set(card["dev"]["corpora"]) == {"wiki", "so"}
     with pytest.raises(SerkitError, match="unknown scheme"):
         serkit.load(str(toy_multihead), scheme="sner", prefer="torch")
+
+
+def test_server_answers_in_the_requested_scheme(toy_multihead):
+    from fastapi.testclient import TestClient
+
+    from serkit.serve.app import create_app
+
+    tagger = serkit.load(str(toy_multihead), prefer="torch")
+    text = "i use tensorflow on linux ."
+    with TestClient(create_app(tagger)) as c:
+
+        def labels(**kw):
+            r = c.post("/v1/entities", json={"text": text, **kw})
+            assert r.status_code == 200, r.text
+            return {e["text"]: e["label"] for e in r.json()["entities"]}
+
+        assert labels(scheme="wikiser")["tensorflow"] == "Language"
+        assert labels(scheme="softner-9")["tensorflow"] == "Library"
+        assert labels()["tensorflow"] == "Library"  # the default: developer
+        r = c.post("/v1/entities", json={"text": text, "scheme": "klingon"})
+        assert r.status_code == 400 and "known:" in r.json()["error"]["message"]
+    # with_scheme never changed the served tagger itself
+    assert tagger.view is not None and tagger.view.name == "developer"

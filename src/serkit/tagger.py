@@ -107,6 +107,15 @@ class Tagger(ABC):
         its own labels."""
         return []
 
+    def with_scheme(self, scheme: str | None) -> Tagger:
+        """A tagger answering in ``scheme`` that shares this one's model (weights, session,
+        caches): cheap, and this tagger keeps answering as before (thread-safe)."""
+        import copy
+
+        other = copy.copy(self)
+        other.use_scheme(scheme)
+        return other
+
     def use_scheme(self, scheme: str | None) -> None:
         """Answer in ``scheme`` from now on; models without schemes only take None."""
         if scheme is not None:

@@ -221,9 +221,11 @@ def create_app(
     build_stack = app.build_middleware_stack
     app.build_middleware_stack = lambda: SecurityHeadersMiddleware(build_stack())  # type: ignore[method-assign]
 
+    by_scheme: dict[str, Tagger] = {}
+
     def tagger_for(scheme: str | None) -> Tagger:
-        """The tagger for a request's label ``scheme`` (None: the model's own). Today the
-        one loaded tagger, which must list the scheme in its ``schemes``."""
+        """The tagger for a request's label ``scheme`` (None: the model's default): a
+        view of the one loaded model (``Tagger.with_scheme``), made once per scheme."""
         if scheme is None:
             return tagger
         known = [str(s) for s in getattr(tagger, "schemes", ()) or ()]
@@ -231,7 +233,9 @@ def create_app(
             raise UnknownScheme(
                 f"unknown scheme {json.dumps(scheme)} (known: {', '.join(known) or 'none'})"
             )
-        return tagger
+        if scheme not in by_scheme:
+            by_scheme[scheme] = tagger.with_scheme(scheme)
+        return by_scheme[scheme]
 
     app.state.tagger_for = tagger_for
 
