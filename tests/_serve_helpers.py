@@ -34,10 +34,13 @@ class DictTagger(Tagger):
         self.delay = delay
         self.fail_on = fail_on
         self.pipe_calls: list[int] = []
+        #: The texts of each ``pipe`` call, to see what the model was made to compute.
+        self.pipe_texts: list[list[str]] = []
 
     def pipe(self, texts, batch_size: int = 32):
         texts = list(texts)
         self.pipe_calls.append(len(texts))
+        self.pipe_texts.append(texts)
         return super().pipe(texts, batch_size)
 
     def predict_words(self, batch: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:

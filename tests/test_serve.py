@@ -7,6 +7,7 @@ import asyncio
 import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -375,6 +376,7 @@ def _wait_for(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
 
 
 def test_cli_serves_and_rejects_a_20mb_body_by_content_length(tiny_dirs):
+    """The real command, with its options: limits and connection timeouts."""
     port = free_port()
     exe = Path(sys.executable).with_name("serkit")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "serkit"]
@@ -390,6 +392,8 @@ def test_cli_serves_and_rejects_a_20mb_body_by_content_length(tiny_dirs):
             "1",
             "--max-texts",
             "5",
+            "--header-timeout",
+            "1",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -414,6 +418,10 @@ def test_cli_serves_and_rejects_a_20mb_body_by_content_length(tiny_dirs):
         assert resp.status == 413
         assert json.loads(resp.read())["error"]["code"] == "body_too_large"
         conn.close()
+        # Headers that never end: the connection is closed after --header-timeout.
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: t\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 408 ")
         assert httpx.get(base + "/healthz").status_code == 200
     finally:
         proc.terminate()

@@ -225,7 +225,8 @@ def create_app(
 
     def tagger_for(scheme: str | None) -> Tagger:
         """The tagger for a request's label ``scheme`` (None: the model's default): a
-        view of the one loaded model (``Tagger.with_scheme``), made once per scheme."""
+        view of the one loaded model (``Tagger.with_scheme``), made once per scheme, so
+        the batcher puts requests of one scheme together."""
         if scheme is None:
             return tagger
         known = [str(s) for s in getattr(tagger, "schemes", ()) or ()]
@@ -253,7 +254,7 @@ def create_app(
             detail = (
                 str(cause)
                 if isinstance(cause, StrictJSONError)
-                else (f"{type(cause).__name__}: {cause}")
+                else f"{type(cause).__name__}: {cause}"
             )
             return error_response(422, "invalid_json", f"malformed JSON body: {detail}")
         code = STATUS_CODES.get(exc.status_code, f"http_{exc.status_code}")
