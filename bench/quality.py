@@ -318,7 +318,7 @@ def tables(rows: list[dict]) -> str:
         "",
         "- **weak**: lexicon of the training part (`serkit.lexicon`), leftmost-longest "
         "match; case policy and minimum labelled ratio chosen on the validation data.",
-        "- **crf**: `serkit.models.crf.train_crf_from_config` with the CRF defaults and "
+        "- **crf**: `serkit.training.crf.train_crf_from_config` with the CRF defaults and "
         f"these data keys: {crf_cfgs}. L-BFGS is deterministic, so `--only crf` reproduces "
         "its rows exactly.",
         "- **minilm-vanilla / minilm-selfreg**: the packaged MiniLM-L6 fine-tuned by "

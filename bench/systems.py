@@ -166,7 +166,7 @@ def crf_config(proto: Protocol) -> dict[str, Any]:
 
 
 def train_crf(proto: Protocol, out: Path) -> dict[str, Any]:
-    from serkit.models.crf import train_crf_from_config
+    from serkit.training.crf import train_crf_from_config
 
     cwd = os.getcwd()
     os.chdir(ROOT)  # the config names data relative to the repository root

@@ -1,6 +1,6 @@
 """Out-of-sample CRF probabilities by k-fold cross-fitting.
 
-Each sentence is scored by a CRF (``serkit.models.crf.train_crf``, project defaults)
+Each sentence is scored by a CRF (``serkit.training.crf.train_crf``, project defaults)
 trained on the other folds, lexicon included, so no probability comes from a model
 that saw the label it judges. Folds are the sentence index modulo k, as the CRF's own
 jackknife does, so neighbouring sentences of one document fall in different folds.
@@ -32,7 +32,8 @@ def crossfit_crf(
 
     None when the corpus is too small to cross-fit (fewer than two sentences).
     """
-    from serkit.models.crf import MODEL_FILE, train_crf
+    from serkit.models.crf import MODEL_FILE
+    from serkit.training.crf import train_crf
 
     sents = corpus.sentences
     k = min(k, len(sents))
