@@ -2,12 +2,16 @@
 
 A checkpoint folder holds ``model.safetensors`` (weights), ``optimizer.safetensors``
 (optimizer moments and the torch RNG state) and ``state.json`` (step, optimizer
-hyper-parameters, scheduler state, best dev score, config).
+hyper-parameters, scheduler state, best dev score, config, and the sha256 of the two
+tensor files under ``files``). Resuming verifies the checksums, the state's values and
+that every weight and moment is finite: a damaged checkpoint is one error line, never a
+run that goes on with NaN.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -15,11 +19,12 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from serkit.errors import SerkitError
+from serkit.errors import ModelLoadError, SerkitError
 from serkit.io.atomic import atomic_write
+from serkit.models import folder
 
 STATE = "state.json"
-MODEL = "model.safetensors"
+MODEL = folder.SAFETENSORS
 OPTIM = "optimizer.safetensors"
 
 
@@ -61,6 +66,7 @@ def save_checkpoint(
         "optimizer_param_groups": _json_safe(opt["param_groups"]),
         "optimizer_scalars": _json_safe(scalars),
         "scheduler": _json_safe(scheduler.state_dict()),
+        "files": {name: folder.sha256_file(tmp / name) for name in (MODEL, OPTIM)},
     }
     with atomic_write(tmp / STATE) as f:
         json.dump(doc, f, indent=1)
@@ -94,12 +100,43 @@ def read_state(ckpt_dir: str | Path) -> dict[str, Any]:
     """The checkpoint's JSON state; a broken one is an error that says what to do."""
     path = Path(ckpt_dir) / STATE
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise _damaged(ckpt_dir, e) from None
+        doc = folder.read_json(path, STATE)
+    except ModelLoadError as e:
+        raise _damaged(ckpt_dir, str(e).removeprefix(f"{path}: ")) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
         raise _damaged(ckpt_dir, "state.json is not a training state")
+    why = _bad_value(doc)
+    if why:
+        raise _damaged(ckpt_dir, why)
     return doc
+
+
+def _count(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+
+def _bad_value(doc: dict[str, Any]) -> str | None:
+    """What is wrong with the state's counters and scores (None: nothing)."""
+    if not _count(doc.get("step")):
+        return f"step {_short(doc.get('step'))} is not a count of steps"
+    if "sentences_seen" in doc and not _count(doc["sentences_seen"]):
+        return f"sentences_seen {_short(doc['sentences_seen'])} is not a count"
+    if doc.get("best_step") is not None and not _count(doc["best_step"]):
+        return f"best_step {_short(doc['best_step'])} is not a step"
+    for key in ("best_f1", "train_seconds"):
+        v = doc.get(key, 0.0)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            return f"{key} {_short(v)} is not a finite number"
+    files = doc.get("files")
+    sums = isinstance(files, dict) and set(files) == {MODEL, OPTIM}
+    if files is not None and not (sums and all(isinstance(v, str) for v in files.values())):
+        return "'files' is not the checksums of the checkpoint's tensor files"
+    return None
+
+
+def _short(value: object, n: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= n else text[: n - 3] + "..."
 
 
 def _damaged(ckpt_dir: str | Path, why: object) -> SerkitError:
@@ -129,8 +166,16 @@ def _load(
     d: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any
 ) -> dict[str, Any]:
     doc = read_state(d)
-    model.load_state_dict(load_file(str(d / MODEL)))
+    for name, want in (doc.pop("files", None) or {}).items():  # older checkpoints: none
+        got = folder.sha256_file(d / name)
+        if got != want:
+            raise _damaged(d, f"{name} changed since it was saved (sha256 differs)")
+    weights = load_file(str(d / MODEL))
     tensors = load_file(str(d / OPTIM))
+    for name, t in (*weights.items(), *tensors.items()):
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise _damaged(d, f"{name} holds NaN or infinite values")
+    model.load_state_dict(weights)
     torch.set_rng_state(tensors.pop("rng.torch"))
     opt_state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():

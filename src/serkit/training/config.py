@@ -85,6 +85,12 @@ class TrainConfig:
         "model",
     )
     # -- loss ------------------------------------------------------------------------
+    loss: str = opt(
+        "selfreg",
+        "The training loss, by name (serkit.training.losses.LOSSES): selfreg = partial-label "
+        "cross-entropy + alpha * agreement of k dropout passes (k=1: plain cross-entropy).",
+        "loss",
+    )
     k: int = opt(1, "Self-regularization passes under independent dropout (1 = vanilla).", "loss")
     alpha: float = opt(0.0, "Weight of the agreement (KL) term.", "loss")
     alpha_warmup: float = opt(0.1, "Fraction of steps trained with alpha = 0 first.", "loss")
@@ -168,7 +174,10 @@ class TrainConfig:
         elif self.mode != "single":
             raise SerkitError(f"mode {self.mode!r} needs several corpora ([[train.corpora]])")
         from serkit.architectures import get
+        from serkit.training.losses import LOSSES
 
+        if self.loss not in LOSSES:
+            raise SerkitError(f"unknown loss {self.loss!r} (known: {', '.join(LOSSES)})")
         get(self.arch)  # an unknown name is an error listing the registered ones
 
     def _check_types(self) -> None:

@@ -38,12 +38,22 @@ def distill_loss(
 
 def load_teacher(path: str | Path, labels: list[str], features: dict[str, Any]) -> torch.nn.Module:
     """A saved serkit transformer, frozen, that must speak the student's labels and features
-    (the same input ids mean the same thing to both)."""
+    (the same input ids mean the same thing to both). Read as every model folder is
+    (:mod:`serkit.models.folder`): no code from it runs, safetensors only, weights checked
+    against its card."""
     from transformers import AutoModelForTokenClassification
 
+    from serkit.models import folder
+
+    path = Path(path)
+    card = folder.read_card(path) if (path / folder.CARD_NAME).is_file() else None
+    try:
+        folder.checked_torch_weights(path, card)
+    except ModelLoadError as e:
+        raise ModelLoadError(f"teacher: {e}") from None
     try:
         model = AutoModelForTokenClassification.from_pretrained(
-            str(path), local_files_only=True
+            str(path), local_files_only=True, use_safetensors=True, trust_remote_code=False
         ).eval()
     except (OSError, ValueError) as e:
         raise ModelLoadError(f"teacher {path}: cannot load a transformer: {e}") from e

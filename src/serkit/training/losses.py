@@ -53,8 +53,12 @@ def partial_selfreg_loss(
     return ce + alpha * kl, {"ce": float(ce.detach()), "kl": float(kl.detach())}
 
 
-LossFn = Callable[..., tuple[torch.Tensor, dict[str, float]]]
+#: ``loss(logits, allowed, head_mask, k, alpha) -> (loss, parts)``; ``parts`` are floats
+#: logged to metrics.jsonl (``ce`` and ``kl`` at least).
+LossFn = Callable[
+    [torch.Tensor, torch.Tensor, torch.Tensor, int, float], tuple[torch.Tensor, dict[str, float]]
+]
 
-#: Losses by name (``loss = "..."`` in a training config). Distillation is an add-on term
-#: (``teacher``), not a replacement, and lives in :mod:`serkit.training.distill`.
+#: Losses by name (``loss = "..."`` in a training config; add one here). Distillation is
+#: an add-on term (``teacher``), not a replacement: :mod:`serkit.training.distill`.
 LOSSES: dict[str, LossFn] = {"selfreg": partial_selfreg_loss}

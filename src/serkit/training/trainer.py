@@ -42,7 +42,7 @@ from serkit.training.data import (
     split_train_dev,
 )
 from serkit.training.distill import distill_loss, load_teacher
-from serkit.training.losses import partial_selfreg_loss
+from serkit.training.losses import LOSSES
 from serkit.training.selfreg import repeat_batch
 from serkit.types import Sentence
 
@@ -184,6 +184,7 @@ class Trainer:
             self._check_teacher_tokenizer(Path(cfg.teacher))
         self.windows: list[Window] = self.encoder.encode([s.tokens for s in self.train_s], type_ids)
         self.lengths = [len(w.input_ids) for w in self.windows]
+        self.loss_fn = LOSSES[cfg.loss]
         self.set_table = torch.from_numpy(self.space.set_table())
         self.head_table = torch.from_numpy(self.space.head_mask())
         self.steps_per_epoch = len(self._batches(0))
@@ -426,7 +427,7 @@ class Trainer:
             head_mask = self.head_table[[self.sent_head[w.sentence] for w in batch]]
             alpha = cfg.alpha if step >= alpha_from else 0.0
             logits = self.model(**repeat_batch(inputs, cfg.k)).logits
-            loss, parts = partial_selfreg_loss(logits, allowed, head_mask, cfg.k, alpha)
+            loss, parts = self.loss_fn(logits, allowed, head_mask, cfg.k, alpha)
             if self.teacher is not None:
                 with torch.no_grad():
                     soft = self.teacher(**inputs).logits
