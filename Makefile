@@ -20,6 +20,7 @@ run: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m serkit.demo
 
 test: $(STAMP) chromium
+	$(BIN)/lint-imports
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests
 
 # The web page test drives Debian's chromium with Playwright (never `playwright install`,
