@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from serkit.cli._app import export_app
+from serkit.models.folder import ONNX_FP32, ONNX_INT8
 
 
 @export_app.command("onnx")
@@ -17,7 +18,7 @@ def export_onnx_cmd(
         None, "--quantize", "-q", help="int8: dynamic quantisation of MatMul and embeddings."
     ),
     keep_fp32: bool = typer.Option(
-        False, "--keep-fp32", help="With --quantize, keep model.onnx next to model.int8.onnx."
+        False, "--keep-fp32", help=f"With --quantize, keep {ONNX_FP32} next to {ONNX_INT8}."
     ),
 ) -> None:
     """Export MODEL to ONNX (fp32, or int8 with --quantize int8); the folder loads with

@@ -23,6 +23,8 @@ when loading, so editing the counts is enough.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,10 @@ CasePolicy = Literal["smart", "sensitive", "insensitive"]
 CASE_POLICIES: tuple[str, ...] = ("smart", "sensitive", "insensitive")
 #: Upper bounds of the labelled-ratio buckets used as model features.
 RATIO_BUCKETS: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9, 1.01)
+#: The largest lexicon TSV :meth:`Lexicon.load` reads (bytes; the shipped one is 0.4 MB).
+#: Checked before reading, so a link to ``/dev/zero`` or a FIFO is refused rather than
+#: read without end.
+MAX_TSV_BYTES = 256 << 20
 
 
 def ratio_bucket(ratio: float) -> int:
@@ -240,6 +246,16 @@ class Lexicon:
         path = Path(path)
         if path.is_dir():
             raise SerkitError(f"{path}: is a folder, not a lexicon TSV")
+        try:
+            st = os.stat(path)
+        except OSError as e:
+            raise SerkitError(f"{path}: cannot open: {e.strerror or e}") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise SerkitError(f"{path}: not a regular file (a device or FIFO), not a lexicon TSV")
+        if st.st_size > MAX_TSV_BYTES:
+            raise SerkitError(
+                f"{path}: {st.st_size:,} bytes, over the lexicon limit of {MAX_TSV_BYTES:,}"
+            )
         lex = cls()
         header_seen = False
         for lineno, line in iter_lines(path):

@@ -19,3 +19,21 @@ def resolve_backbone(name: str | Path | None) -> str:
     if path.is_dir():
         return str(path)
     return str(name)
+
+
+def backbone_tokenizer(backbone_dir: str):
+    """The backbone's fast tokenizer (truncation and padding off): its ``tokenizer.json``
+    read within the size limit, or, for a hub name or a folder without one, transformers'
+    with ``trust_remote_code=False`` (a folder's ``auto_map`` is refused first)."""
+    from serkit.models import folder
+    from serkit.models.encoding import load_tokenizer, plain
+
+    path = Path(backbone_dir)
+    if (path / folder.TOKENIZER).exists():
+        return load_tokenizer(path)
+    if path.is_dir():
+        folder.check_transformers_folder(path)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(backbone_dir, trust_remote_code=False)
+    return plain(tok.backend_tokenizer)

@@ -3,6 +3,10 @@
 The ONNX directory is a complete serkit model on its own: the graph, the tokenizer
 files, the HF ``config.json`` (labels, sizes), ``lexicon.tsv`` when the features use
 one, and a card whose ``runtime`` says ``onnx`` or ``onnx-int8``. It needs no torch.
+
+The source is read as every loader reads it (:mod:`serkit.models.folder`): safetensors
+only, no code from the folder, each file checked against the card's sha256 (a damaged
+file is not exported under a fresh checksum).
 """
 
 from __future__ import annotations
@@ -16,24 +20,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from serkit.card import read_card, sha256_files, write_card
 from serkit.errors import ModelLoadError, SerkitError
+from serkit.models import folder
+from serkit.models.folder import ONNX_FP32, ONNX_INT8, read_card, sha256_files, write_card
 
-ONNX_FP32 = "model.onnx"
-ONNX_INT8 = "model.int8.onnx"
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 OPSET = 17
 
 #: Everything but the weights that inference needs; copied as they are.
-SIDE_FILES = (
-    "config.json",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "added_tokens.json",
-    "vocab.txt",
-    "lexicon.tsv",
-)
+SIDE_FILES = folder.SIDE_FILES
 
 
 def export_onnx(
@@ -59,20 +54,25 @@ def export_onnx(
         raise SerkitError(f"unknown quantisation {quantize!r} (use int8)")
     if src.resolve() == out.resolve():
         raise SerkitError("the ONNX output folder must differ from the model folder")
+    weights = folder.checked_torch_weights(src, card)  # before anything is written
+    side = {  # read (bounded, checked) before anything is written
+        name: folder.read_verified(src, name, card, folder.read_limit(name))
+        for name in SIDE_FILES
+        if (src / name).is_file()
+    }
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
     try:
         fp32 = tmp / ONNX_FP32
-        info = _export_fp32(src, fp32)
+        info = _export_fp32(src, fp32, weights)
         final = fp32
         if quantize == "int8":
             final = tmp / ONNX_INT8
             quantize_int8(fp32, final)
             if not keep_fp32:
                 fp32.unlink()
-        for name in SIDE_FILES:
-            if (src / name).is_file():
-                shutil.copy2(src / name, tmp / name)
+        for name, data in side.items():
+            (tmp / name).write_bytes(data)
         card = dict(card)
         card["runtime"] = "onnx-int8" if quantize == "int8" else "onnx"
         card["onnx"] = {
@@ -108,21 +108,21 @@ def export_onnx(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _export_fp32(src: Path, dest: Path) -> dict[str, Any]:
+def _export_fp32(src: Path, dest: Path, weights: list[Path]) -> dict[str, Any]:
     import numpy as np
     import torch
     from transformers import AutoModelForTokenClassification
-
-    weights = [p for p in src.iterdir() if p.suffix in (".safetensors", ".bin")]
-    if not weights:
-        raise ModelLoadError(f"{src}: no model weights (*.safetensors) to export")
     from transformers.utils import logging as hf_logging
 
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
         model = AutoModelForTokenClassification.from_pretrained(
-            src, local_files_only=True, attn_implementation="eager"
+            src,
+            local_files_only=True,
+            use_safetensors=True,
+            trust_remote_code=False,
+            attn_implementation="eager",
         ).eval()
     except (OSError, ValueError) as e:
         raise ModelLoadError(f"{src}: cannot load the transformer: {e}") from e

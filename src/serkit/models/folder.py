@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from serkit.errors import ModelLoadError
+from serkit.lexicon.core import MAX_TSV_BYTES
 
 # -- file names ------------------------------------------------------------------------
 CARD_NAME = "serkit.json"
@@ -46,13 +47,14 @@ CRF_MODEL = "crf.crfsuite"
 LEXICON = "lexicon.tsv"
 TOKENIZER = "tokenizer.json"
 TOKENIZER_CONFIG = "tokenizer_config.json"
+VOCAB = "vocab.txt"
 #: The tokenizer as transformers saves it; copied together into a model folder.
 TOKENIZER_FILES = (
     TOKENIZER,
     TOKENIZER_CONFIG,
     "special_tokens_map.json",
     "added_tokens.json",
-    "vocab.txt",
+    VOCAB,
 )
 #: Everything but the weights that inference of a transformer needs.
 SIDE_FILES = (CONFIG, *TOKENIZER_FILES, LEXICON)
@@ -66,10 +68,21 @@ PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl", "*.pickle")
 MAX_JSON_BYTES = 16 << 20
 #: ``tokenizer.json`` (the largest common ones, of multilingual LLMs, are ~35 MB).
 MAX_TOKENIZER_BYTES = 128 << 20
-#: ``lexicon.tsv`` (the shipped one is 0.4 MB).
-MAX_LEXICON_BYTES = 256 << 20
+#: ``lexicon.tsv``: the lexicon reader's own bound.
+MAX_LEXICON_BYTES = MAX_TSV_BYTES
 #: ``crf.crfsuite`` and an ONNX graph (protobuf caps a graph at 2 GiB).
 MAX_GRAPH_BYTES = 2 << 30
+
+
+def read_limit(name: str) -> int:
+    """The size bound of a model-folder file read whole."""
+    if name in (TOKENIZER, VOCAB):
+        return MAX_TOKENIZER_BYTES
+    if name == LEXICON:
+        return MAX_LEXICON_BYTES
+    if name.endswith(".json"):
+        return MAX_JSON_BYTES
+    return MAX_GRAPH_BYTES
 
 
 # -- names stay inside ---------------------------------------------------------------------
@@ -376,22 +389,22 @@ def torch_weights(model_dir: str | Path) -> list[str]:
     (the single file, or the index and its shards), after refusing a folder that would
     run code (``auto_map``, unknown ``model_type``) or has only pickles."""
     d = Path(model_dir)
+    if not any((d / name).is_file() for name in SAFETENSORS_WEIGHTS):
+        pickles = sorted({p.name for pattern in PICKLE_WEIGHTS for p in d.glob(pattern)})
+        if pickles:
+            raise ModelLoadError(
+                f"{d}: weights only in pickle files ({', '.join(pickles)}), which serkit never "
+                f"loads (unpickling runs code); save them as {SAFETENSORS}"
+            )
+        raise ModelLoadError(f"{d}: no model weights ({SAFETENSORS} or {SAFETENSORS_INDEX})")
     check_transformers_folder(d)
     if (d / SAFETENSORS).is_file():
         return [SAFETENSORS]
-    if (d / SAFETENSORS_INDEX).is_file():
-        shards = _index_shards(d)
-        missing = [s for s in shards if not (d / s).is_file()]
-        if missing:
-            raise ModelLoadError(f"{d}: {SAFETENSORS_INDEX} names missing shard(s): {missing[:3]}")
-        return [SAFETENSORS_INDEX, *shards]
-    pickles = sorted({p.name for pattern in PICKLE_WEIGHTS for p in d.glob(pattern)})
-    if pickles:
-        raise ModelLoadError(
-            f"{d}: weights only in pickle files ({', '.join(pickles)}), which serkit never "
-            f"loads (unpickling runs code); save them as {SAFETENSORS}"
-        )
-    raise ModelLoadError(f"{d}: no model weights ({SAFETENSORS} or {SAFETENSORS_INDEX})")
+    shards = _index_shards(d)
+    missing = [s for s in shards if not (d / s).is_file()]
+    if missing:
+        raise ModelLoadError(f"{d}: {SAFETENSORS_INDEX} names missing shard(s): {missing[:3]}")
+    return [SAFETENSORS_INDEX, *shards]
 
 
 def checked_torch_weights(model_dir: str | Path, card: Mapping[str, Any] | None) -> list[Path]:

@@ -1,0 +1,135 @@
+# ruff: noqa: F811  (pytest fixtures imported from _runtime_model)
+"""One owner for the model folder (issue 15, item 2): its file names are spelled once, the
+card has one layout with the checksums of the weight files, and a load reads it once."""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import serkit
+from _runtime_model import build_tiny_model, tiny_dirs  # noqa: F401  (fixture)
+from serkit.errors import ModelLoadError
+from serkit.models import folder
+from serkit.models.registry import default_model_dir, load_tagger
+
+SRC = Path(serkit.__file__).resolve().parent
+#: Modules outside this work's area that still spell a name; each must be switched to
+#: ``serkit.models.folder`` (then removed here: the test fails while one is stale).
+PENDING = {"training/trainer.py"}
+
+
+def spellings(names: tuple[str, ...]) -> dict[str, set[str]]:
+    """Which modules hold a string literal (docstrings aside) containing each name."""
+    found: dict[str, set[str]] = {n: set() for n in names}
+    for path in SRC.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if id(node) in docstrings:
+                    continue
+                for name in names:
+                    if name in node.value:
+                        found[name].add(path.relative_to(SRC).as_posix())
+    return found
+
+
+def test_model_file_names_are_spelled_in_one_module():
+    names = (folder.LEXICON, folder.ONNX_FP32, folder.ONNX_INT8, folder.CRF_MODEL)
+    found = spellings(names)
+    for name, where in found.items():
+        assert where - PENDING == {"models/folder.py"}, (name, where)
+    still = set().union(*found.values()) & PENDING
+    assert still == PENDING, f"{PENDING - still} no longer spells a name: drop it from PENDING"
+
+
+def test_write_card_records_the_checksum_of_every_weight_file(tmp_path):
+    d = build_tiny_model(tmp_path / "m")
+    card = folder.read_card(d)
+    assert card["files"] == {
+        name: folder.sha256_file(d / name) for name in (folder.SAFETENSORS, folder.TOKENIZER)
+    }
+
+
+def test_an_exported_card_lists_its_own_folder_not_the_source(tiny_dirs):
+    for kind, graph in (("onnx", folder.ONNX_FP32), ("int8", folder.ONNX_INT8)):
+        d = tiny_dirs[kind]
+        files = folder.read_card(d)["files"]
+        assert set(files) == {graph, folder.TOKENIZER}
+        assert files[graph] == folder.sha256_file(d / graph)
+
+
+def test_the_shipped_default_card_covers_its_weight_files():
+    d = default_model_dir()
+    card = folder.read_card(d)
+    assert set(card["files"]) == set(folder.weight_files(d))
+    assert {folder.ONNX_INT8, folder.TOKENIZER, folder.LEXICON} <= set(card["files"])
+    folder.verify_all(d, card)
+
+
+def test_a_card_without_checksums_still_loads(tmp_path, tiny_dirs):
+    """Models saved before cards carried ``files``."""
+    d = tmp_path / "m"
+    shutil.copytree(tiny_dirs["onnx"], d)
+    card = json.loads((d / folder.CARD_NAME).read_text())
+    del card["files"]
+    (d / folder.CARD_NAME).write_text(json.dumps(card))
+    assert len(load_tagger(d).tag_tokens(["I", "use", "Linux"])) == 3
+
+
+@pytest.mark.parametrize(("kind", "prefer"), [("onnx", "auto"), ("torch", "torch")])
+def test_a_load_reads_the_card_once(tiny_dirs, monkeypatch, kind, prefer):
+    reads: list[str] = []
+    real = folder.read_bytes
+
+    def spy(path, limit):
+        reads.append(Path(path).name)
+        return real(path, limit)
+
+    monkeypatch.setattr(folder, "read_bytes", spy)
+    load_tagger(tiny_dirs[kind], prefer=prefer, threads=1)
+    assert reads.count(folder.CARD_NAME) == 1
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "shards/model-1.safetensors", "a..b"])
+def test_plain_relative_names_stay_inside(tmp_path, name):
+    assert folder.inside(tmp_path, name) == tmp_path / name
+
+
+def test_recording_a_result_does_not_bless_a_damaged_file(tmp_path, tiny_dirs):
+    from serkit.card import record_result
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_dirs["onnx"], d)
+    before = (d / folder.CARD_NAME).read_text()
+    record_result(d, "T1", {"f1": 0.5})
+    card = folder.read_card(d)
+    assert card["results"]["T1"] == {"f1": 0.5}
+    assert card["files"] == json.loads(before)["files"]
+    tok = d / folder.TOKENIZER
+    tok.write_bytes(tok.read_bytes() + b" ")
+    after = (d / folder.CARD_NAME).read_text()
+    with pytest.raises(ModelLoadError, match="damaged or changed"):
+        record_result(d, "T2", {"f1": 0.6})
+    assert (d / folder.CARD_NAME).read_text() == after
+
+
+def test_the_old_card_module_is_the_folder_module():
+    """``serkit.card`` stays importable for code written against it."""
+    from serkit import card
+
+    assert card.read_card is folder.read_card
+    assert card.write_card is folder.write_card
+    assert card.CARD_NAME == folder.CARD_NAME
