@@ -159,6 +159,11 @@ def test_a_new_run_replaces_an_old_model_entirely(backbone, tmp_path, capsys):
     (out / "lexicon.tsv").write_text("old lexicon\n")
     (out / "serkit.json").write_text('{"arch": "transformer"}')
     cfg = config(backbone, data, out, features=["case"], eval_every=1, checkpoint_every=4)
+    with pytest.raises(SerkitError, match="--resume continues it, --overwrite discards it"):
+        Trainer(cfg, progress=False).run()  # a checkpoint is never deleted unasked
+    assert (out / "checkpoint" / "state.json").is_file()
+    cfg = config(backbone, data, out, features=["case"], eval_every=1, checkpoint_every=4,
+                 overwrite=True)  # fmt: skip
     Trainer(cfg, progress=False).run(stop_at=1)  # killed before its first checkpoint
     assert "holds a model" in capsys.readouterr().err
     assert not (out / "model.int8.onnx").exists() and not (out / "lexicon.tsv").exists()
@@ -247,3 +252,23 @@ def test_a_kill_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, monk
     assert state["step"] == 1
     for k, v in model.state_dict().items():
         assert torch.equal(v, saved[k]), k
+
+
+def test_output_equal_to_or_inside_the_backbone_is_refused(backbone, tmp_path):
+    """Saving would overwrite the backbone's own weights (issue 14, item 6)."""
+    data = write_tagged(tmp_path / "toy.txt", TOY * 3)
+    for out in (backbone, backbone / "sub"):
+        cfg = config(backbone, data, out, features=["case"])
+        with pytest.raises(SerkitError, match="would mix the model with its input"):
+            Trainer(cfg, progress=False).run()
+
+
+def test_a_finished_run_says_so_in_its_card(backbone, tmp_path):
+    data = write_tagged(tmp_path / "toy.txt", TOY * 3)
+    out = tmp_path / "m"
+    cfg = config(backbone, data, out, features=["case"], eval_every=1, checkpoint_every=2,
+                 max_steps=3)  # fmt: skip
+    Trainer(cfg, progress=False).run(stop_at=2)  # killed: the best model so far
+    assert json.loads((out / "serkit.json").read_text())["training"]["finished"] is False
+    train(cfg, resume=True, progress=False)
+    assert json.loads((out / "serkit.json").read_text())["training"]["finished"] is True

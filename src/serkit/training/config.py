@@ -117,6 +117,9 @@ class TrainConfig:
     output: str = opt("runs/model", "Output model folder.", "run")
     eval_every: int = opt(0, "Evaluate on validation every N steps (0: once per epoch).", "run")
     checkpoint_every: int = opt(200, "Write a resumable checkpoint every N steps.", "run")
+    overwrite: bool = opt(
+        False, "Start afresh in a folder holding an earlier run's checkpoint (deletes it).", "run"
+    )
     keep_best: bool = opt(True, "Keep the best model by validation F1 (else the last).", "run")
     log_every: int = opt(20, "Log the loss every N steps (metrics.jsonl).", "run")
     threads: int = opt(2, "CPU threads for torch.", "run")

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pycrfsuite
 
@@ -22,6 +23,9 @@ from serkit.lexicon import Lexicon
 from serkit.models.crf import DEFAULTS, LEXICON_FILE, CrfTagger, _matcher, resolve_config
 from serkit.models.features import FeatureExtractor
 from serkit.types import Sentence
+
+if TYPE_CHECKING:
+    from serkit.corpora import CorpusSpec
 
 
 def train(cfg: Any, *, resume: bool = False, progress: bool = True) -> Path:
@@ -98,10 +102,50 @@ def train_crf(
     xs = _training_features(train, cfg, lexicon)
     t_feats = time.perf_counter() - t0
 
-    trainer = pycrfsuite.Trainer(verbose=False)
-    for x, y in zip(xs, ys, strict=True):
-        trainer.append(x, y)
+    model_bytes, log, t_train = _fit(zip(xs, ys, strict=True), cfg, out_dir)
     del xs
+    types = sorted({t for y in ys for _, _, t in spans(y)})
+    card: dict[str, Any] = {
+        "arch": "crf",
+        "labels": bio_labels(types),
+        "config": cfg,
+        "lexicon": _lexicon_card(lexicon),
+        "training": {
+            "sentences": len(train),
+            "tokens": sum(len(s.tokens) for s in train),
+            "iterations": log.get("num"),
+            "features_s": round(t_feats, 1),
+            "train_s": round(t_train, 1),
+        },
+        **(card_extra or {}),
+    }
+    tagger = CrfTagger(model_bytes, lexicon, card)
+    if dev:
+        dev = [s for s in dev if s.tokens]
+        gold = [_clean_tags(s, i) for i, s in enumerate(dev)]
+        card.setdefault("metrics", {})["dev"] = score(gold, tagger.tag_sentences(dev))
+    if out_dir is not None:
+        tagger.save(out_dir, card)
+    return tagger
+
+
+def _lexicon_card(lexicon: Lexicon | None) -> dict[str, Any] | None:
+    if lexicon is None:
+        return None
+    return {"file": LEXICON_FILE, "entries": len(lexicon), "types": lexicon.types}
+
+
+def _fit(
+    pairs: Iterable[tuple[list[list[str]], list[str]]],
+    cfg: dict[str, Any],
+    out_dir: str | Path | None,
+) -> tuple[bytes, dict[str, Any], float]:
+    """crfsuite L-BFGS over ``(features, tags)`` sequences: model bytes, last iteration's
+    log, seconds (appending included)."""
+    t0 = time.perf_counter()
+    trainer = pycrfsuite.Trainer(verbose=False)
+    for x, y in pairs:
+        trainer.append(x, y)
     trainer.set_params(
         {
             "c1": float(cfg["c1"]),
@@ -121,20 +165,107 @@ def train_crf(
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-    t_train = time.perf_counter() - t0 - t_feats
-    log = trainer.logparser.last_iteration or {}
+    return model_bytes, trainer.logparser.last_iteration or {}, time.perf_counter() - t0
 
-    types = sorted({t for y in ys for _, _, t in spans(y)})
+
+# -- several corpora: one model, their styles (feature augmentation) ---------------------
+def train_crf_corpora(
+    specs: Sequence[CorpusSpec],
+    mode: str,
+    out_dir: str | Path | None,
+    config: dict[str, Any] | None = None,
+    card_extra: dict[str, Any] | None = None,
+) -> CrfTagger:
+    """One crfsuite model on several declared corpora (:mod:`serkit.corpora`).
+
+    Every corpus's types are renamed to the serkit type ``Declaration.merge_type`` gives
+    (none: O). ``mode = "merge"`` concatenates them (the baseline). ``mode = "multihead"``
+    is the CRF's conflict-aware mode, feature augmentation (Daume 2007): each feature ``f``
+    of a word of corpus ``c`` also appears as ``@c|f``, so the shared weights learn what
+    the corpora agree on and each corpus's *style* weights learn its own convention
+    (TensorFlow a Language in WikiSER, a Library on Stack Overflow); a scheme answers in
+    one style (``serkit.models.crf``). crfsuite trains on one tag per word, so there is
+    no ``partial`` mode. A corpus's ``weight`` repeats its sentences (fractions: a seeded
+    sample). Each corpus's validation set is scored in its own types (its declaration's
+    projection); the card holds them under ``metrics.dev.corpora``, ``f1`` their mean.
+    """
+    from dataclasses import replace
+
+    from serkit.corpora import LabelSpace
+    from serkit.labels import map_tags
+    from serkit.models.features import STYLE_MARK, STYLE_SEP, style_prefix, with_style
+    from serkit.training.data import read_corpus
+
+    if mode not in ("merge", "multihead"):
+        raise SerkitError(
+            f"mode {mode!r} is not one --arch crf trains on several corpora: merge (flat) or "
+            "multihead (feature augmentation: one style per corpus); crfsuite learns one "
+            "tag per word, so no partial labels"
+        )
+    space = LabelSpace(mode, specs)  # checks the names are unique
+    augment = mode == "multihead"
+    if augment:
+        for sp in specs:
+            if STYLE_SEP in sp.name or sp.name.startswith(STYLE_MARK):
+                raise SerkitError(
+                    f"corpus name {sp.name!r}: with feature augmentation a name may not hold "
+                    f"{STYLE_SEP!r} or start with {STYLE_MARK!r}"
+                )
+    cfg = resolve_config(config)
+    rng = random.Random(int(cfg["seed"]))
+    parts = [read_corpus(sp) for sp in specs]
+    train: list[Sentence] = []
+    owner: list[int] = []
+    copies: list[int] = []
+    for ci, (sp, (sents, _)) in enumerate(zip(specs, parts, strict=True)):
+        decl = sp.declaration
+        merge = {t: decl.merge_type(t) for t in decl.types}
+        whole = int(sp.weight)
+        for i, s in enumerate(sents):
+            n = whole + (rng.random() < sp.weight - whole)
+            if not s.tokens or not n:
+                continue
+            train.append(replace(s, tags=map_tags(_clean_tags(s, i), merge)))
+            owner.append(ci)
+            copies.append(n)
+    if not train:
+        raise SerkitError("no training sentences")
+    t0 = time.perf_counter()
+    lexicon = Lexicon.build(train) if cfg["lexicon"] else None
+    xs = _training_features(train, cfg, lexicon)
+    t_feats = time.perf_counter() - t0
+    prefixes = [style_prefix(sp.name) for sp in specs]
+
+    def pairs() -> Iterator[tuple[list[list[str]], list[str]]]:
+        for x, s, ci, n in zip(xs, train, owner, copies, strict=True):
+            x = with_style(x, prefixes[ci]) if augment else x
+            for _ in range(n):
+                yield x, s.tags  # type: ignore[misc]
+
+    model_bytes, log, t_train = _fit(pairs(), cfg, out_dir)
+    del xs
+    types = sorted({t for s in train for _, _, t in spans(s.tags or [])})
+    schemes, default = space.schemes()
+    by_name = {sp.name: sp for sp in specs}
+    scheme_specs = {n: _crf_scheme(h, by_name, types) for n, h in schemes.items()}
     card: dict[str, Any] = {
         "arch": "crf",
         "labels": bio_labels(types),
         "config": cfg,
-        "lexicon": None
-        if lexicon is None
-        else {"file": LEXICON_FILE, "entries": len(lexicon), "types": lexicon.types},
+        "lexicon": _lexicon_card(lexicon),
+        "mode": mode,
+        "corpora": [sp.to_dict() for sp in specs],
+        "styles": [sp.name for sp in specs] if augment else [],
+        "schemes": list(scheme_specs),
+        "default_scheme": default,
+        "scheme_specs": scheme_specs,
         "training": {
-            "sentences": len(train),
-            "tokens": sum(len(s.tokens) for s in train),
+            "sentences": sum(copies),
+            "tokens": sum(len(s.tokens) * n for s, n in zip(train, copies, strict=True)),
+            "sentences_by_corpus": {
+                sp.name: sum(n for ci, n in zip(owner, copies, strict=True) if ci == k)
+                for k, sp in enumerate(specs)
+            },
             "iterations": log.get("num"),
             "features_s": round(t_feats, 1),
             "train_s": round(t_train, 1),
@@ -142,13 +273,51 @@ def train_crf(
         **(card_extra or {}),
     }
     tagger = CrfTagger(model_bytes, lexicon, card)
-    if dev:
+    per: dict[str, dict[str, Any]] = {}
+    for sp, (_, dev) in zip(specs, parts, strict=True):
         dev = [s for s in dev if s.tokens]
-        gold = [_clean_tags(s, i) for i, s in enumerate(dev)]
-        card.setdefault("metrics", {})["dev"] = score(gold, tagger.tag_sentences(dev))
+        if dev:
+            view = tagger.with_spec(_crf_scheme(space.eval_scheme(sp), by_name, types))
+            gold = [_clean_tags(s, i) for i, s in enumerate(dev)]
+            per[sp.name] = score(gold, view.tag_sentences(dev))
+    if per:
+        mean = {m: round(sum(r[m] for r in per.values()) / len(per), 4)
+                for m in ("precision", "recall", "f1")}  # fmt: skip
+        card.setdefault("metrics", {})["dev"] = {**mean, "corpora": per}
     if out_dir is not None:
         tagger.save(out_dir, card)
     return tagger
+
+
+def _crf_scheme(
+    head_scheme: dict[str, Any], corpora: dict[str, CorpusSpec], types: list[str]
+) -> dict[str, Any]:
+    """A scheme of :meth:`LabelSpace.schemes` (heads of a transformer) as the CRF answers
+    it: the one head in serkit's types is the plain model (``style`` None); a corpus's head
+    is that corpus's style, projected into its types unless the scheme is in serkit's
+    (``developer``, with its ``fill``). ``types`` are the model's."""
+    from serkit.corpora.space import SERKIT_HEAD
+
+    head, fill = head_scheme["head"], head_scheme.get("fill")
+    mapping: dict[str, str] | None
+    if head == SERKIT_HEAD:
+        style, mapping = None, head_scheme.get("map")
+    elif fill or head_scheme.get("types"):
+        style, mapping = head, None
+    else:
+        proj = corpora[head].declaration.projection()
+        style, mapping = head, {s: t for s, t in proj.items() if t}
+    if mapping is not None and all(mapping.get(t) == t for t in types):
+        mapping = None  # the identity on what the model can say
+    out_types = types if mapping is None else list(dict.fromkeys(
+        mapping[t] for t in types if t in mapping))  # fmt: skip
+    fill_types = [t for t in fill["types"] if t in types] if fill else []
+    return {
+        "style": style,
+        "fill": {"style": fill["head"], "types": fill_types} if fill_types else None,
+        "map": mapping,
+        "types": out_types,
+    }
 
 
 # -- config-driven entry point (what `serkit train --arch crf` calls) --------------------
@@ -235,14 +404,13 @@ def train_from_config(cfg: Any) -> Path:
     ``lexicon_min_ratio`` apply when set away from the TrainConfig defaults (the CRF has its
     own defaults, selected on W1 validation). CRF knobs (``c1``, ``c2``, ``max_iterations``,
     ``min_freq``, ``window``, ``jackknife``) are read when the config has them.
-    Transformer-only knobs are ignored.
+    Transformer-only knobs are ignored. With ``corpora`` (``[[train.corpora]]``), ``mode``
+    says how they share the model (:func:`train_crf_corpora`).
     """
-    import dataclasses
-
-    defaults = {
-        f.name: (f.default if f.default is not dataclasses.MISSING else None)
-        for f in dataclasses.fields(cfg)
-    }
+    out = Path(cfg.output)
+    if cfg.corpora:
+        _train_corpora_from_config(cfg, _crf_options(cfg), out)
+        return out
     d: dict[str, Any] = {
         "train": cfg.train,
         "dev": cfg.dev,
@@ -250,17 +418,59 @@ def train_from_config(cfg: Any) -> Path:
         "val_tail": cfg.val_tail,
         "format": cfg.format,
         "protocol": cfg.protocol,
+        **_crf_options(cfg),
     }
+    if cfg.mapping is not None:
+        d["mapping"] = cfg.mapping
+    train_crf_from_config(d, out)
+    return out
+
+
+def _crf_options(cfg: Any) -> dict[str, Any]:
+    """The CRF options a ``TrainConfig`` sets (see :func:`train_from_config`)."""
+    import dataclasses
+
+    defaults = {
+        f.name: (f.default if f.default is not dataclasses.MISSING else None)
+        for f in dataclasses.fields(cfg)
+    }
+    d: dict[str, Any] = {}
     if "lexicon" not in (getattr(cfg, "features", None) or []):
         d["lexicon"] = False
     for key in _TRAIN_CONFIG_CRF_KEYS:
         value = getattr(cfg, key, None)
         if value is not None and value != defaults.get(key):
             d[key] = value
-    for key in ("c1", "c2", "max_iterations", "min_freq", "window", "jackknife", "mapping"):
+    for key in ("c1", "c2", "max_iterations", "min_freq", "window", "jackknife"):
         value = getattr(cfg, key, None)
         if value is not None:
             d[key] = value
-    out = Path(cfg.output)
-    train_crf_from_config(d, out)
-    return out
+    return d
+
+
+def _train_corpora_from_config(cfg: Any, options: dict[str, Any], out: Path) -> CrfTagger:
+    """Several corpora: read the data each names, train, score, save."""
+    from serkit.card import sha256_files
+    from serkit.training.data import check_output_dir, data_files, read_corpus
+
+    specs = cfg.corpus_specs()
+    check_output_dir(out, [p for sp in specs for p in (sp.train, sp.dev)])
+    if cfg.mode == "single":
+        if len(specs) != 1:
+            raise SerkitError(
+                f"mode 'single' trains one corpus, got {len(specs)}: choose merge or multihead"
+            )
+        (sp,) = specs
+        train, dev = read_corpus(sp)
+        extra = {"protocol": cfg.protocol, "corpora": [sp.to_dict()]}
+        return train_crf(train, dev or None, out, options, card_extra=extra)
+    files = [f for sp in specs for f in data_files(sp.train)]
+    dev_files = [f for sp in specs if sp.dev for f in data_files(sp.dev)]
+    extra = {
+        "protocol": cfg.protocol,
+        "train_data": {"files": [sp.train for sp in specs], "sha256": sha256_files(files)},
+        "dev_data": {"files": [sp.dev for sp in specs if sp.dev], "sha256": sha256_files(dev_files)}
+        if dev_files
+        else None,
+    }
+    return train_crf_corpora(specs, cfg.mode, out, options, card_extra=extra)

@@ -9,14 +9,15 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from serkit.card import CARD_NAME, sha256_files, write_card
+from serkit.card import CARD_NAME, read_card, sha256_files, write_card
 from serkit.corpora import SERKIT_TYPES, CorpusSpec, Declaration, LabelSpace
 from serkit.errors import SerkitError
 from serkit.labels import OUTSIDE, bio_labels, split_tag
@@ -137,12 +138,112 @@ def evaluate_tags(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) 
     return {"precision": micro.precision, "recall": micro.recall, "f1": micro.f1}
 
 
+@dataclass
+class StepRecord:
+    """What one optimiser step tells the callbacks."""
+
+    step: int
+    loss: float
+    parts: dict[str, float]
+    alpha: float
+
+
+class Callback:
+    """Something that happens around training steps (logging, evaluation, checkpoints, or
+    your own: ``Trainer(cfg, callbacks=[...])``); runs after each step, in list order."""
+
+    def on_step(self, trainer: Trainer, state: dict[str, Any], record: StepRecord) -> None:
+        """After optimiser step ``record.step``; ``state`` is what checkpoints keep."""
+
+
+class Progress(Callback):
+    """The tqdm bar on stderr (quiet unless a terminal or ``progress``)."""
+
+    def __init__(self, trainer: Trainer, state: dict[str, Any]) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=trainer.total_steps, initial=int(state["step"]), desc="train", unit="step",
+            file=sys.stderr, disable=not trainer.progress, dynamic_ncols=True,
+            mininterval=1.0 if sys.stderr.isatty() else 30.0,
+        )  # fmt: skip
+        trainer.write = self.bar.write
+
+    def on_step(self, trainer, state, record) -> None:
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+class MetricsLog(Callback):
+    """Mean loss, its parts, alpha, lr and speed every ``log_every`` steps (metrics.jsonl)."""
+
+    def __init__(self) -> None:
+        self.total, self.n = 0.0, 0
+
+    def on_step(self, trainer, state, record) -> None:
+        self.total += record.loss
+        self.n += 1
+        cfg = trainer.cfg
+        if record.step % cfg.log_every and record.step != trainer.total_steps:
+            return
+        sps = state["sentences_seen"] / max(state["train_seconds"], 1e-9)
+        trainer._log({"step": record.step, "epoch": round(record.step / trainer.steps_per_epoch, 4),
+                      "loss": self.total / self.n, "ce": record.parts["ce"],
+                      "kl": record.parts["kl"], "alpha": record.alpha,
+                      "lr": trainer.scheduler.get_last_lr()[0],
+                      **({"kd": record.parts["kd"]} if "kd" in record.parts else {}),
+                      "sentences_per_s": sps})  # fmt: skip
+        self.total, self.n = 0.0, 0
+
+
+class Evaluate(Callback):
+    """Validation every ``eval_every`` steps (0: each epoch) and at the end; the model is
+    saved when it improves (or every time with ``keep_best = false``)."""
+
+    def on_step(self, trainer, state, record) -> None:
+        step, cfg = record.step, trainer.cfg
+        every = cfg.eval_every or trainer.steps_per_epoch
+        if step % every and step != trainer.total_steps:
+            return
+        dev = trainer.evaluate_dev()
+        improved = dev is None or dev["f1"] > state["best_f1"]
+        trainer._log({"event": "eval", "step": step,
+                      "epoch": round(step / trainer.steps_per_epoch, 4), "dev": dev})  # fmt: skip
+        if dev is not None:
+            per = "".join(f" {n} {r['f1']:.4f}" for n, r in dev.get("corpora", {}).items())
+            trainer.write(f"step {step}: dev P {dev['precision']:.4f} R {dev['recall']:.4f} "
+                          f"F1 {dev['f1']:.4f}{per}")  # fmt: skip
+        if improved or not cfg.keep_best:
+            if dev is not None:
+                state["best_f1"] = dev["f1"]
+            state["best_step"] = step
+            trainer.save_model(dev, step, trainer._stats(state, step))
+
+
+class Checkpoint(Callback):
+    """A resumable checkpoint every ``checkpoint_every`` steps and at the end."""
+
+    def on_step(self, trainer, state, record) -> None:
+        step, cfg = record.step, trainer.cfg
+        if step % cfg.checkpoint_every and step != trainer.total_steps:
+            return
+        save_checkpoint(trainer.ckpt, trainer.model, trainer.optimizer, trainer.scheduler,
+                        {**state, "config": cfg.to_dict(), "labels": trainer.labels,
+                         **trainer.data_sha})  # fmt: skip
+
+
 class Trainer:
     """One training run; ``run()`` returns the output directory."""
 
-    def __init__(self, cfg: TrainConfig, *, progress: bool = True) -> None:
+    def __init__(
+        self, cfg: TrainConfig, *, progress: bool = True, callbacks: Sequence[Callback] = ()
+    ) -> None:
         self.cfg = cfg
         self.progress = progress
+        self.callbacks = list(callbacks)
+        self.write = print
         self.out = Path(cfg.output)
         self.ckpt = self.out / CHECKPOINT_DIR
 
@@ -267,10 +368,15 @@ class Trainer:
     def _start_afresh(self) -> None:
         """A new run in a used folder: an old checkpoint must not be resumed into this run
         later, and the old model is replaced at the first save (said, not silent)."""
+        if (self.out / CHECKPOINT_DIR).is_dir():
+            if not self.cfg.overwrite:
+                raise SerkitError(
+                    f"{self.ckpt}: this folder holds a checkpoint of an earlier run; --resume "
+                    "continues it, --overwrite discards it and starts afresh"
+                )
+            print(f"warning: discarding {self.ckpt} (--overwrite)", file=sys.stderr)
         if (self.out / CARD_NAME).is_file():
             print(f"warning: {self.out} holds a model; this run replaces it", file=sys.stderr)
-        if (self.out / CHECKPOINT_DIR).is_dir():
-            print(f"warning: discarding {self.ckpt} (--resume continues it)", file=sys.stderr)
         for name in (CHECKPOINT_DIR, CHECKPOINT_DIR + ".old", CHECKPOINT_DIR + ".tmp"):
             shutil.rmtree(self.out / name, ignore_errors=True)
         (self.out / METRICS).unlink(missing_ok=True)
@@ -385,11 +491,14 @@ class Trainer:
 
     # -- the loop -----------------------------------------------------------------------
     def run(self, resume: bool = False, stop_at: int | None = None) -> Path:
-        """Train to the end; ``stop_at`` stops abruptly after that step (simulates a kill)."""
-        from tqdm import tqdm
+        """Train to the end; ``stop_at`` stops abruptly after that step (simulates a kill).
 
+        The loop (:meth:`steps`) only trains; logging, evaluation with best-model keeping
+        and checkpoints are callbacks that see every step, in that order (flair's trainer
+        plugins, spaCy's loop generator).
+        """
         cfg = self.cfg
-        check_output_dir(self.out, [cfg.train, cfg.dev, cfg.teacher])
+        check_output_dir(self.out, self._inputs())
         self.out.mkdir(parents=True, exist_ok=True)
         self._setup()
         state: dict[str, Any] = {"step": 0, "best_f1": -1.0, "train_seconds": 0.0,
@@ -400,40 +509,41 @@ class Trainer:
             self._log({"event": "resume", "step": state["step"]})
         elif not resume:
             self._start_afresh()
-        step = int(state["step"])
-        self._log({"event": "start", "step": step, "total_steps": self.total_steps,
+        self._log({"event": "start", "step": int(state["step"]), "total_steps": self.total_steps,
                    "steps_per_epoch": self.steps_per_epoch, "train_sentences": len(self.train_s),
                    "train_windows": len(self.windows), "config": cfg.to_dict()})  # fmt: skip
+        callbacks = [Progress(self, state), MetricsLog(), Evaluate(), Checkpoint(), *self.callbacks]
+        for record in self.steps(state):
+            for cb in callbacks:
+                cb.on_step(self, state, record)
+            if stop_at is not None and record.step >= stop_at:
+                callbacks[0].close()
+                return self.out
+        callbacks[0].close()
+        step = state["step"]
+        self._log({"event": "done", "step": step, "best_f1": state["best_f1"],
+                   "best_step": state["best_step"], **self._stats(state, step)})  # fmt: skip
+        self._mark_finished()
+        return self.out
+
+    def steps(self, state: dict[str, Any]) -> Iterator[StepRecord]:
+        """One optimiser step per item, from ``state["step"]`` to the end; the batches of a
+        step depend only on (seed, epoch, position), so a resumed run sees the same ones."""
+        cfg = self.cfg
+        step = int(state["step"])
         alpha_from = int(cfg.alpha_warmup * self.total_steps)
-        eval_every = cfg.eval_every or self.steps_per_epoch
         self.model.train()
-        bar = tqdm(total=self.total_steps, initial=step, desc="train", unit="step",
-                   file=sys.stderr, disable=not self.progress, dynamic_ncols=True,
-                   mininterval=1.0 if sys.stderr.isatty() else 30.0)  # fmt: skip
         epoch, pos = divmod(step, self.steps_per_epoch)
         batches = self._batches(epoch)
-        t0 = time.perf_counter()
-        run_loss = 0.0
-        run_n = 0
         while step < self.total_steps:
+            t0 = time.perf_counter()
             if pos >= len(batches):
                 epoch, pos = epoch + 1, 0
                 batches = self._batches(epoch)
             batch = [self.windows[i] for i in batches[pos]]
             pos += 1
-            inputs = {k: torch.from_numpy(v) for k, v in self.encoder.pad(batch).items()}
-            labels = torch.from_numpy(self.encoder.labels(batch, self.word_sets))
-            allowed = self.set_table[labels.clamp(min=0)] & (labels >= 0).unsqueeze(-1)
-            head_mask = self.head_table[[self.sent_head[w.sentence] for w in batch]]
             alpha = cfg.alpha if step >= alpha_from else 0.0
-            logits = self.model(**repeat_batch(inputs, cfg.k)).logits
-            loss, parts = self.loss_fn(logits, allowed, head_mask, cfg.k, alpha)
-            if self.teacher is not None:
-                with torch.no_grad():
-                    soft = self.teacher(**inputs).logits
-                kd = distill_loss(logits, soft, labels, cfg.k, cfg.distill_temperature)
-                loss = loss + cfg.distill * kd
-                parts["kd"] = float(kd.detach())
+            loss, parts = self._loss(batch, alpha)
             if not torch.isfinite(loss):
                 raise SerkitError(
                     f"step {step + 1}: the training loss is {float(loss)} (not finite); the "
@@ -447,52 +557,46 @@ class Trainer:
             self.scheduler.step()
             self.optimizer.zero_grad(set_to_none=True)
             step += 1
+            state["step"] = step
             state["sentences_seen"] += len({w.sentence for w in batch})
-            run_loss += float(loss.detach())
-            run_n += 1
-            bar.update(1)
-            if step % cfg.log_every == 0 or step == self.total_steps:
-                now = time.perf_counter()
-                state["train_seconds"] += now - t0
-                t0 = now
-                sps = state["sentences_seen"] / max(state["train_seconds"], 1e-9)
-                bar.set_postfix(loss=f"{run_loss / run_n:.4f}", sps=f"{sps:.1f}")
-                self._log({"step": step, "epoch": round(step / self.steps_per_epoch, 4),
-                           "loss": run_loss / run_n, "ce": parts["ce"], "kl": parts["kl"],
-                           "alpha": alpha, "lr": self.scheduler.get_last_lr()[0],
-                           **({"kd": parts["kd"]} if "kd" in parts else {}),
-                           "sentences_per_s": sps})  # fmt: skip
-                run_loss, run_n = 0.0, 0
-            if step % eval_every == 0 or step == self.total_steps:
-                state["train_seconds"] += time.perf_counter() - t0
-                dev = self.evaluate_dev()
-                improved = dev is None or dev["f1"] > state["best_f1"]
-                self._log({"event": "eval", "step": step,
-                           "epoch": round(step / self.steps_per_epoch, 4), "dev": dev})  # fmt: skip
-                if dev is not None:
-                    per = "".join(f" {n} {r['f1']:.4f}" for n, r in dev.get("corpora", {}).items())
-                    bar.write(f"step {step}: dev P {dev['precision']:.4f} R {dev['recall']:.4f} "
-                              f"F1 {dev['f1']:.4f}{per}")  # fmt: skip
-                if improved or not cfg.keep_best:
-                    if dev is not None:
-                        state["best_f1"] = dev["f1"]
-                    state["best_step"] = step
-                    self.save_model(dev, step, self._stats(state, step))
-                t0 = time.perf_counter()
-            if step % cfg.checkpoint_every == 0 or step == self.total_steps:
-                state["train_seconds"] += time.perf_counter() - t0
-                state["step"] = step
-                save_checkpoint(self.ckpt, self.model, self.optimizer, self.scheduler,
-                                {**state, "config": cfg.to_dict(), "labels": self.labels,
-                                 **self.data_sha})  # fmt: skip
-                t0 = time.perf_counter()
-            if stop_at is not None and step >= stop_at:
-                bar.close()
-                return self.out
-        bar.close()
-        self._log({"event": "done", "step": step, "best_f1": state["best_f1"],
-                   "best_step": state["best_step"], **self._stats(state, step)})  # fmt: skip
-        return self.out
+            state["train_seconds"] += time.perf_counter() - t0
+            yield StepRecord(step, float(loss.detach()), parts, alpha)
+
+    def _loss(self, batch: list[Window], alpha: float) -> tuple[torch.Tensor, dict[str, float]]:
+        """The configured loss (:data:`LOSSES`) on one batch, plus distillation if asked."""
+        cfg = self.cfg
+        inputs = {k: torch.from_numpy(v) for k, v in self.encoder.pad(batch).items()}
+        labels = torch.from_numpy(self.encoder.labels(batch, self.word_sets))
+        allowed = self.set_table[labels.clamp(min=0)] & (labels >= 0).unsqueeze(-1)
+        head_mask = self.head_table[[self.sent_head[w.sentence] for w in batch]]
+        logits = self.model(**repeat_batch(inputs, cfg.k)).logits
+        loss, parts = self.loss_fn(logits, allowed, head_mask, cfg.k, alpha)
+        if self.teacher is not None:
+            with torch.no_grad():
+                soft = self.teacher(**inputs).logits
+            kd = distill_loss(logits, soft, labels, cfg.k, cfg.distill_temperature)
+            loss = loss + cfg.distill * kd
+            parts["kd"] = float(kd.detach())
+        return loss, parts
+
+    def _inputs(self) -> list[str | None]:
+        """Every path the run reads: the output folder may be none of them nor inside one
+        (saving would overwrite the data, the teacher or the backbone's weights)."""
+        cfg = self.cfg
+        paths: list[str | None] = [cfg.train, cfg.dev, cfg.teacher]
+        for c in cfg.corpora or []:
+            paths += [c.get("train"), c.get("dev")]
+        if cfg.backbone and Path(cfg.backbone).expanduser().is_dir():
+            paths.append(cfg.backbone)
+        return paths
+
+    def _mark_finished(self) -> None:
+        """The card of a run that ended says so; a killed run's card says ``finished:
+        false`` (its model is the best so far, not the end of the schedule)."""
+        if (self.out / CARD_NAME).is_file():
+            card = read_card(self.out)
+            card.setdefault("training", {})["finished"] = True
+            write_card(self.out, card)
 
     def _corpora_card(self) -> dict[str, Any]:
         if not self.multi:
@@ -514,6 +618,7 @@ class Trainer:
             "seconds_per_epoch": round(secs / epochs, 1) if epochs else None,
             "sentences_per_s": round(state["sentences_seen"] / secs, 2) if secs else None,
             "threads": self.cfg.threads,
+            "finished": False,
         }
 
 
