@@ -13,8 +13,8 @@ import torch
 
 from _corpus import write_tagged
 from serkit.errors import SerkitError
-from serkit.training.crf import train_from_config
 from serkit.training.config import TrainConfig
+from serkit.training.crf import train_from_config
 from serkit.training.trainer import Trainer, train
 from test_training import TOY as TRAINING_TOY
 from test_training import config as training_config
