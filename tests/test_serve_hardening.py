@@ -401,6 +401,12 @@ def test_a_body_not_sent_as_json_is_415_before_any_work(ctype, shows):
     assert tagger.pipe_calls == []
 
 
+def test_no_body_at_all_is_the_schemas_422():
+    with TestClient(create_app(DictTagger()), raise_server_exceptions=False) as c:
+        r = c.post("/v1/entities")
+    assert r.status_code == 422 and r.json()["error"]["message"] == "body: Field required"
+
+
 def test_the_415_is_decided_without_reading_the_body():
     sent = []
 
@@ -414,7 +420,12 @@ def test_the_415_is_decided_without_reading_the_body():
         sent.append(message)
 
     mw = JSONOnlyMiddleware(app, paths=frozenset({"/v1/entities"}))
-    scope = {"type": "http", "method": "POST", "path": "/v1/entities", "headers": []}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/entities",
+        "headers": [(b"content-length", b"17")],
+    }
     asyncio.run(mw(scope, receive, send))
     assert sent[0]["status"] == 415
 

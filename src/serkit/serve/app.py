@@ -221,6 +221,7 @@ def create_app(
     build_stack = app.build_middleware_stack
     app.build_middleware_stack = lambda: SecurityHeadersMiddleware(build_stack())  # type: ignore[method-assign]
 
+    schemes = [str(s) for s in getattr(tagger, "schemes", ()) or ()]
     by_scheme: dict[str, Tagger] = {}
 
     def tagger_for(scheme: str | None) -> Tagger:
@@ -229,10 +230,9 @@ def create_app(
         the batcher puts requests of one scheme together."""
         if scheme is None:
             return tagger
-        known = [str(s) for s in getattr(tagger, "schemes", ()) or ()]
-        if scheme not in known:
+        if scheme not in schemes:
             raise UnknownScheme(
-                f"unknown scheme {json.dumps(scheme)} (known: {', '.join(known) or 'none'})"
+                f"unknown scheme {json.dumps(scheme)} (known: {', '.join(schemes) or 'none'})"
             )
         if scheme not in by_scheme:
             by_scheme[scheme] = tagger.with_scheme(scheme)
@@ -352,13 +352,14 @@ def create_app(
         )
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    _document_limits(app, limits)
+    _document_limits(app, limits, schemes)
     return app
 
 
-def _document_limits(app: FastAPI, limits: Limits) -> None:
-    """Put this server's length limits into its OpenAPI schema, so clients (and fuzzers)
-    know that longer input is a 413, not a request the schema allows."""
+def _document_limits(app: FastAPI, limits: Limits, schemes: list[str]) -> None:
+    """Put this server's length limits and its model's schemes into its OpenAPI schema,
+    so clients (and fuzzers) know that longer input is a 413 and another scheme a 400,
+    not requests the schema allows."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -367,6 +368,11 @@ def _document_limits(app: FastAPI, limits: Limits) -> None:
         props["text"]["maxLength"] = limits.max_text_chars
         props["texts"]["maxItems"] = limits.max_texts
         props["texts"]["items"]["maxLength"] = limits.max_text_chars
+        props["scheme"] = {
+            "enum": [*schemes, None],
+            "title": "Scheme",
+            "description": props["scheme"].get("description", ""),
+        }
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

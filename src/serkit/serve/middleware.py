@@ -132,8 +132,14 @@ def _media_type(scope: Scope) -> str | None:
     return None
 
 
+def _has_body(scope: Scope) -> bool:
+    headers = dict(scope["headers"])
+    return b"transfer-encoding" in headers or headers.get(b"content-length", b"0") != b"0"
+
+
 class JSONOnlyMiddleware:
-    """415 for a POST to ``paths`` whose content type is not JSON, before its body is read.
+    """415 for a POST to ``paths`` with a body that is not typed JSON, before it is read
+    (no body at all is left to the schema's 422).
 
     Browsers send text/plain, form-urlencoded, multipart and untyped bodies cross-site
     without asking the server first (CORS "simple requests"): refusing them by header
@@ -146,7 +152,12 @@ class JSONOnlyMiddleware:
         self.paths = paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in self.paths:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] in self.paths
+            and _has_body(scope)
+        ):
             media = _media_type(scope)
             if media != "application/json" and not (
                 media and media.startswith("application/") and media.endswith("+json")
