@@ -1,15 +1,45 @@
-"""Label schemes, IOB2 helpers and mappings between label sets: the one place for them."""
+"""Label sets (the types of each corpus) and mappings between them.
+
+The IOB2 rules themselves live in ``serkit.scheme``; their functions are re-exported here
+under the names the rest of serkit has always imported (``split_tag``, ``spans``...).
+"""
 
 from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from serkit.errors import SerkitError
+from serkit.scheme import (
+    OUTSIDE,
+    bio_labels,
+    repair_iob,
+    spans,
+    split_tag,
+    tags_from_spans,
+)
 
-OUTSIDE = "O"
+__all__ = [
+    "MAPPINGS",
+    "OUTSIDE",
+    "SCHEMES",
+    "SNER_TYPES",
+    "SOFTNER9_TYPES",
+    "SONER_TO_SOFTNER9",
+    "SONER_TYPES",
+    "WIKISER_TO_SOFTNER9",
+    "WIKISER_TYPES",
+    "bio_labels",
+    "get_mapping",
+    "load_mapping",
+    "map_tags",
+    "repair_iob",
+    "spans",
+    "split_tag",
+    "tags_from_spans",
+]
 
 WIKISER_TYPES: tuple[str, ...] = (
     "Algorithm", "Application", "Architecture", "Data_Structure", "Device", "Error_Name",
@@ -66,79 +96,6 @@ MAPPINGS: dict[tuple[str, str], dict[str, str | None]] = {
     ("stackoverflow-ner", "softner-9"): SONER_TO_SOFTNER9,
     ("wikiser", "softner-9"): WIKISER_TO_SOFTNER9,
 }
-
-
-def bio_labels(types: Iterable[str]) -> list[str]:
-    """``O`` then ``B-T``, ``I-T`` for each type, in a stable order (the model's id2label)."""
-    out = [OUTSIDE]
-    for t in types:
-        out += [f"B-{t}", f"I-{t}"]
-    return out
-
-
-def split_tag(tag: str) -> tuple[str, str | None]:
-    """``'B-Library'`` -> ``('B', 'Library')``; ``'O'`` -> ``('O', None)``.
-
-    Raises ``ValueError`` with a readable reason for anything else.
-    """
-    if tag == OUTSIDE:
-        return OUTSIDE, None
-    if len(tag) > 2 and tag[1] == "-" and tag[0] in "BI":
-        return tag[0], tag[2:]
-    raise ValueError(f"invalid tag {tag!r}: expected O, B-<type> or I-<type>")
-
-
-def repair_iob(tags: Sequence[str]) -> tuple[list[str], int]:
-    """Turn stray ``I-X`` (not after ``B-X``/``I-X``) into ``B-X``; return tags and count.
-
-    Strict IOB2 scoring drops such entities; WikiSER has a few, so we repair them
-    explicitly and report how many.
-    """
-    out: list[str] = []
-    fixed = 0
-    prev_type: str | None = None
-    for tag in tags:
-        prefix, typ = split_tag(tag)
-        if prefix == "I" and typ != prev_type:
-            tag = f"B-{typ}"
-            fixed += 1
-        out.append(tag)
-        prev_type = typ
-    return out, fixed
-
-
-def count_stray(tags: Sequence[str]) -> int:
-    return repair_iob(tags)[1]
-
-
-def spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
-    """Token spans ``(start, end_exclusive, type)`` of IOB2 tags, stray ``I-`` opening a span."""
-    result: list[tuple[int, int, str]] = []
-    start, typ = -1, None
-    for i, tag in enumerate(tags):
-        if tag == OUTSIDE:  # most tags: skip the split
-            if typ is not None:
-                result.append((start, i, typ))
-                typ = None
-            continue
-        prefix, t = split_tag(tag)
-        if typ is not None and (prefix != "I" or t != typ):
-            result.append((start, i, typ))
-            typ = None
-        if prefix != OUTSIDE and typ is None:
-            start, typ = i, t
-    if typ is not None:
-        result.append((start, len(tags), typ))
-    return result
-
-
-def tags_from_spans(n: int, token_spans: Iterable[tuple[int, int, str]]) -> list[str]:
-    tags = [OUTSIDE] * n
-    for start, end, typ in token_spans:
-        tags[start] = f"B-{typ}"
-        for i in range(start + 1, end):
-            tags[i] = f"I-{typ}"
-    return tags
 
 
 def map_tags(tags: Sequence[str], mapping: Mapping[str, str | None]) -> list[str]:

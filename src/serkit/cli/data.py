@@ -13,9 +13,10 @@ from rich.table import Table
 from serkit import io
 from serkit.cli._app import data_app
 from serkit.io.atomic import check_output
+from serkit.io.inputs import check_stdin_once
 from serkit.io.stats import corpus_stats, merge_stats
 
-FORMAT_HELP = "wikiser | conll | jsonl"
+FORMAT_HELP = " | ".join(io.FORMATS)
 TokenCol = Annotated[int, typer.Option("--token-col", help="CoNLL token column (0-based).")]
 TagCol = Annotated[int, typer.Option("--tag-col", help="CoNLL tag column (0-based).")]
 Labels = Annotated[
@@ -28,7 +29,8 @@ Labels = Annotated[
 @data_app.command("convert")
 def convert(
     src: Annotated[
-        Path, typer.Argument(metavar="IN", help="Input file, or a WikiSER corpus folder.")
+        Path,
+        typer.Argument(metavar="IN", help="Input file, '-' for stdin, or a WikiSER corpus folder."),
     ],
     dst: Annotated[Path, typer.Argument(metavar="OUT", help="Output file (written atomically).")],
     to: Annotated[str, typer.Option("--to", help=f"Output format: {FORMAT_HELP}.")],
@@ -56,7 +58,8 @@ def convert(
 @data_app.command("stats")
 def stats(
     files: Annotated[
-        list[Path], typer.Argument(metavar="FILE", help="Files or WikiSER corpus folders.")
+        list[Path],
+        typer.Argument(metavar="FILE", help="Files, '-' for stdin, or WikiSER corpus folders."),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     fmt: Annotated[
@@ -68,6 +71,7 @@ def stats(
     labels: Labels = None,
 ) -> None:
     """Sentences, tokens, entities per type and stray I- count (entities: stray I- opens one)."""
+    check_stdin_once(files)
     per_file = []
     for f in files:
         reader = io.read(f, fmt, token_col=token_col, tag_col=tag_col, labels=labels)

@@ -34,7 +34,9 @@ def _render(report, fmt: str) -> str:
 
 @app.command("eval")
 def eval_cmd(
-    gold: Annotated[Path, typer.Argument(help="Gold file (WikiSER, CoNLL or JSONL; detected).")],
+    gold: Annotated[
+        Path, typer.Argument(help="Gold file (WikiSER, CoNLL or JSONL; detected); '-' for stdin.")
+    ],
     pred: Annotated[
         Path | None,
         typer.Argument(help="Predictions over the same tokens, any format. Omit with --model."),
@@ -95,6 +97,7 @@ def eval_cmd(
     from serkit.evaluate import predict_sentences, score_sentences
     from serkit.io import read_all
     from serkit.io.atomic import atomic_write, check_output
+    from serkit.io.inputs import check_stdin_once
 
     if as_json and as_markdown:
         raise SerkitError("choose one of --json and --markdown")
@@ -105,9 +108,12 @@ def eval_cmd(
         raise SerkitError("--record needs --model (it writes into that model's card)")
     if scheme is not None and model is None:
         raise SerkitError("--scheme needs --model (it picks how the model answers)")
+    check_stdin_once([gold, pred])
     if output is not None:
         check_output(output, [gold, pred, map_spec, gold_map])
     gold_sents = read_all(gold)
+    if not gold_sents:  # an empty report with exit 0 would read as a pass
+        raise SerkitError(f"{gold}: no sentences, nothing to score")
     if model is not None:
         import serkit
 

@@ -13,7 +13,9 @@ from serkit.cli._app import lexicon_app
 
 @lexicon_app.command("build")
 def build(
-    data: list[Path] = typer.Argument(..., help="Labelled corpus files or WikiSER folders."),
+    data: list[Path] = typer.Argument(
+        ..., help="Labelled corpus files, '-' for stdin, or WikiSER folders."
+    ),
     output: Path = typer.Option(..., "-o", "--output", help="Lexicon TSV to write."),
     min_count: int = typer.Option(1, "--min-count", min=1, help="Drop forms labelled fewer times."),
     fmt: str | None = typer.Option(None, "--format", help="wikiser|conll|jsonl (default: detect)."),
@@ -24,19 +26,23 @@ def build(
     """Count every labelled token sequence per type, its documents and untagged occurrences."""
     from serkit.io import read
     from serkit.io.atomic import check_output
+    from serkit.io.inputs import check_stdin_once, rereadable
     from serkit.labels import load_mapping, map_tags
     from serkit.lexicon import Lexicon
 
+    check_stdin_once(data)
     check_output(output, [*data, mapping])
     table = load_mapping(mapping) if mapping else None
 
-    def corpus():
-        for s in itertools.chain.from_iterable(read(p, fmt) for p in data):
-            if table is not None and s.tags is not None:
-                s.tags = map_tags(s.tags, table)
-            yield s
+    with rereadable(data) as paths:  # the corpus is read twice: pipes are copied once
 
-    lex = Lexicon.build_stream(corpus, min_count=min_count)
+        def corpus():
+            for s in itertools.chain.from_iterable(read(p, fmt) for p in paths):
+                if table is not None and s.tags is not None:
+                    s.tags = map_tags(s.tags, table)
+                yield s
+
+        lex = Lexicon.build_stream(corpus, min_count=min_count)
     lex.save(output)
     st = lex.stats()
     typer.echo(

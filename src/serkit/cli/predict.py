@@ -13,7 +13,9 @@ from serkit.cli._app import app
 
 @app.command("predict")
 def predict_cmd(
-    file: Annotated[Path, typer.Argument(help="Tokenised input: WikiSER, CoNLL or JSONL.")],
+    file: Annotated[
+        Path, typer.Argument(help="Tokenised input: WikiSER, CoNLL or JSONL; '-' for stdin.")
+    ],
     model: Annotated[
         Path | None, typer.Option("--model", "-m", help="Model directory (default: shipped model).")
     ] = None,
@@ -38,24 +40,20 @@ def predict_cmd(
     from serkit.evaluate import predict_sentences
     from serkit.io import read, write
     from serkit.io.atomic import check_output
-    from serkit.io.detect import check_format
+    from serkit.io.formats import Columns, get_format
     from serkit.models.registry import load_tagger
 
+    if to is not None:
+        get_format(to)
     if output is not None:
         check_output(output, [file])
+    reader = read(file, fmt)  # before the model: a bad path fails fast
     tagger = load_tagger(model)
-    reader = read(file, fmt)
     sentences = list(reader)
-    out_fmt = check_format(to) if to else (reader.format or "wikiser")
+    out_fmt = get_format(to or reader.format or "wikiser")
     tagged = predict_sentences(tagger, sentences, batch_size=batch_size, progress=progress)
     if output is not None:
-        n = write(output, tagged, out_fmt)
+        n = write(output, tagged, out_fmt.name)
         typer.echo(f"{n} sentences tagged -> {output}", err=True)
         return
-    if out_fmt == "wikiser":
-        from serkit.io.wikiser import write_wikiser as writer
-    elif out_fmt == "conll":
-        from serkit.io.conll import write_conll as writer
-    else:
-        from serkit.io.jsonl import write_jsonl as writer
-    writer(sys.stdout, tagged)
+    out_fmt.write(sys.stdout, tagged, Columns())  # type: ignore[misc]

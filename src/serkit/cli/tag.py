@@ -10,14 +10,6 @@ import typer
 from serkit.cli._app import app
 from serkit.errors import SerkitError
 
-SUFFIX_FORMATS = {
-    ".html": "html",
-    ".htm": "html",
-    ".conll": "conll",
-    ".jsonl": "jsonl",
-    ".wikiser": "wikiser",
-}
-
 
 @app.command("tag")
 def tag(
@@ -45,8 +37,29 @@ def tag(
         "--runtime",
         help="auto (ONNX when the model has it), torch, onnx, onnx-fp32, onnx-int8.",
     ),
+    scheme: str | None = typer.Option(
+        None,
+        "--scheme",
+        help="Label set and convention of the answer: developer (the default model's "
+        "default), wikiser, softner-9, sner; the model's card lists its schemes.",
+    ),
     pattern: str = typer.Option("*.txt", "--pattern", help="Files to take from folders."),
     lines: bool = typer.Option(False, "--lines", help="Each non-empty input line is a document."),
+    as_text: bool = typer.Option(
+        False, "--text", help="Take every argument as text to tag, never as a path."
+    ),
+    strict: bool = typer.Option(
+        False,
+        "--strict",
+        help="Stop at the first input that cannot be read (default: report it on stderr, "
+        "tag the others, exit 1).",
+    ),
+    encoding: str = typer.Option(
+        "utf-8",
+        "--encoding",
+        help="Encoding of files and stdin: utf-8, auto (by byte-order mark; UTF-16 without "
+        "one is recognised), or any codec name such as latin-1.",
+    ),
     threads: int | None = typer.Option(None, "--threads", min=0, help="Inference threads."),
     progress: bool | None = typer.Option(
         None,
@@ -57,22 +70,30 @@ def tag(
     """Tag software entities; one output record per input document, exact character offsets."""
     from tqdm import tqdm
 
-    from serkit.documents import read_sources, resolve_inputs, split_lines, tag_documents
+    from serkit.documents import (
+        check_encoding,
+        read_sources,
+        resolve_inputs,
+        skipping,
+        split_lines,
+        tag_documents,
+    )
     from serkit.io.atomic import atomic_write, check_output
+    from serkit.io.formats import format_from_suffix, get_format
     from serkit.models.registry import load_tagger
     from serkit.render import FORMATS, DocWriter
 
     if fmt is None:
-        fmt = SUFFIX_FORMATS.get(output.suffix.lower(), "jsonl") if output else "jsonl"
-    if fmt not in FORMATS:
-        raise SerkitError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        fmt = (format_from_suffix(output, FORMATS) if output else None) or "jsonl"
+    get_format(fmt, FORMATS)
     if inputs.count("-") > 1:
         raise SerkitError("stdin ('-') can be given only once")
-    sources = resolve_inputs(inputs, pattern)
+    check_encoding(encoding)
+    sources = resolve_inputs(inputs, pattern, as_text=as_text)
     if output is not None:
         check_output(output, [s.path for s in sources])
     kwargs = {"threads": threads} if threads is not None else {}
-    tagger = load_tagger(model, prefer=runtime, **kwargs)
+    tagger = load_tagger(model, prefer=runtime, scheme=scheme, **kwargs)
 
     n_files = sum(s.path not in (None, "-") for s in sources)
     bar = tqdm(
@@ -82,7 +103,12 @@ def tag(
         file=sys.stderr,
         disable=not (progress if progress is not None else n_files > 1),
     )
-    items = split_lines(bar, sys.stdin) if lines else read_sources(bar, sys.stdin)
+    read_items = split_lines if lines else read_sources
+    skipped: list = []
+    if strict:
+        items = read_items(bar, sys.stdin, encoding)
+    else:
+        items = skipping(read_items, bar, skipped, sys.stdin, encoding)
     docs = tag_documents(tagger, items, batch_size)
 
     def run(f) -> None:
@@ -101,3 +127,14 @@ def tag(
             run(sys.stdout)
     finally:
         bar.close()
+    if skipped:
+        from serkit.cli._app import one_line
+
+        for _src, err in skipped:
+            typer.echo(f"serkit: skipped: {one_line(str(err))}", err=True)
+        typer.echo(
+            f"serkit: {len(skipped)} of {len(sources)} inputs skipped, "
+            f"{len(sources) - len(skipped)} tagged",
+            err=True,
+        )
+        raise typer.Exit(1)

@@ -12,7 +12,8 @@ import typer
 
 from serkit import io
 from serkit.cli._app import app
-from serkit.errors import DataFormatError, SerkitError
+from serkit.errors import DataFormatError
+from serkit.io.inputs import Input, check_stdin_once
 from serkit.tokenize import round_trip_agreement, sentences, tokenize
 
 
@@ -22,7 +23,7 @@ def tokenize_cmd(
         list[str] | None,
         typer.Argument(
             metavar="TEXT|-|FILE...",
-            help="Text to tokenize ('-' reads stdin); with --check, corpus files.",
+            help="Text to tokenize ('-' reads stdin); with --check, corpus files ('-': stdin).",
         ),
     ] = None,
     check: Annotated[
@@ -49,6 +50,7 @@ def tokenize_cmd(
     if not args:
         raise typer.BadParameter("give TEXT, '-' for stdin, or --check FILE...")
     if check:
+        check_stdin_once(args)
         _check([Path(a) for a in args], fmt, show, as_json)
         return
     text = _read_stdin() if args == ["-"] else " ".join(args)
@@ -82,9 +84,9 @@ def _check(files: list[Path], fmt: str | None, show: int, as_json: bool) -> None
 
 
 def _read_stdin() -> str:
-    if sys.stdin is None:  # started with stdin closed (`serkit tokenize - <&-`)
-        raise SerkitError("'-': stdin is closed, nothing to read")
-    data = sys.stdin.buffer.read()
+    """All of stdin (within ``MAX_DOCUMENT_BYTES``), strict UTF-8."""
+    with Input("-", sys.stdin) as inp:
+        data = inp.read_all()
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:

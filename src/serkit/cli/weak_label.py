@@ -9,12 +9,14 @@ import typer
 
 from serkit.cli._app import app
 
-INPUT_KINDS = ("auto", "text", "wikiser", "conll", "jsonl")
+TEXT = "text"  # raw prose: an input kind of this command, not a corpus format
 
 
 @app.command("weak-label")
 def weak_label(
-    input: Path = typer.Argument(..., help="Raw text file, or a token file (wikiser/conll/jsonl)."),
+    input: Path = typer.Argument(
+        ..., help="Raw text file, or a token file (wikiser/conll/jsonl); '-' for stdin."
+    ),
     lexicon: Path = typer.Option(
         ..., "--lexicon", "-l", help="Lexicon TSV (serkit lexicon build)."
     ),
@@ -36,29 +38,37 @@ def weak_label(
     min_count: int = typer.Option(1, "--min-count", min=1, help="Skip rarer forms."),
 ) -> None:
     """Tag every longest lexicon match with the majority type of its entry."""
+    import stat
+
     from serkit.errors import SerkitError
-    from serkit.io import read, write
+    from serkit.io import Input, read, write
     from serkit.io.atomic import check_output
-    from serkit.io.detect import detect_format, format_from_suffix
+    from serkit.io.formats import check_format, corpus_formats, detect_format, format_from_suffix
+    from serkit.io.inputs import check_path, is_stdin
     from serkit.lexicon import Lexicon
     from serkit.lexicon.weak import label_sentences, label_text_file, looks_like_raw_text
 
-    if source not in INPUT_KINDS:
-        raise SerkitError(f"unknown input kind {source!r} (choose from {', '.join(INPUT_KINDS)})")
-    if not input.is_file() and not (input.is_dir() and source in ("auto", "wikiser")):
-        raise SerkitError(f"{input}: no such file")
+    kinds = ("auto", TEXT, *corpus_formats())
+    if source not in kinds:
+        raise SerkitError(f"unknown input kind {source!r} (choose from {', '.join(kinds)})")
+    if to is not None:
+        check_format(to)
+    folder = not is_stdin(input) and stat.S_ISDIR(check_path(input).st_mode)
+    if folder and source not in ("auto", "wikiser"):
+        raise SerkitError(f"{input}: is a folder; only a WikiSER corpus folder can be read")
     check_output(output, [input, lexicon])
     matcher = Lexicon.load(lexicon).matcher(case=case, min_ratio=min_ratio, min_count=min_count)
-    kind = source
+    src: Path | Input = input if folder else Input(input)  # opened once: pipes work
+    kind = "wikiser" if folder and source == "auto" else source
     if kind == "auto":
-        kind = detect_format(input)
-        if kind == "conll" and looks_like_raw_text(input):
-            kind = "text"
-    fmt = to or format_from_suffix(output) or ("jsonl" if kind == "text" else kind)
-    if kind == "text":
-        sents = label_text_file(matcher, input)
+        kind = detect_format(src)
+        if kind == "conll" and looks_like_raw_text(src):
+            kind = TEXT
+    fmt = to or format_from_suffix(output) or ("jsonl" if kind == TEXT else kind)
+    if kind == TEXT:
+        sents = label_text_file(matcher, src)
     else:
-        sents = label_sentences(matcher, read(input, kind, tag_col=None))
+        sents = label_sentences(matcher, read(src, kind, tag_col=None))
 
     counts: Counter[str] = Counter()
     n_tokens = 0

@@ -4,25 +4,38 @@
 validates every line (``DataFormatError(path, line, reason)``) and repairs stray ``I-`` tags
 only when asked, counting the repairs in ``reader.stats.repaired`` and
 ``Sentence.meta["repaired"]``. ``write`` always goes through an atomic temp-file rename, so
-a bad input line never leaves a partial output file.
+a bad input line never leaves a partial output file. Formats are looked up in the one table
+of ``serkit.io.formats``; a path of ``-`` is stdin, and pipes, FIFOs and ``<(...)`` are
+opened once (``serkit.io.inputs``).
 """
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from serkit.errors import SerkitError
 from serkit.io._common import ReadContext, ReadStats, resolve_types
 from serkit.io.atomic import atomic_write
-from serkit.io.conll import read_conll, write_conll
-from serkit.io.detect import FORMATS, check_format, detect_format, format_from_suffix
-from serkit.io.jsonl import read_jsonl, write_jsonl
-from serkit.io.wikiser import corpus_files, read_wikiser, write_wikiser
+from serkit.io.formats import (
+    FORMAT_TABLE,
+    Columns,
+    check_format,
+    corpus_formats,
+    detect_format,
+    format_from_suffix,
+    get_format,
+)
+from serkit.io.inputs import Input, check_path, is_stdin
+from serkit.io.wikiser import corpus_files
 from serkit.types import Sentence
+
+FORMATS = corpus_formats()
 
 __all__ = [
     "FORMATS",
+    "Input",
     "ReadStats",
     "SentenceReader",
     "atomic_write",
@@ -48,22 +61,24 @@ class SentenceReader(Iterator[Sentence]):
         return next(self._it)
 
 
-def _read_one(path: Path, fmt: str | None, ctx: ReadContext, token_col: int, tag_col: int | None):
-    fmt = check_format(fmt) if fmt else detect_format(path)
-    if fmt == "wikiser":
-        return read_wikiser(path, ctx)
-    if fmt == "conll":
-        return read_conll(path, ctx, token_col, tag_col)
-    return read_jsonl(path, ctx)
+def _read_one(src: Path | Input, fmt: str | None, ctx: ReadContext, cols: Columns):
+    """One file, opened once: sniffed from its head, then read from the same stream."""
+    inp = src if isinstance(src, Input) else Input(src)
+    try:
+        name = check_format(fmt) if fmt else detect_format(inp)
+    except BaseException:
+        inp.close()
+        raise
+    return FORMAT_TABLE[name].read(inp, ctx, cols), name  # type: ignore[misc]
 
 
-def _read_folder(folder: Path, fmt: str | None, ctx: ReadContext, token_col, tag_col):
+def _read_folder(folder: Path, fmt: str | None, ctx: ReadContext, cols: Columns):
     for p in corpus_files(folder):
-        yield from _read_one(p, fmt, ctx, token_col, tag_col)
+        yield from _read_one(p, fmt, ctx, cols)[0]
 
 
 def read(
-    path: str | Path,
+    path: str | Path | Input,
     fmt: str | None = None,
     *,
     token_col: int = 0,
@@ -71,23 +86,27 @@ def read(
     labels: str | Iterable[str] | None = None,
     repair: bool = False,
 ) -> SentenceReader:
-    """Stream the sentences of a file or a WikiSER corpus folder.
+    """Stream the sentences of a file, ``-`` (stdin) or a WikiSER corpus folder.
 
     ``fmt`` is ``wikiser``, ``conll`` or ``jsonl`` (detected from content when None);
     ``token_col``/``tag_col`` pick CoNLL columns (0-based); ``labels`` (a scheme name or a
     list of types/tags) rejects any other label; ``repair`` turns stray ``I-`` into ``B-``.
     ``Sentence.index`` is the 0-based sentence index within its file, ``doc_id`` the file
-    stem (the article name in a corpus folder).
+    stem (the article name in a corpus folder). A pipe or FIFO is read once, as it streams.
     """
-    path = Path(path)
-    if not path.exists():
-        raise SerkitError(f"{path}: no such file or folder")
     ctx = ReadContext(types=resolve_types(labels), repair=repair)
-    if path.is_dir():
-        it = _read_folder(path, fmt, ctx, token_col, tag_col)
+    cols = Columns(token_col, tag_col)
+    if isinstance(path, Input) or is_stdin(path):
+        it, name = _read_one(path if isinstance(path, Input) else Input(path), fmt, ctx, cols)
+        return SentenceReader(it, ctx.stats, name)
+    path = Path(path)
+    if stat.S_ISDIR(check_path(path).st_mode):
+        if fmt is not None:
+            check_format(fmt)
+        it = _read_folder(path, fmt, ctx, cols)
         return SentenceReader(it, ctx.stats, fmt or "wikiser")
-    fmt = check_format(fmt) if fmt else detect_format(path)
-    return SentenceReader(_read_one(path, fmt, ctx, token_col, tag_col), ctx.stats, fmt)
+    it, name = _read_one(path, fmt, ctx, cols)
+    return SentenceReader(it, ctx.stats, name)
 
 
 def read_all(path: str | Path, fmt: str | None = None, **kwargs) -> list[Sentence]:
@@ -112,14 +131,10 @@ def write(
         raise SerkitError(
             f"{path}: cannot tell the output format; name one of {', '.join(FORMATS)}"
         )
-    check_format(fmt)
+    writer = get_format(fmt).write
     try:
         with atomic_write(path) as f:
-            if fmt == "wikiser":
-                return write_wikiser(f, sentences)
-            if fmt == "conll":
-                return write_conll(f, sentences, token_col, tag_col)
-            return write_jsonl(f, sentences)
+            return writer(f, sentences, Columns(token_col, tag_col))  # type: ignore[misc]
     except UnicodeEncodeError as e:  # lone surrogates in a token: not valid UTF-8 text
         bad = e.object[e.start : e.end]
         raise SerkitError(f"{path}: cannot write {bad!r} as UTF-8 (lone surrogate)") from None

@@ -1,4 +1,5 @@
-"""Shared reader plumbing: UTF-8 line iteration with line numbers, tag checks, repair counts."""
+"""Shared reader plumbing: bounded UTF-8 line iteration with line numbers, tag checks
+(``serkit.scheme.IOB2``), repair counts."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from serkit.errors import DataFormatError, SerkitError
-from serkit.labels import OUTSIDE, SCHEMES, repair_iob
+from serkit.errors import DataFormatError, LimitExceeded, SerkitError
+from serkit.io.inputs import MAX_SENTENCE_TOKENS, Input, as_input
+from serkit.labels import SCHEMES
+from serkit.scheme import IOB2
 from serkit.types import Sentence
 
 
@@ -31,27 +34,25 @@ class ReadContext:
     _ok: set[str] = field(default_factory=set)
 
     def check_tag(self, tag: str, path: Path | str, lineno: int) -> str:
-        """Validate one IOB2 tag (prefix and, when a label set is given, its type)."""
+        """Validate one IOB2 tag (prefix, type characters and, when a label set is given,
+        its type)."""
         if tag in self._ok:
             return tag
-        if tag != OUTSIDE:
-            if len(tag) < 3 or tag[1] != "-" or tag[0] not in "BI":
-                raise DataFormatError(
-                    path, lineno, f"unknown tag {tag!r}: expected O, B-<type> or I-<type>"
-                )
-            if self.types is not None and tag[2:] not in self.types:
-                raise DataFormatError(
-                    path,
-                    lineno,
-                    f"label {tag[2:]!r} is not in the label set ({len(self.types)} types)",
-                )
+        problem = IOB2.check(tag)
+        if problem:
+            raise DataFormatError(path, lineno, problem)
+        typ = IOB2.type_of(tag)
+        if self.types is not None and typ is not None and typ not in self.types:
+            raise DataFormatError(
+                path, lineno, f"label {typ!r} is not in the label set ({len(self.types)} types)"
+            )
         self._ok.add(tag)
         return tag
 
     def finish(self, sentence: Sentence) -> Sentence:
         """Apply the repair policy and count; stray ``I-`` is only changed when asked."""
         if self.repair and sentence.tags:
-            tags, fixed = repair_iob(sentence.tags)
+            tags, fixed = IOB2.repair(sentence.tags)
             if fixed:
                 sentence.tags = tags
                 sentence.meta["repaired"] = fixed
@@ -71,26 +72,22 @@ def resolve_types(labels: str | Iterable[str] | None) -> frozenset[str] | None:
         except KeyError:
             known = ", ".join(SCHEMES)
             raise SerkitError(f"unknown label scheme {labels!r} (known: {known})") from None
-    types: set[str] = set()
-    for item in labels:
-        if item == OUTSIDE:
-            continue
-        types.add(item[2:] if len(item) > 2 and item[1] == "-" and item[0] in "BI" else item)
-    return frozenset(types)
+    return frozenset(t for t in map(IOB2.type_of, labels) if t is not None)
 
 
-def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
+def iter_lines(src: Path | str | Input) -> Iterator[tuple[int, str]]:
     """Yield ``(1-based line number, line without its newline)``; bad UTF-8 names its line.
 
     Reads bytes and decodes line by line so a single broken byte is reported where it is,
-    and only ``\\n`` ends a line (tokens may hold other Unicode line separators).
+    and only ``\\n`` ends a line (tokens may hold other Unicode line separators). ``src`` is
+    opened once (a pipe or ``-`` works); lines are bounded (``serkit.io.inputs``), and
+    UTF-16 input is refused on its first line rather than read as garbage.
     """
-    try:
-        f = path.open("rb")
-    except OSError as e:
-        raise SerkitError(f"{path}: cannot open: {e.strerror or e}") from e
-    with f:
-        for lineno, raw in enumerate(f, 1):
+    inp = as_input(src)
+    name = inp.name
+    with inp:
+        inp.check_text()
+        for lineno, raw in enumerate(inp.raw_lines(), 1):
             if raw.endswith(b"\n"):
                 raw = raw[:-1]
             if raw.endswith(b"\r"):
@@ -99,7 +96,7 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
                 raise DataFormatError(
-                    path,
+                    name,
                     lineno,
                     f"invalid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1})",
                 ) from None
@@ -108,8 +105,28 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
             yield lineno, line
 
 
+def check_sentence_length(n: int, path: Path | str, lineno: int) -> None:
+    """A sentence may not grow without bound (a file without separators)."""
+    if n > MAX_SENTENCE_TOKENS:
+        raise LimitExceeded(
+            f"{path}:{lineno}: sentence longer than {MAX_SENTENCE_TOKENS:,} tokens (the limit); "
+            "are the sentence separators missing?"
+        )
+
+
 def check_writable_token(tok: str, fmt: str, sentence: Sentence, forbidden: str) -> None:
     """Refuse tokens a format cannot hold rather than write a file that reads back wrong."""
     if not tok or any(c in tok for c in forbidden) or (fmt == "conll" and not tok.strip()):
         where = f"sentence {sentence.index}" + (f" of {sentence.doc_id}" if sentence.doc_id else "")
         raise SerkitError(f"{where}: token {tok!r} cannot be written as {fmt}")
+
+
+def check_writable_tag(tag: str, fmt: str, sentence: Sentence, ok: set[str]) -> None:
+    """A tag that is not IOB2 (a tab or newline in its type...) would not read back."""
+    if tag in ok:
+        return
+    problem = IOB2.check(tag)
+    if problem:
+        where = f"sentence {sentence.index}" + (f" of {sentence.doc_id}" if sentence.doc_id else "")
+        raise SerkitError(f"{where}: cannot write as {fmt}: {problem}")
+    ok.add(tag)

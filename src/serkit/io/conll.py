@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import IO
 
 from serkit.errors import DataFormatError, SerkitError
-from serkit.io._common import ReadContext, check_writable_token, iter_lines
+from serkit.io._common import (
+    ReadContext,
+    check_sentence_length,
+    check_writable_tag,
+    check_writable_token,
+    iter_lines,
+)
+from serkit.io.inputs import Input, as_input
 from serkit.types import Sentence
 
 
@@ -24,11 +31,12 @@ def check_columns(token_col: int, tag_col: int | None) -> None:
 
 
 def read_conll(
-    path: Path, ctx: ReadContext, token_col: int = 0, tag_col: int | None = 1
+    src: Path | Input, ctx: ReadContext, token_col: int = 0, tag_col: int | None = 1
 ) -> Iterator[Sentence]:
     """Stream sentences; every token line must have as many columns as the first one."""
     check_columns(token_col, tag_col)
-    doc_id = path.stem
+    inp = as_input(src)
+    path, doc_id = inp.name, inp.stem
     ncols = 0
     labelled = True
     keep_rows = False
@@ -43,7 +51,7 @@ def read_conll(
         meta = {"columns": rows} if keep_rows else {}
         return ctx.finish(Sentence(tokens, tags if labelled else None, doc_id, index, start, meta))
 
-    for lineno, line in iter_lines(path):
+    for lineno, line in iter_lines(inp):
         if not line.strip():  # empty line or a lone tab: sentence separator
             if tokens:
                 yield flush()
@@ -73,6 +81,7 @@ def read_conll(
         if not tok:
             raise DataFormatError(path, lineno, "empty token")
         tokens.append(tok)
+        check_sentence_length(len(tokens), path, lineno)
         if labelled:
             tags.append(check(cols[tag_col].strip(), path, lineno))  # type: ignore[index]
         if keep_rows:
@@ -88,6 +97,7 @@ def write_conll(
     """Write ``token<TAB>tag`` (or the sentence's original columns with token/tag updated)."""
     check_columns(token_col, tag_col)
     n = 0
+    ok: set[str] = set()
     for s in sentences:
         if n:
             f.write("\n")
@@ -106,6 +116,7 @@ def write_conll(
                 cols = [""] * (max(token_col, tag_col) + 1 if tags is not None else token_col + 1)
             cols[token_col] = tok
             if tags is not None:
+                check_writable_tag(tags[i], "conll", s, ok)
                 cols[tag_col] = tags[i]
             f.write("\t".join(cols) + "\n")
         n += 1

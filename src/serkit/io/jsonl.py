@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from serkit.errors import DataFormatError, SerkitError
-from serkit.io._common import ReadContext, check_writable_token, iter_lines
-from serkit.labels import repair_iob, spans, tags_from_spans
+from serkit.io._common import ReadContext, check_writable_tag, check_writable_token, iter_lines
+from serkit.io.inputs import Input, as_input
+from serkit.scheme import repair_iob, spans, tags_from_spans, type_problem
 from serkit.tokenize import tokenize
 from serkit.types import Sentence
 
 
-def _tokens_from_field(raw: Any, text: str, path: Path, lineno: int) -> list[tuple[str, int, int]]:
+def _tokens_from_field(
+    raw: Any, text: str, path: Path | str, lineno: int
+) -> list[tuple[str, int, int]]:
     """Prodigy-style tokens, checked: in order, inside the text, ``text`` matching the slice."""
     if not isinstance(raw, list):
         raise DataFormatError(path, lineno, '"tokens" must be a list')
@@ -48,7 +51,7 @@ def _tokenize(text: str) -> list[tuple[str, int, int]]:
     return [(t.text, t.start, t.end) for t in tokenize(text)]
 
 
-def _raw_entities(obj: dict, path: Path, lineno: int) -> list[tuple[int, int, str]] | None:
+def _raw_entities(obj: dict, path: Path | str, lineno: int) -> list[tuple[int, int, str]] | None:
     """Entities as ``(start, end, label)`` from either the doccano/Label Studio dict form or
     doccano's ``"label": [[s, e, "T"]]``; None when the document carries no annotation."""
     raw = obj.get("entities")
@@ -74,6 +77,9 @@ def _raw_entities(obj: dict, path: Path, lineno: int) -> list[tuple[int, int, st
             raise DataFormatError(
                 path, lineno, f"entity {e!r}: start/end must be integers, label a string"
             )
+        problem = type_problem(label)
+        if problem:  # a tab or newline in a label would break a CoNLL file written from it
+            raise DataFormatError(path, lineno, f"entity [{s}, {t}): {problem}")
         out.append((s, t, label))
     return out
 
@@ -82,7 +88,7 @@ def _align(
     text: str,
     toks: list[tuple[str, int, int]],
     ents: list[tuple[int, int, str]],
-    path: Path,
+    path: Path | str,
     lineno: int,
 ) -> list[tuple[int, int, str]]:
     """Character entities -> token spans; a boundary inside a token is an error, not a guess."""
@@ -110,7 +116,7 @@ def _align(
     return out
 
 
-def _columns(raw: Any, n: int, path: Path, lineno: int) -> list[list[str]]:
+def _columns(raw: Any, n: int, path: Path | str, lineno: int) -> list[list[str]]:
     """CoNLL columns carried through JSONL: one row of tab-free strings per token."""
     if not (
         isinstance(raw, list)
@@ -125,18 +131,28 @@ def _columns(raw: Any, n: int, path: Path, lineno: int) -> list[list[str]]:
     return raw
 
 
-def read_jsonl(path: Path, ctx: ReadContext) -> Iterator[Sentence]:
+def parse_json_line(line: str, path: Path | str, lineno: int) -> Any:
+    """``json.loads`` with every failure as one ``path:line`` error: syntax, nesting deeper
+    than Python's recursion limit, an integer beyond Python's digit limit."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as e:
+        raise DataFormatError(path, lineno, f"invalid JSON: {e.msg} (column {e.colno})") from None
+    except RecursionError:
+        raise DataFormatError(path, lineno, "invalid JSON: nested too deeply") from None
+    except ValueError as e:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        raise DataFormatError(path, lineno, f"invalid JSON: {e}") from None
+
+
+def read_jsonl(src: Path | Input, ctx: ReadContext) -> Iterator[Sentence]:
     """One Sentence per document line; ``index`` counts documents, ``line`` is their line."""
+    inp = as_input(src)
+    path, stem = inp.name, inp.stem
     index = 0
-    for lineno, line in iter_lines(path):
+    for lineno, line in iter_lines(inp):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataFormatError(
-                path, lineno, f"invalid JSON: {e.msg} (column {e.colno})"
-            ) from None
+        obj = parse_json_line(line, path, lineno)
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
             raise DataFormatError(path, lineno, 'expected an object with a "text" string')
         text = obj["text"]
@@ -173,7 +189,7 @@ def read_jsonl(path: Path, ctx: ReadContext) -> Iterator[Sentence]:
             Sentence(
                 [t for t, _, _ in toks],
                 tags,
-                str(doc_id) if doc_id is not None else path.stem,
+                str(doc_id) if doc_id is not None else stem,
                 index,
                 lineno,
                 meta,
@@ -202,6 +218,7 @@ def _layout(s: Sentence) -> tuple[str, list[tuple[int, int]]]:
 
 def write_jsonl(f: IO[str], sentences: Iterable[Sentence]) -> int:
     n = 0
+    ok: set[str] = set()
     for s in sentences:
         for tok in s.tokens:
             check_writable_token(tok, "jsonl", s, "")
@@ -214,6 +231,8 @@ def write_jsonl(f: IO[str], sentences: Iterable[Sentence]) -> int:
                 raise SerkitError(
                     f"sentence {s.index}: {len(s.tokens)} tokens but {len(s.tags)} tags"
                 )
+            for tag in s.tags:
+                check_writable_tag(tag, "jsonl", s, ok)
             doc["entities"] = [
                 {"start": offsets[i][0], "end": offsets[j - 1][1], "label": typ}
                 for i, j, typ in spans(s.tags)
@@ -228,3 +247,27 @@ def write_jsonl(f: IO[str], sentences: Iterable[Sentence]) -> int:
         f.write(json.dumps(doc, ensure_ascii=False) + "\n")
         n += 1
     return n
+
+
+def jsonl_record(doc: Any) -> dict:
+    """The ``serkit tag`` record of a tagged document: ``{"id", "path" | "text", "entities"}``."""
+    rec: dict = {"id": doc.id}
+    if doc.path is not None:
+        rec["path"] = doc.path
+    else:
+        rec["text"] = doc.text
+    rec["entities"] = [e.to_dict() for e in doc.entities]
+    return rec
+
+
+class RecordWriter:
+    """Tagged documents as JSONL records, one line each, written as they come."""
+
+    def __init__(self, f: IO[str]) -> None:
+        self.f = f
+
+    def write(self, doc: Any) -> None:
+        self.f.write(json.dumps(jsonl_record(doc), ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        pass

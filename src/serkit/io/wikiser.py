@@ -11,21 +11,32 @@ from pathlib import Path
 from typing import IO
 
 from serkit.errors import DataFormatError, SerkitError
-from serkit.io._common import ReadContext, check_writable_token, iter_lines
+from serkit.io._common import (
+    ReadContext,
+    check_sentence_length,
+    check_writable_tag,
+    check_writable_token,
+    iter_lines,
+)
+from serkit.io.inputs import Input, as_input
 from serkit.types import Sentence
 
 OPEN, CLOSE = "<s>", "</s>"
 
 
-def read_wikiser(path: Path, ctx: ReadContext, doc_id: str | None = None) -> Iterator[Sentence]:
+def read_wikiser(
+    src: Path | Input, ctx: ReadContext, doc_id: str | None = None
+) -> Iterator[Sentence]:
     """Stream the sentences of one WikiSER file; ``index`` counts sentences in this file."""
-    doc_id = doc_id if doc_id is not None else path.stem
+    inp = as_input(src)
+    path = inp.name
+    doc_id = doc_id if doc_id is not None else inp.stem
     tokens: list[str] = []
     tags: list[str] = []
     opened = 0  # line of the open <s>, 0 when outside a sentence
     index = 0
     check = ctx.check_tag
-    for lineno, line in iter_lines(path):
+    for lineno, line in iter_lines(inp):
         if line == OPEN:
             if opened:
                 raise DataFormatError(path, opened, f"unclosed {OPEN}: new {OPEN} at line {lineno}")
@@ -48,6 +59,7 @@ def read_wikiser(path: Path, ctx: ReadContext, doc_id: str | None = None) -> Ite
             if not tok:
                 raise DataFormatError(path, lineno, "empty token")
             tokens.append(tok)
+            check_sentence_length(len(tokens), path, lineno)
             tags.append(check(tag.strip(), path, lineno))
     if opened:
         raise DataFormatError(path, opened, f"unclosed {OPEN} at end of file")
@@ -64,12 +76,14 @@ def corpus_files(folder: Path) -> list[Path]:
 
 def write_wikiser(f: IO[str], sentences: Iterable[Sentence]) -> int:
     n = 0
+    ok: set[str] = set()
     for s in sentences:
         if s.tags is None:
             raise SerkitError(f"sentence {s.index}: WikiSER output needs tags")
         f.write(OPEN + "\n")
         for tok, tag in zip(s.tokens, s.tags, strict=True):
             check_writable_token(tok, "wikiser", s, "\n")
+            check_writable_tag(tag, "wikiser", s, ok)
             f.write(f"{tok}\t{tag}\n")
         f.write(CLOSE + "\n")
         n += 1

@@ -21,7 +21,6 @@ import ahocorasick
 import numpy as np
 
 from serkit.errors import SerkitError
-from serkit.labels import OUTSIDE
 from serkit.lexicon.core import (
     CASE_POLICIES,
     SEP,
@@ -32,6 +31,7 @@ from serkit.lexicon.core import (
     _merge,
     ratio_bucket,
 )
+from serkit.scheme import IOB2
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,13 +226,7 @@ class Matcher:
 
     def tags(self, tokens: Sequence[str]) -> list[str]:
         """IOB2 tags of the matches (the majority type of each entry)."""
-        tags = [OUTSIDE] * len(tokens)
-        for start, end, value in self._best(tokens):
-            typ = value[1]
-            tags[start] = "B-" + typ
-            for i in range(start + 1, end):
-                tags[i] = "I-" + typ
-        return tags
+        return IOB2.tags(len(tokens), ((s, e, v[1]) for s, e, v in self._best(tokens)))
 
     def features(self, tokens: Sequence[str]) -> list[list[str]]:
         """Binary feature names per token; the first one is always the lexicon tag.

@@ -8,54 +8,43 @@ and token offsets in ``meta`` so JSONL output carries character offsets with
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from serkit.errors import SerkitError
+from serkit.io.formats import sniff_lines
+from serkit.io.inputs import Input, as_input
 from serkit.lexicon.matcher import Matcher
+from serkit.scheme import IOB2
 from serkit.types import Sentence
 
-_TAG_RE = re.compile(r"^(O|[BIES]-\S+)$")
-_SNIFF = 50
 
-
-def looks_like_raw_text(path: str | Path) -> bool:
+def looks_like_raw_text(src: str | Path | Input) -> bool:
     """True when the first lines read as prose rather than token-per-line columns.
 
-    WikiSER (``<s>``) and JSONL (``{``) are recognised by ``serkit.io.detect``; this
+    WikiSER (``<s>``) and JSONL (``{``) are recognised by ``serkit.io.formats``; this
     separates prose from CoNLL: a CoNLL line holds a tab, one field, or a token
-    followed by a tag.
+    followed by an IOB2 tag. Give an :class:`Input` to sniff a pipe without consuming it.
     """
+    if not isinstance(src, Input):
+        with as_input(src) as inp:
+            return looks_like_raw_text(inp)
     prose = token_lines = 0
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                line = line.strip()
-                if not line:
-                    continue
-                fields = line.split()
-                if (
-                    "\t" in line
-                    or len(fields) == 1
-                    or (len(fields) <= 4 and _TAG_RE.match(fields[1]))
-                ):
-                    token_lines += 1
-                else:
-                    prose += 1
-                if prose + token_lines >= _SNIFF:
-                    break
-    except OSError as e:
-        raise SerkitError(f"{path}: cannot open: {e.strerror or e}") from e
+    for raw in sniff_lines(src.head):
+        line = raw.decode("utf-8", "replace")
+        fields = line.split()
+        if "\t" in line or len(fields) == 1 or (len(fields) <= 4 and IOB2.is_tag(fields[1])):
+            token_lines += 1
+        else:
+            prose += 1
     return prose > token_lines
 
 
-def _paragraphs(path: Path) -> Iterator[str]:
+def _paragraphs(src: Path | Input) -> Iterator[str]:
     """Blocks between blank lines; bad UTF-8 is reported with its line, a BOM is dropped."""
     from serkit.io._common import iter_lines
 
     block: list[str] = []
-    for _, line in iter_lines(path):
+    for _, line in iter_lines(src):
         if line.strip():
             block.append(line + "\n")
         elif block:
@@ -92,9 +81,9 @@ def label_text(
             n += 1
 
 
-def label_text_file(matcher: Matcher, path: str | Path) -> Iterator[Sentence]:
-    path = Path(path)
-    return label_text(matcher, _paragraphs(path), doc_id=path.stem)
+def label_text_file(matcher: Matcher, path: str | Path | Input) -> Iterator[Sentence]:
+    inp = as_input(path)
+    return label_text(matcher, _paragraphs(inp), doc_id=inp.stem)
 
 
 def label_sentences(matcher: Matcher, sents: Iterable[Sentence]) -> Iterator[Sentence]:

@@ -16,26 +16,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from serkit.labels import OUTSIDE
+from serkit.scheme import IOB2
 
 #: Score of a forbidden transition: finite, so sums never turn into NaN.
 FORBIDDEN = -1e9
 
 
 def iob2_constraints(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``(transitions[from, to], start[to])``: 0 where IOB2 allows it, :data:`FORBIDDEN` not.
-
-    ``I-X`` may only follow ``B-X`` or ``I-X``, and may not start a sentence.
-    """
+    """``(transitions[from, to], start[to])``: 0 where IOB2 allows it, :data:`FORBIDDEN` not
+    (``IOB2.allowed``: ``I-X`` only after ``B-X`` or ``I-X``, never first)."""
     n = len(labels)
     trans = np.zeros((n, n))
     start = np.zeros(n)
     for j, to in enumerate(labels):
-        if not to.startswith("I-"):
-            continue
-        start[j] = FORBIDDEN
+        if not IOB2.allowed(None, to):
+            start[j] = FORBIDDEN
         for i, frm in enumerate(labels):
-            if frm == OUTSIDE or frm[2:] != to[2:]:
+            if not IOB2.allowed(frm, to):
                 trans[i, j] = FORBIDDEN
     return trans, start
 
