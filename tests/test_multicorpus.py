@@ -292,3 +292,22 @@ def test_server_answers_in_the_requested_scheme(toy_multihead):
         assert r.status_code == 400 and "known:" in r.json()["error"]["message"]
     # with_scheme never changed the served tagger itself
     assert tagger.view is not None and tagger.view.name == "developer"
+
+
+def test_tag_cli_answers_in_the_requested_scheme(toy_multihead, capsys):
+    import json
+
+    from serkit.cli.main import main
+
+    text = "i use tensorflow on linux ."
+    for scheme, want in (("wikiser", "Language"), ("softner-9", "Library")):
+        with pytest.raises(SystemExit) as done:
+            main(["tag", "--model", str(toy_multihead), "--runtime", "torch", "--scheme", scheme,
+                  "--text", text])  # fmt: skip
+        assert done.value.code in (0, None)
+        rec = json.loads(capsys.readouterr().out)
+        assert {e["text"]: e["label"] for e in rec["entities"]}["tensorflow"] == want
+    with pytest.raises(SystemExit) as e:
+        main(["tag", "--model", str(toy_multihead), "--scheme", "nope", "--text", text])
+    assert e.value.code == 2
+    assert "unknown scheme 'nope'" in capsys.readouterr().err
