@@ -13,6 +13,13 @@ lexicon, so trusting one pays. The default is therefore off.
 Inference runs in ``serkit.models.crf_numpy`` (batched numpy over per-word weight vectors
 read from the model file, identical tags to pycrfsuite); ``predict_words_crfsuite`` keeps
 the pycrfsuite path as the reference.
+
+A model trained on several corpora (``serkit.training.crf``) answers in *schemes*, listed
+in its card (``scheme_specs``): each names the corpus *style* it answers in (a
+feature-augmented model's ``@c|f`` weights, folded into the plain ones once per scheme so
+tagging costs what a one-corpus model's does), the projection of serkit's types into the
+scheme's label set (``map``), and its output ``types``. ``developer`` may add a ``fill``:
+for the types its corpus never annotates, another corpus's odds against O.
 """
 
 from __future__ import annotations
@@ -22,16 +29,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pycrfsuite
 
 from serkit.errors import ModelLoadError, SerkitError
-from serkit.labels import OUTSIDE, bio_labels
+from serkit.labels import OUTSIDE, bio_labels, map_tags
 from serkit.lexicon import Lexicon
 from serkit.models import folder
 from serkit.models.crf_numpy import CrfWeights, FastCrf
-from serkit.models.features import FeatureExtractor
+from serkit.models.features import FeatureExtractor, style_prefix, with_style
 from serkit.models.folder import read_card, write_card
-from serkit.tagger import Tagger
+from serkit.tagger import InvalidScheme, Tagger
 from serkit.types import Sentence
 
 MODEL_FILE = folder.CRF_MODEL
@@ -105,11 +113,25 @@ class CrfTagger(Tagger):
             raise ModelLoadError(f"not a valid crfsuite model: {e}") from e
         types = sorted({lab[2:] for lab in self._tagger.labels() if lab != OUTSIDE})
         self.labels = card.get("labels") or bio_labels(types)
+        #: the model's own tags (``labels`` are the current scheme's)
+        self.raw_labels = list(self.labels)
         self.features = FeatureExtractor(_matcher(lexicon, self.config), self.config["window"])
-        self._fast = FastCrf(weights, self.features)
-        if self._fast.labels != list(self._tagger.labels()):
+        if weights.labels != list(self._tagger.labels()):
             raise ModelLoadError("crfsuite model labels could not be read back")
+        self._weights = weights
         self._lock = threading.Lock()  # caches grow, and a crfsuite tagger holds state
+        self._specs = _scheme_specs(card, weights)
+        #: fast taggers by folded styles, shared by the views of this model (``with_scheme``)
+        self._folds: dict[str, FastCrf] = {}
+        #: the current scheme (None: the model's own labels) and what answering in it takes
+        self.scheme: str | None = None
+        self._style: str | None = None  # the corpus whose ``@c|`` features the reference adds
+        self._map: dict[str, str] | None = None
+        self._reference_ok = True  # False: a scheme crfsuite's tagger cannot compute
+        if self._specs:
+            self.use_scheme(None)
+        else:
+            self._fast = self._fold({})
 
     # -- persistence --------------------------------------------------------------------
     @classmethod
@@ -159,26 +181,87 @@ class CrfTagger(Tagger):
         write_card(d, self.card)
         return d
 
+    # -- schemes ------------------------------------------------------------------------
+    @property
+    def schemes(self) -> list[str]:
+        return list(self._specs)
+
+    def use_scheme(self, scheme: str | None) -> None:
+        """Answer in ``scheme`` (None: the model's default). Only this tagger's attributes
+        are replaced; the folded weights are shared, so ``with_scheme`` views are cheap."""
+        if not self._specs:
+            super().use_scheme(scheme)
+            return
+        name = scheme if scheme is not None else self.card.get("default_scheme")
+        spec = self._specs.get(name) if isinstance(name, str) else None
+        if spec is None:
+            known = ", ".join(self._specs)
+            raise InvalidScheme(f"unknown scheme {name!r} (this model knows: {known})")
+        self._answer(spec)
+        self.scheme = name
+
+    def with_spec(self, spec: dict[str, Any]) -> CrfTagger:
+        """A view answering as ``spec`` says (a ``scheme_specs`` entry): what training
+        scores each corpus's validation set with."""
+        import copy
+
+        other = copy.copy(self)
+        other._answer(_check_spec("spec", spec, self._weights))
+        other.scheme = None
+        return other
+
+    def _answer(self, spec: dict[str, Any]) -> None:
+        self._fast = self._fold(spec)
+        self._style = spec.get("style") if not spec.get("fill") else None
+        self._map = spec.get("map")
+        self.labels = bio_labels(spec["types"])
+        self._reference_ok = not spec.get("fill")
+
+    def _fold(self, spec: dict[str, Any]) -> FastCrf:
+        """The fast tagger with ``spec``'s styles folded in, made once per model."""
+        key = repr((spec.get("style"), spec.get("fill")))
+        with self._lock:
+            fast = self._folds.get(key)
+            if fast is None:
+                parts = _style_parts(spec, self._weights.labels)
+                weights = self._weights.folded(parts) if parts else self._weights
+                fast = self._folds[key] = FastCrf(weights, self.features)
+        return fast
+
     # -- inference ----------------------------------------------------------------------
     def predict_words(self, batch: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:
         """Viterbi tags and the marginal probability of each chosen tag (batched numpy)."""
         with self._lock:
-            return self._fast.predict(batch)
+            out = self._fast.predict(batch)
+        if self._map is not None:
+            m = self._map
+            out = [(map_tags(tags, m), conf) for tags, conf in out]
+        return out
 
     def predict_words_crfsuite(
         self, batch: Sequence[Sequence[str]]
     ) -> list[tuple[list[str], list[float]]]:
         """The same through pycrfsuite, one sentence at a time: the reference (slower)."""
+        if not self._reference_ok:
+            raise SerkitError(
+                f"scheme {self.scheme!r} mixes two corpus styles, which crfsuite's own tagger "
+                "cannot; use predict_words"
+            )
         out: list[tuple[list[str], list[float]]] = []
         tagger = self._tagger
+        prefix = style_prefix(self._style) if self._style is not None else None
         with self._lock:
             for tokens in batch:
                 if not tokens:
                     out.append(([], []))
                     continue
-                tags = tagger.tag(self.features(tokens))
+                feats = self.features(tokens)
+                tags = tagger.tag(feats if prefix is None else with_style(feats, prefix))
                 marginal = tagger.marginal
                 out.append((tags, [marginal(t, i) for i, t in enumerate(tags)]))
+        if self._map is not None:
+            m = self._map
+            out = [(map_tags(tags, m), conf) for tags, conf in out]
         return out
 
     def tag_sentences(
@@ -193,4 +276,75 @@ class CrfTagger(Tagger):
                 preds = self._fast.predict([sentences[i].tokens for i in chunk], False)
                 for i, (t, _) in zip(chunk, preds, strict=True):
                     tags[i] = t
+        if self._map is not None:
+            tags = [map_tags(t, self._map) for t in tags]
         return tags
+
+
+# -- schemes of a model trained on several corpora (serkit.training.crf writes them) ------
+def _scheme_specs(card: dict[str, Any], weights: CrfWeights) -> dict[str, dict[str, Any]]:
+    """The card's ``scheme_specs``, checked (``{}``: a one-corpus model, its own labels)."""
+    specs = card.get("scheme_specs")
+    if specs is None:
+        return {}
+    if not isinstance(specs, dict) or not specs:
+        raise ModelLoadError("scheme_specs must be a table of schemes")
+    out = {
+        str(name): _check_spec(f"scheme {name!r}", spec, weights) for name, spec in specs.items()
+    }
+    default = card.get("default_scheme")
+    if default not in out:
+        raise ModelLoadError(f"default_scheme {default!r} is not one of {list(out)}")
+    return out
+
+
+def _check_spec(where: str, spec: Any, weights: CrfWeights) -> dict[str, Any]:
+    """A scheme spec with the right shape: ``style`` (a corpus of the model or None),
+    ``map`` (serkit type -> output type, or None), ``types`` (the output types), ``fill``
+    (None or ``{"style", "types"}``: types scored by another corpus's odds against O)."""
+    styles = weights.styles()
+    types = {lab[2:] for lab in weights.labels if lab != OUTSIDE}
+
+    def bad(why: str) -> ModelLoadError:
+        return ModelLoadError(f"{where}: {why}")
+
+    if not isinstance(spec, dict):
+        raise bad("not a table")
+    style, fill, mapping, out_types = (spec.get(k) for k in ("style", "fill", "map", "types"))
+    if style is not None and style not in styles:
+        raise bad(f"style {style!r} is not a corpus of the model ({', '.join(styles) or 'none'})")
+    if not isinstance(out_types, list) or not all(isinstance(t, str) for t in out_types):
+        raise bad("types must be a list of type names")
+    if mapping is not None and not (
+        isinstance(mapping, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items())
+    ):
+        raise bad("map must be a table of type -> type")
+    if fill is not None:
+        ok = isinstance(fill, dict) and fill.get("style") in styles and style is not None
+        ft = fill.get("types") if isinstance(fill, dict) else None
+        ok = ok and isinstance(ft, list) and all(isinstance(t, str) and t in types for t in ft)
+        if not ok:
+            raise bad("fill must be {style: a corpus of the model, types: the model's types}")
+    return {"style": style, "fill": fill, "map": mapping, "types": out_types}
+
+
+def _style_parts(spec: dict[str, Any], labels: list[str]) -> list[tuple[str, np.ndarray]]:
+    """``(corpus, M)`` pairs for :meth:`CrfWeights.folded`. A style adds its weights as
+    they are (``M = I``). With a ``fill``, the fill types' columns take the primary
+    style's O column plus the fill style's odds of the type against O, so that a fill
+    tag's score minus O's is what the fill corpus's style gives it: the partial-label
+    reading of a corpus that never annotates those types, at the level of scores."""
+    style, fill = spec.get("style"), spec.get("fill")
+    if style is None:
+        return []
+    n = len(labels)
+    if not fill:
+        return [(style, np.eye(n))]
+    o = labels.index(OUTSIDE)
+    cols = [i for i, lab in enumerate(labels) if lab != OUTSIDE and lab[2:] in fill["types"]]
+    primary, other = np.eye(n), np.zeros((n, n))
+    for y in cols:
+        primary[y, y], primary[o, y] = 0.0, 1.0
+        other[y, y], other[o, y] = 1.0, -1.0
+    return [(style, primary), (fill["style"], other)]

@@ -24,7 +24,7 @@ import numpy as np
 
 from serkit.errors import ModelLoadError
 from serkit.lexicon import Matcher
-from serkit.models.features import FeatureExtractor, feature_groups
+from serkit.models.features import STYLE_MARK, FeatureExtractor, feature_groups, split_style
 from serkit.models.viterbi import Packing, viterbi_packed
 
 _FEATURE = np.dtype([("type", "<u4"), ("src", "<u4"), ("dst", "<u4"), ("w", "<f8")])
@@ -71,6 +71,53 @@ class CrfWeights:
             raise ModelLoadError("corrupt crfsuite model: feature ids out of range")
         np.add.at(self.W, (state["src"], state["dst"]), state["w"])
         np.add.at(self.T, (trans["src"], trans["dst"]), trans["w"])
+
+    @classmethod
+    def from_arrays(
+        cls, labels: list[str], attr_index: dict[str, int], W: np.ndarray, T: np.ndarray
+    ) -> CrfWeights:
+        """Weights from arrays (``W`` with its last row zero: unknown attributes)."""
+        self = cls.__new__(cls)
+        self.labels, self.attr_index, self.W, self.T = labels, attr_index, W, T
+        return self
+
+    def styles(self) -> dict[str, tuple[np.ndarray, list[str]]]:
+        """A feature-augmented model's styles: corpus -> (ids of its ``@c|f`` attributes,
+        their base features ``f``), read once from the attribute names."""
+        got = getattr(self, "_styles", None)
+        if got is None:
+            ids: dict[str, list[int]] = {}
+            bases: dict[str, list[str]] = {}
+            for attr, i in self.attr_index.items():
+                if (cb := split_style(attr)) is not None:
+                    ids.setdefault(cb[0], []).append(i)
+                    bases.setdefault(cb[0], []).append(cb[1])
+            got = self._styles = {c: (np.array(ids[c], dtype=np.intp), bases[c]) for c in ids}
+        return got
+
+    def folded(self, parts: Sequence[tuple[str, np.ndarray]]) -> CrfWeights:
+        """Plain-feature weights answering in a mix of styles: ``W'[f] = W[f] +
+        sum_c W[@c|f] @ M_c`` for each ``(c, M_c)`` of ``parts`` (``M_c`` an ``(L, L)``
+        label matrix; the identity for one corpus's style). A word's plain features then
+        score as its augmented ones did, so the fast path tags a style at the plain
+        model's cost. Bases seen only in a style get a row; style rows are dropped."""
+        styles = self.styles()
+        index: dict[str, int] = {}
+        plain: list[int] = []
+        for attr, i in self.attr_index.items():
+            if not attr.startswith(STYLE_MARK):
+                index[attr] = len(index)
+                plain.append(i)
+        moves = []
+        for corpus, M in parts:
+            ids, bases = styles.get(corpus, (np.zeros(0, dtype=np.intp), []))
+            dst = np.array([index.setdefault(b, len(index)) for b in bases], dtype=np.intp)
+            moves.append((ids, dst, M))
+        W = np.zeros((len(index) + 1, len(self.labels)))
+        W[: len(plain)] = self.W[plain]
+        for ids, dst, M in moves:
+            W[dst] += self.W[ids] @ M  # a base appears once per style: no repeated rows
+        return CrfWeights.from_arrays(self.labels, index, W, self.T)
 
     def vector(self, feats: Sequence[str]) -> np.ndarray:
         """Summed weights of a feature list (unknown features weigh nothing)."""

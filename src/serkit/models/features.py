@@ -106,6 +106,31 @@ def _context(word: str, lower: str, ss: str, offset: int) -> list[str]:
     return feats
 
 
+#: A feature-augmented model (Daume 2007, "Frustratingly easy domain adaptation") sees each
+#: feature ``f`` of a word of corpus ``c`` twice: ``f`` (shared by every corpus) and
+#: ``@c|f`` (that corpus's *style*). No plain feature starts with ``@``.
+STYLE_MARK = "@"
+STYLE_SEP = "|"
+
+
+def style_prefix(corpus: str) -> str:
+    """The prefix of corpus ``corpus``'s copies of the features (``@c|``)."""
+    return f"{STYLE_MARK}{corpus}{STYLE_SEP}"
+
+
+def split_style(attr: str) -> tuple[str, str] | None:
+    """``@c|f`` -> ``(c, f)``; a plain feature -> None."""
+    if not attr.startswith(STYLE_MARK):
+        return None
+    corpus, sep, base = attr[1:].partition(STYLE_SEP)
+    return (corpus, base) if sep else None
+
+
+def with_style(feats: list[list[str]], prefix: str) -> list[list[str]]:
+    """Each token's features followed by their copies under ``prefix``."""
+    return [f + [prefix + x for x in f] for f in feats]
+
+
 class FeatureExtractor:
     """Token lists -> per-token feature lists, optionally with lexicon-match features."""
 

@@ -236,13 +236,13 @@ def train_crf_corpora(
     t_feats = time.perf_counter() - t0
     prefixes = [style_prefix(sp.name) for sp in specs]
 
-    def pairs() -> Iterator[tuple[list[list[str]], list[str]]]:
+    def pairs(xs: list[list[list[str]]]) -> Iterator[tuple[list[list[str]], list[str]]]:
         for x, s, ci, n in zip(xs, train, owner, copies, strict=True):
             x = with_style(x, prefixes[ci]) if augment else x
             for _ in range(n):
                 yield x, s.tags  # type: ignore[misc]
 
-    model_bytes, log, t_train = _fit(pairs(), cfg, out_dir)
+    model_bytes, log, t_train = _fit(pairs(xs), cfg, out_dir)
     del xs
     types = sorted({t for s in train for _, _, t in spans(s.tags or [])})
     schemes, default = space.schemes()
