@@ -33,6 +33,7 @@ TEMPLATES = [
 def toy_corpus(n: int = 80, seed: int = 0) -> list[Sentence]:
     """Consistently labelled template sentences: every name occurs many times."""
     rng = random.Random(seed)
+    used = {typ: 0 for typ in NAMES}
     out = []
     for i in range(n):
         template = TEMPLATES[(i // 5 + i) % len(TEMPLATES)][0]  # not aligned with folds
@@ -40,7 +41,9 @@ def toy_corpus(n: int = 80, seed: int = 0) -> list[Sentence]:
         for word in template.split():
             if word.startswith("{"):
                 typ = word[1:-1]
-                tokens.append(rng.choice(NAMES[typ]))
+                names = NAMES[typ]
+                tokens.append(names[(used[typ] + rng.randrange(2)) % len(names)])
+                used[typ] += 1
                 tags.append(f"B-{typ}")
             else:
                 tokens.append(word)
@@ -186,3 +189,31 @@ def test_output_inside_input_and_bad_input_exit_2(tmp_path, capsys):
     assert code == 2
     assert f"{bad}:3:" in output
     assert not (tmp_path / "o").exists()
+
+
+def test_model_and_dropout_signals_flag_in_sample(tmp_path):
+    """A given transformer adds its probabilities and its dropout disagreement; a card that
+    names the audited file as training data marks the view in-sample, and the report says so."""
+    from _runtime_model import build_tiny_model
+    from serkit.audit.report import markdown
+    from serkit.card import read_card, write_card
+
+    sents = [
+        Sentence(["i", "installed", "tensorflow", "on", "ubuntu"], ["O", "O", "B-Library", "O",
+                 "B-Operating_System"]),
+        Sentence(["windows", "runs", "java", "code"], ["B-Operating_System", "O", "O", "O"]),
+    ] * 3  # fmt: skip
+    path = tmp_path / "corpus.txt"
+    write(path, sents, "wikiser")
+    model = build_tiny_model(tmp_path / "tiny")
+    card = read_card(model)
+    write_card(model, {**card, "train_data": {"files": [str(path)]}})
+    result = audit(read_corpus([path]), folds=0, model=model, use_model=True, dropout=3,
+                   progress=False, threshold=0.0)  # fmt: skip
+    assert result.signals == ["model:tiny", "dropout-3", "dropout-3-disagreement",
+                              "consistency", "cleanlab"]  # fmt: skip
+    scored = [f for f in result.candidates if "dropout-3-disagreement" in f.signals]
+    assert scored and any(f.signals["dropout-3-disagreement"] > 0 for f in scored)
+    assert all(0.0 <= f.score <= 1.0 for f in result.candidates)
+    assert any("in-sample" in n for n in result.notes)
+    assert "in-sample" in markdown(result)

@@ -72,8 +72,9 @@ class Consistency:
         self, index: int, start: int, given: Sequence[str], suggested: Sequence[str]
     ) -> float:
         """How much more the rest of the corpus supports the suggested labelling of the
-        region ``[start, start + len(given))`` than the given one, in [0, 1]."""
+        region ``[start, start + len(given))`` than the given one, in [-1, 1] (negative:
+        the corpus labels this surface as given, evidence against the suggestion)."""
         g = [(start + s, start + e, t) for s, e, t in spans(given)]
         p = [(start + s, start + e, t) for s, e, t in spans(suggested)]
         diff = self._labelling_support(index, p, g) - self._labelling_support(index, g, p)
-        return min(max(diff, 0.0), 1.0)
+        return min(max(diff, -1.0), 1.0)

@@ -9,7 +9,11 @@ Signals (each in its own module, each scoring every candidate in [0, 1]):
 - ``cleanlab``: confident-learning token quality of the given labels (``cleanlab_scores``),
   from the cross-fitted view when there is one (out of sample), else the model's.
 
-The combined score is the weighted mean of the signals present (:data:`WEIGHTS`).
+The combined score starts from the mean of the model-based signals (``M``) and lets the
+corpus move it: a consistency of ``d`` > 0 (the rest of the corpus labels the surface as
+suggested) moves it a share ``d`` of the way to 1, ``d`` < 0 a share ``-d`` of the way
+to 0: ``M + d (1 - M)`` or ``M (1 + d)``. Without model signals the score is ``max(d, 0)``.
+The rule was fixed before the benchmark was run (``bench/audit.py``).
 """
 
 from __future__ import annotations
@@ -28,9 +32,8 @@ from serkit.audit.corpus import AuditCorpus
 from serkit.audit.findings import Finding, candidates, prob_score, rank
 from serkit.audit.probs import TokenProbs
 
-#: Weight of each signal family in the combined score (weighted mean of those present).
-WEIGHTS: dict[str, float] = {"crf": 1.0, "model": 1.0, "dropout": 1.0, "consistency": 1.0,
-                             "cleanlab": 1.0}  # fmt: skip
+#: Findings scoring below this are not reported (the ranking itself keeps every candidate).
+THRESHOLD = 0.5
 
 
 def family(signal: str) -> str:
@@ -38,12 +41,14 @@ def family(signal: str) -> str:
     return signal.split(":")[0].split("-")[0]
 
 
-def combine(signals: dict[str, float], weights: dict[str, float] | None = None) -> float:
-    w = WEIGHTS if weights is None else weights
-    total = sum(w.get(family(k), 0.0) for k in signals)
-    if not total:
-        return 0.0
-    return sum(w.get(family(k), 0.0) * v for k, v in signals.items()) / total
+def combine(signals: dict[str, float]) -> float:
+    """Model evidence (mean of the model-based signals) moved by corpus consistency."""
+    model = [v for k, v in signals.items() if family(k) != "consistency"]
+    d = signals.get("consistency", 0.0)
+    if not model:
+        return max(d, 0.0)
+    m = sum(model) / len(model)
+    return m + d * (1.0 - m) if d >= 0 else m * (1.0 + d)
 
 
 @dataclass(slots=True)
@@ -98,7 +103,7 @@ def audit(
     use_model: bool = False,
     dropout: int = 0,
     crf_config: dict[str, Any] | None = None,
-    weights: dict[str, float] | None = None,
+    threshold: float = THRESHOLD,
     progress: bool = True,
     seed: int = 0,
     views: Sequence[TokenProbs] = (),
@@ -107,6 +112,7 @@ def audit(
 
     ``folds`` < 2 turns cross-fitting off; ``use_model`` adds the given ``model`` (None:
     the shipped default); ``dropout`` > 0 runs that many dropout passes of it (torch);
+    findings are the ranked candidates scoring at least ``threshold``;
     ``views`` are probabilities computed elsewhere (a cached cross-fit), used first.
     """
     from serkit.audit.crossfit import crossfit_crf
@@ -115,19 +121,26 @@ def audit(
     notes: list[str] = []
     views = list(views)
     disagreement = None
+    tagger = None
+    if corpus.sentences and (use_model or dropout):
+        from serkit.labels import bio_labels
+        from serkit.models.registry import load_tagger
+
+        tagger = load_tagger(model, prefer="torch" if dropout else "auto")
+        # the model may know types the corpus never uses: keep them expressible
+        extra = {t[2:] for t in tagger.labels if t != "O"} - set(corpus.types)
+        if extra:
+            corpus.labels = bio_labels(sorted({*corpus.types, *extra}))
     t = time.perf_counter()
     if corpus.sentences and folds >= 2:
         cf = crossfit_crf(corpus, folds, config=crf_config, progress=progress)
         if cf is not None:
             views.append(cf)
         timings["crossfit_s"] = time.perf_counter() - t
-    tagger = None
-    if corpus.sentences and (use_model or dropout):
+    if tagger is not None:
         from serkit.audit.model import model_probs
-        from serkit.models.registry import load_tagger
 
         t = time.perf_counter()
-        tagger = load_tagger(model, prefer="torch" if dropout else "auto")
         mv = model_probs(model, corpus, tagger)
         notes += mv.notes
         if use_model:
@@ -155,12 +168,13 @@ def audit(
     cands = candidates(corpus, proposals)
     score_candidates(cands, views, consistency, cl, disagreement)
     for f in cands:
-        f.score = combine(f.signals, weights)
-    findings = rank(cands, key=lambda f: f.score)
+        f.score = combine(f.signals)
+    findings = [f for f in rank(cands, key=lambda f: f.score) if f.score >= threshold]
     if not views:
         notes.append("no model signal (too few sentences to cross-fit and no --model)")
     return AuditResult(
         corpus, findings, cands, views, cl, consistency, notes, timings,
-        {"folds": folds, "model": str(model) if use_model or dropout else None,
+        {"folds": folds, "threshold": threshold,
+         "model": str(model) if use_model or dropout else None,
          "dropout": dropout, "dropout_view": disagreement[0] if disagreement else None},
     )  # fmt: skip

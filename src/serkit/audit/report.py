@@ -121,7 +121,9 @@ def markdown(result: AuditResult, top: int | None = None) -> str:
         f"Files: {', '.join(f'`{p}`' for p in s['files']) or '(none)'}; {s['sentences']} "
         f"sentences, {s['tokens']} tokens, {s['entities']} entities"
         + (f" (types mapped with `{s['mapping']}`)" if s["mapping"] else "")
-        + ". Signals: " + (", ".join(s["signals"]) or "none") + ".",
+        + ". Signals: " + (", ".join(s["signals"]) or "none") + "; findings are the "
+        f"candidates scoring >= {s['options'].get('threshold', 0)} (of "
+        f"{len(result.candidates)}), best first.",
     ]  # fmt: skip
     lines += [f"> Note: {n}" for n in s["notes"]]
     recs = records(result)
@@ -204,8 +206,8 @@ def html_page(result: AuditResult, top: int | None = None) -> str:
             f"<section><h2>{r['rank']}. {esc(KIND_NAMES[r['kind']])} "
             f"<small>score {r['score']:.3f}</small></h2>"
             f'<div class="where">{esc(r["path"])}:{r["line"]}</div>'
-            f"<p>{' '.join(words)}</p><p>suggested: {sugg if f.suggested else ''}"
-            f"{'' if any(t != 'O' for t in f.suggested) else ' (no entity)'}</p>"
+            f"<p>{' '.join(words)}</p><p>suggested: {sugg}"
+            f"{'' if spans(f.suggested) else ' (no entity)'}</p>"
             f'<div class="sig">{esc(sig)}</div></section>\n'
         )
     parts.append("</body></html>\n")

@@ -33,6 +33,9 @@ def audit_cmd(
         int,
         typer.Option("--dropout", min=0, help="Dropout passes of the --model transformer (torch)."),
     ] = 0,
+    threshold: Annotated[
+        float, typer.Option("--threshold", min=0.0, max=1.0, help="Report findings scoring this.")
+    ] = 0.5,
     fix: Annotated[
         bool, typer.Option("--fix", help="Write corrected copies and changes.jsonl into -o.")
     ] = False,
@@ -60,7 +63,7 @@ def audit_cmd(
     c = read_corpus(corpus, fmt, mapping=mapping, token_col=token_col, tag_col=tag_col)
     result = audit(
         c, folds=folds, model=model, use_model=model is not None, dropout=dropout,
-        progress=progress, seed=seed,
+        progress=progress, seed=seed, threshold=threshold,
     )  # fmt: skip
     shown = top or None
     write_jsonl(output / FINDINGS_FILE, result)
