@@ -1,11 +1,16 @@
-"""Load and fuzz `serkit serve` (issue 7): 20 concurrent clients for 60 s, then schemathesis.
+"""Load and fuzz `serkit serve` (issues 7 and 14): clients, queued big requests, slow
+clients, then schemathesis.
 
 Starts ``serkit serve`` on a free loopback port with the shipped default model (or
 ``--model``), keeps ``--clients`` clients each posting one sentence at a time
 (``{"text": ...}``, WikiSER test sentences detokenised) for ``--duration`` seconds, and
 reports requests/s, p50/p90/p99 latency, errors and the server's RSS before and after.
-Then runs schemathesis against the server's OpenAPI spec (all checks) and counts 5xx
-answers. Writes the ``serve`` section of bench/RESULTS.md.
+Then (issue 14) queues ``--large`` requests of ``--large-chars`` characters each and
+measures small requests meanwhile (p50/p99; target p99 < 1 s), the queue ``/healthz``
+reports, how fast the queue empties once those clients hang up, and the RSS; then opens
+``--slowloris`` connections that never finish their headers and times how the server
+closes them while it keeps answering. Then runs schemathesis against the server's OpenAPI
+spec (all checks) and counts 5xx answers. Writes the ``serve`` section of bench/RESULTS.md.
 
     nice -n 19 .venv/bin/python bench/serve_load.py [--model DIR] [--clients 20] [--duration 60]
 """
@@ -30,6 +35,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import machine, today, update_section  # noqa: E402
+from serkit.serve.limits import ConnectionLimits  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "wikiser-small" / "test.txt"
@@ -133,12 +139,12 @@ async def load(url: str, texts: list[str], clients: int, duration: float) -> dic
         t0 = time.perf_counter()
         await asyncio.gather(*(client(i, c) for i in range(clients)))
         wall = time.perf_counter() - t0
-    lat = sorted(latencies)
+    lat = sorted(latencies) or [float("nan")]  # a run too short for one answer
     q = statistics.quantiles(lat, n=100, method="inclusive") if len(lat) > 1 else lat * 99
     return {
-        "requests": len(lat),
+        "requests": len(latencies),
         "wall_s": wall,
-        "rps": len(lat) / wall,
+        "rps": len(latencies) / wall,
         "p50_ms": q[49] * 1000,
         "p90_ms": q[89] * 1000,
         "p99_ms": q[98] * 1000,
@@ -146,6 +152,150 @@ async def load(url: str, texts: list[str], clients: int, duration: float) -> dic
         "statuses": statuses,
         "errors": sum(v for k, v in statuses.items() if k != "200"),
         "entities": n_entities,
+    }
+
+
+def quantiles(values: list[float]) -> dict:
+    lat = sorted(values) or [float("nan")]
+    q = statistics.quantiles(lat, n=100, method="inclusive") if len(lat) > 1 else lat * 99
+    return {
+        "n": len(values),
+        "p50_ms": q[49] * 1000,
+        "p99_ms": q[98] * 1000,
+        "max_ms": lat[-1] * 1000,
+    }
+
+
+def large_texts(texts: list[str], n: int, chars: int) -> list[str]:
+    """``n`` different texts of about ``chars`` characters: test sentences run together."""
+    out = []
+    for i in range(n):
+        parts: list[str] = []
+        size, k = 0, i * 37
+        while size + len(texts[k % len(texts)]) + 1 <= chars:
+            parts.append(texts[k % len(texts)])
+            size += len(parts[-1]) + 1
+            k += 1
+        out.append(" ".join(parts))
+    return out
+
+
+async def behind_large(
+    url: str,
+    pid: int,
+    texts: list[str],
+    n_large: int,
+    large_chars: int,
+    clients: int,
+    duration: float,
+) -> dict:
+    """Small requests while ``n_large`` big ones wait; then the big clients hang up."""
+    big = large_texts(texts, n_large, large_chars)
+    rss = {"before": rss_mb(pid), "peak": rss_mb(pid)}
+    small: list[float] = []
+    statuses: dict[str, int] = {}
+    limits = httpx.Limits(max_connections=n_large + clients + 4)
+    async with httpx.AsyncClient(base_url=url, timeout=900, limits=limits) as c:
+        t_submit = time.perf_counter()
+        bigs = [asyncio.create_task(c.post("/v1/entities", json={"text": t})) for t in big]
+        health = {"pending": 0}
+        while health["pending"] < n_large and time.perf_counter() - t_submit < 300:
+            health = (await c.get("/healthz")).json()
+            await asyncio.sleep(0.05)
+        queued = dict(health, seconds_to_queue=time.perf_counter() - t_submit)
+        stop = time.monotonic() + duration
+
+        async def sampler() -> None:
+            while time.monotonic() < stop:
+                rss["peak"] = max(rss["peak"], rss_mb(pid))
+                await asyncio.sleep(0.2)
+
+        async def client(i: int) -> None:
+            k = i
+            while time.monotonic() < stop:
+                text = texts[k % len(texts)]
+                k += clients
+                t0 = time.perf_counter()
+                try:
+                    r = await c.post("/v1/entities", json={"text": text})
+                    key = str(r.status_code)
+                except httpx.HTTPError as e:
+                    key = type(e).__name__
+                small.append(time.perf_counter() - t0)
+                statuses[key] = statuses.get(key, 0) + 1
+
+        await asyncio.gather(sampler(), *(client(i) for i in range(clients)))
+        during = (await c.get("/healthz")).json()
+        big_done = sum(t.done() for t in bigs)
+        for t in bigs:  # the big clients hang up: their connections close
+            t.cancel()
+        await asyncio.gather(*bigs, return_exceptions=True)
+    t_gone = time.perf_counter()
+    async with httpx.AsyncClient(base_url=url, timeout=60) as c:
+        after = (await c.get("/healthz")).json()
+        while after["pending"] and time.perf_counter() - t_gone < 120:
+            await asyncio.sleep(0.05)
+            after = (await c.get("/healthz")).json()
+    drained = time.perf_counter() - t_gone
+    rss["after"] = rss_mb(pid)
+    return {
+        "large": n_large,
+        "large_chars": sum(map(len, big)) / len(big),
+        "queued": queued,
+        "during": during,
+        "big_done": big_done,
+        "small": quantiles(small),
+        "small_statuses": statuses,
+        "small_mean_chars": statistics.mean(map(len, texts)),
+        "drained_s": drained,
+        "pending_after": after["pending"],
+        "rss": rss,
+    }
+
+
+async def slowloris(url: str, port: int, n: int, wait: float) -> dict:
+    """``n`` connections that send part of a request's headers and nothing more."""
+    opened, refused = [], 0
+    t0 = time.perf_counter()
+    for _ in range(n):
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            refused += 1
+            continue
+        writer.write(b"GET /healthz HTTP/1.1\r\nhost: bench\r\nx-slow: ")
+        opened.append((reader, writer))
+    open_s = time.perf_counter() - t0
+    async with httpx.AsyncClient(base_url=url, timeout=60) as c:
+        t1 = time.perf_counter()
+        ok = (await c.get("/healthz")).status_code == 200
+        normal_ms = (time.perf_counter() - t1) * 1000
+
+    async def closed(reader: asyncio.StreamReader) -> tuple[str, float]:
+        try:
+            data = await asyncio.wait_for(reader.read(), wait)
+        except (TimeoutError, ConnectionError):
+            return "open", wait
+        status = data[9:12].decode() if data.startswith(b"HTTP/1.1 ") else "no answer"
+        return status, time.perf_counter() - t0
+
+    outcomes = await asyncio.gather(*(closed(r) for r, _ in opened))
+    for _, writer in opened:
+        writer.close()
+    by_status: dict[str, int] = {}
+    for status, _ in outcomes:
+        by_status[status] = by_status.get(status, 0) + 1
+    times = [t for s, t in outcomes if s != "open"]
+    return {
+        "n": n,
+        "opened": len(opened),
+        "refused": refused,
+        "open_s": open_s,
+        "by_status": dict(sorted(by_status.items())),
+        "still_open": by_status.get("open", 0),
+        "last_closed_s": max(times) if times else None,
+        "normal_ok": ok,
+        "normal_ms": normal_ms,
     }
 
 
@@ -207,6 +357,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--threads", type=int, default=None, help="serkit serve --threads")
+    ap.add_argument("--large", type=int, default=100, help="big requests queued at once")
+    ap.add_argument("--large-chars", type=int, default=20_000, help="characters of each")
+    ap.add_argument("--small-clients", type=int, default=4)
+    ap.add_argument("--small-duration", type=float, default=30.0)
+    ap.add_argument("--slowloris", type=int, default=3000, help="slow connections opened")
+    ap.add_argument("--note", default="", help="what else ran on the machine, for RESULTS")
     ap.add_argument("--fuzz-examples", type=int, default=100)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--no-fuzz", action="store_true")
@@ -237,6 +393,23 @@ def main(argv: list[str] | None = None) -> int:
         res2 = asyncio.run(load(url, texts, args.clients, args.duration / 3))
         rss_after2 = rss_mb(proc.pid)
         print(json.dumps(res, indent=1), file=sys.stderr)
+        print(f"{args.large} large requests queued, small ones meanwhile", file=sys.stderr)
+        hol = asyncio.run(
+            behind_large(
+                url,
+                proc.pid,
+                texts,
+                args.large,
+                args.large_chars,
+                args.small_clients,
+                args.small_duration,
+            )
+        )
+        print(json.dumps(hol, indent=1), file=sys.stderr)
+        print(f"{args.slowloris} slow connections", file=sys.stderr)
+        slow = asyncio.run(slowloris(url, port, args.slowloris, 60.0))
+        slow["rss_after"] = rss_mb(proc.pid)
+        print(json.dumps(slow, indent=1), file=sys.stderr)
     finally:
         stop_server(proc)
     fz = None
@@ -267,7 +440,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Command: `nice -n 19 {this}` (`make bench-serve`). Machine: {machine()}. "
         f"Date: {today()}. Wall time: {wall:.0f} s. Load average at the end: {load1:.2f} "
-        f"(the {args.clients} clients share the cores with the server).",
+        f"(the {args.clients} clients share the cores with the server)."
+        + (f" {args.note}" if args.note else ""),
         "",
         f"Server: `{shlex.join(['serkit', *cmd[1:]])}` with model `{model['name']}` "
         f"({model['version']}, {model.get('runtime')}), default micro-batching. "
@@ -300,6 +474,47 @@ def main(argv: list[str] | None = None) -> int:
             else ""
         ),
     ]
+    sm = hol["small"]
+    conn = ConnectionLimits().to_dict()  # the server runs with the defaults
+    hol_met = sm["p99_ms"] < 1000 and set(hol["small_statuses"]) == {"200"}
+    md += [
+        "",
+        f"### A small request behind {hol['large']} large ones (issue 14)",
+        "",
+        f"{hol['large']} clients each post one text of {hol['large_chars']:,.0f} characters "
+        f"(WikiSER test sentences run together) at once; {hol['queued']['seconds_to_queue']:.1f} s "
+        f"later `/healthz` reports {hol['queued']['pending']} pending requests and "
+        f"{hol['queued']['pending_chars']:,} characters not yet tagged. Meanwhile "
+        f"{args.small_clients} clients post single test sentences (mean "
+        f"{hol['small_mean_chars']:.0f} characters) one after another for "
+        f"{args.small_duration:.0f} s. Then the large clients hang up.",
+        "",
+        "| small requests | p50 ms | p99 ms | max ms | statuses |",
+        "|---:|---:|---:|---:|---|",
+        f"| {sm['n']} | {sm['p50_ms']:.0f} | {sm['p99_ms']:.0f} | {sm['max_ms']:.0f} | "
+        f"{json.dumps(hol['small_statuses'])} |",
+        "",
+        f"Target: small-request p99 < 1 s: **{'met' if hol_met else 'NOT met'}**. "
+        f"Large requests answered during those {args.small_duration:.0f} s: {hol['big_done']}; "
+        f"`/healthz` at the end: {hol['during']['pending']} pending, "
+        f"{hol['during']['pending_chars']:,} characters. After the large clients hung up the "
+        f"queue was empty in {hol['drained_s']:.1f} s (pending {hol['pending_after']}): their "
+        "work was dropped, not computed. Server RSS: "
+        f"{hol['rss']['before']:.1f} MB before, {hol['rss']['peak']:.1f} MB at most while they "
+        f"were queued, {hol['rss']['after']:.1f} MB after.",
+        "",
+        "### Slow clients (issue 14)",
+        "",
+        f"{slow['n']} connections each send the start of a request's headers and nothing more "
+        f"({slow['opened']} opened in {slow['open_s']:.1f} s, {slow['refused']} could not be "
+        f"opened). Server defaults: header timeout {conn['header_timeout']:g} s, at most "
+        f"{conn['max_connections']:,} connections. Answers, by status (before the server "
+        f"closed each one): {json.dumps(slow['by_status'])}; still open after 60 s: "
+        f"**{slow['still_open']}**; the last was closed {slow['last_closed_s']:.1f} s after the "
+        f"first opened. A normal `GET /healthz` meanwhile: "
+        f"{'200' if slow['normal_ok'] else 'failed'} in {slow['normal_ms']:.0f} ms. "
+        f"Server RSS afterwards: {slow['rss_after']:.1f} MB.",
+    ]
     if fz:
         md += [
             "",
@@ -320,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_record:
         update_section("serve", text)
     fuzz_ok = fz is None or (fz["server_errors"] == 0 and fz["rc"] == 0)
-    ok = res["errors"] == 0 and fuzz_ok and alive
+    ok = res["errors"] == 0 and fuzz_ok and alive and hol_met and slow["still_open"] == 0
     return 0 if ok else 1
 
 

@@ -142,13 +142,31 @@ def test_open_a_file_and_errors_are_shown(page, tmp_path):
     page.fill("#text", "x" * 501)  # over the server's limit: refused with the limit in words
     page.click("#submit")
     expect(page.locator("#status")).to_have_class(re.compile("error"))
-    assert "limit is 500" in page.inner_text("#status")
+    assert "the text has 501 characters (limit 500)" in page.inner_text("#status")
     assert not page.problems
     page.evaluate("state.limits = null")  # skip the page's own check: the server's 413 shows
     page.click("#submit")
     expect(page.locator("#status")).to_contain_text("too_long")
-    assert "text_too_long: text 0 has 501 characters" in page.inner_text("#status")
+    assert "text_too_long: text has 501 characters (limit 500)" in page.inner_text("#status")
     assert page.problems == [  # the browser's own log line for the 413, nothing else
         "Failed to load resource: the server responded with a status of 413 "
         "(Request Entity Too Large)"
     ]
+
+
+def test_the_api_docs_render_under_their_content_security_policy(browser, server):
+    """Swagger UI at /docs runs with a strict CSP (its inline script allowed by hash): a
+    blocked script or style would be a console error, and the operations would not show."""
+    context = browser.new_context()
+    page = context.new_page()
+    problems: list[str] = []
+    requests: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(server.url + "/docs")
+    expect(page.locator("#swagger-ui")).to_contain_text("Find software entities")
+    expect(page.locator("#swagger-ui")).to_contain_text("healthz")
+    assert not problems
+    assert all(u.startswith((server.url + "/", "data:")) for u in requests)
+    context.close()

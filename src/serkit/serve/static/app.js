@@ -106,7 +106,8 @@ async function submit(ev) {
   const text = $("text").value;
   const n = Array.from(text).length;
   if (state.limits && n > state.limits.max_text_chars) {
-    setStatus(`the text has ${n} characters; the limit is ${state.limits.max_text_chars}`, true);
+    const max = state.limits.max_text_chars;
+    setStatus(`the text has ${n.toLocaleString("en")} characters (limit ${max.toLocaleString("en")})`, true);
     return;
   }
   $("submit").disabled = true;
