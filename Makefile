@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint clean default-model bench-speed bench-parity bench chromium bench-serve
+.PHONY: run test install lint clean default-model m1-model bench-speed bench-parity bench chromium bench-serve
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -49,6 +49,14 @@ default-model: $(STAMP)
 	@size=$$(cat $(DEFAULT_DIR)/* | wc -c); echo "default model: $$size bytes"; \
 	  test $$size -le 31457280 || { echo "default model is over 30 MB"; exit 1; }
 	HF_HUB_OFFLINE=1 $(BIN)/python -m serkit.demo
+
+# Protocol M1 (issue 20): the shipped default's recipe. One multi-head model on WikiSER dev,
+# StackOverflow NER train and S-NER train: 1.5 epochs, then continued to 3 epochs from its
+# last checkpoint (the decay re-planned from step 1140: a warm restart), best by the mean
+# validation F1; then `make default-model MODEL=runs/m1-multihead` and `python bench/m1.py`.
+m1-model: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/serkit train --config configs/m1-multihead.toml
+	HF_HUB_OFFLINE=1 $(BIN)/serkit train --config configs/m1-multihead.toml --resume --epochs 3
 
 # Throughput (torch / ONNX fp32 / ONNX int8 / HF pipeline) and ONNX parity on WikiSER test.
 bench-speed: $(STAMP)
