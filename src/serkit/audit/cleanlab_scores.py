@@ -55,7 +55,7 @@ def cleanlab_scores(view: TokenProbs, corpus: AuditCorpus) -> CleanlabScores:
     issues = [np.zeros(len(g), dtype=bool) for g in given]
     present = {c for g in given for c in g}
     if len(present) == len(classes) and len(classes) > 1:
-        for i, j in find_label_issues(given, probs):
+        for i, j in find_label_issues(given, probs, n_jobs=1):  # no worker processes
             issues[i][j] = True
     else:  # a class never given: confident learning cannot estimate its threshold
         for i, q in enumerate(quality):

@@ -33,6 +33,7 @@ def crossfit_crf(
     None when the corpus is too small to cross-fit (fewer than two sentences).
     """
     from serkit.models.crf import MODEL_FILE
+    from serkit.models.crf_numpy import CrfWeights, FastCrf
     from serkit.training.crf import train_crf
 
     sents = corpus.sentences
@@ -61,9 +62,8 @@ def crossfit_crf(
             tagger = train_crf(train, None, out, config)
             bar.update(1)
             bar.set_postfix_str(f"fold {fold + 1}: predict")
-            fp, ft = crf_probs(
-                (out / MODEL_FILE).read_bytes(), tagger, [sents[i].tokens for i in held], labels
-            )
+            fast = FastCrf(CrfWeights((out / MODEL_FILE).read_bytes()), tagger.features)
+            fp, ft = crf_probs(fast, [sents[i].tokens for i in held], labels)
             for i, p, t in zip(held, fp, ft, strict=True):
                 probs[i], pred[i] = p, t
             bar.update(1)

@@ -33,14 +33,15 @@ def in_sample(card: dict, corpus: AuditCorpus) -> bool:
 
 def model_probs(model_dir: str | Path | None, corpus: AuditCorpus, tagger=None) -> TokenProbs:
     """Probabilities and decoded tags of a saved model (``tagger``: already loaded)."""
-    from serkit.models.crf import MODEL_FILE, CrfTagger
+    from serkit.models.crf import CrfTagger
     from serkit.models.registry import load_tagger
 
     tagger = tagger if tagger is not None else load_tagger(model_dir)
     sentences = [a.tokens for a in corpus.sentences]
     if isinstance(tagger, CrfTagger):
-        data = (Path(model_dir) / MODEL_FILE).read_bytes()  # type: ignore[arg-type]
-        probs, pred = crf_probs(data, tagger, sentences, corpus.labels)
+        # the decoder of the tagger's current scheme (styles folded in); CrfTagger has no
+        # public call for full marginals, so its private fast decoder is read here
+        probs, pred = crf_probs(tagger._fast, sentences, corpus.labels)
     else:
         probs, pred = windowed_probs(tagger, sentences, corpus.labels)
     card = getattr(tagger, "card", {}) or {}

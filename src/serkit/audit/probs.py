@@ -47,13 +47,11 @@ def to_corpus_labels(
 
 
 def crf_probs(
-    model_bytes: bytes, tagger, sentences: Sequence[Sequence[str]], labels: Sequence[str]
+    fast, sentences: Sequence[Sequence[str]], labels: Sequence[str]
 ) -> tuple[list[np.ndarray], list[list[str]]]:
-    """Marginals and Viterbi tags of a crfsuite model (``tagger``: its ``CrfTagger``)."""
-    from serkit.models.crf_numpy import CrfWeights, FastCrf
+    """Marginals and Viterbi tags of a CRF's numpy decoder (``FastCrf``)."""
     from serkit.models.viterbi import Packing, viterbi_packed
 
-    fast = FastCrf(CrfWeights(model_bytes), tagger.features)
     probs: list[np.ndarray] = [np.zeros((0, len(labels)))] * len(sentences)
     pred: list[list[str]] = [[] for _ in sentences]
     order = sorted((i for i, s in enumerate(sentences) if len(s)), key=lambda i: -len(sentences[i]))
