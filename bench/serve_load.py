@@ -224,7 +224,9 @@ async def behind_large(
                 small.append(time.perf_counter() - t0)
                 statuses[key] = statuses.get(key, 0) + 1
 
+        cpu0, t_small = cpu_s(pid), time.perf_counter()
         await asyncio.gather(sampler(), *(client(i) for i in range(clients)))
+        cpu_share = (cpu_s(pid) - cpu0) / (time.perf_counter() - t_small)
         during = (await c.get("/healthz")).json()
         big_done = sum(t.done() for t in bigs)
         for t in bigs:  # the big clients hang up: their connections close
@@ -247,6 +249,7 @@ async def behind_large(
         "small": quantiles(small),
         "small_statuses": statuses,
         "small_mean_chars": statistics.mean(map(len, texts)),
+        "cpu_share": cpu_share,
         "drained_s": drained,
         "pending_after": after["pending"],
         "rss": rss,
@@ -274,9 +277,11 @@ async def slowloris(url: str, port: int, n: int, wait: float) -> dict:
     async def closed(reader: asyncio.StreamReader) -> tuple[str, float]:
         try:
             data = await asyncio.wait_for(reader.read(), wait)
-        except (TimeoutError, ConnectionError):
+        except TimeoutError:
             return "open", wait
-        status = data[9:12].decode() if data.startswith(b"HTTP/1.1 ") else "no answer"
+        except ConnectionError:  # closed with unread bytes: a TCP reset, not a FIN
+            return "reset", time.perf_counter() - t0
+        status = data[9:12].decode() if data.startswith(b"HTTP/1.1 ") else "closed"
         return status, time.perf_counter() - t0
 
     outcomes = await asyncio.gather(*(closed(r) for r, _ in opened))
@@ -487,7 +492,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{hol['queued']['pending_chars']:,} characters not yet tagged. Meanwhile "
         f"{args.small_clients} clients post single test sentences (mean "
         f"{hol['small_mean_chars']:.0f} characters) one after another for "
-        f"{args.small_duration:.0f} s. Then the large clients hang up.",
+        f"{args.small_duration:.0f} s. Then the large clients hang up. The server process "
+        f"got {hol['cpu_share']:.2f} CPU-seconds per second meanwhile (all its threads).",
         "",
         "| small requests | p50 ms | p99 ms | max ms | statuses |",
         "|---:|---:|---:|---:|---|",
@@ -509,7 +515,8 @@ def main(argv: list[str] | None = None) -> int:
         f"({slow['opened']} opened in {slow['open_s']:.1f} s, {slow['refused']} could not be "
         f"opened). Server defaults: header timeout {conn['header_timeout']:g} s, at most "
         f"{conn['max_connections']:,} connections. Answers, by status (before the server "
-        f"closed each one): {json.dumps(slow['by_status'])}; still open after 60 s: "
+        f"closed each one; `closed`: without an answer, `reset`: by a TCP reset): "
+        f"{json.dumps(slow['by_status'])}; still open after 60 s: "
         f"**{slow['still_open']}**; the last was closed {slow['last_closed_s']:.1f} s after the "
         f"first opened. A normal `GET /healthz` meanwhile: "
         f"{'200' if slow['normal_ok'] else 'failed'} in {slow['normal_ms']:.0f} ms. "
