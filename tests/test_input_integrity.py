@@ -172,6 +172,8 @@ def test_signal_mid_write_leaves_no_temp_file(tmp_path, sig):
         f"""
         import os, signal, sys
         from serkit.io.atomic import atomic_write
+        # as in a terminal (a background job of a script starts with SIGINT ignored)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         with atomic_write({str(out)!r}) as f:
             f.write("x" * 100000)
             f.flush()

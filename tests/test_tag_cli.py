@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -96,10 +97,48 @@ def test_failed_run_leaves_no_output(tmp_path, tiny_dirs):
     good = tmp_path / "good.txt"
     good.write_text(TEXT)
     out = tmp_path / "tags.jsonl"
+    args = ["tag", str(good), str(bad), "-o", str(out), "-m", str(tiny_dirs["onnx"]), "--strict"]
     with pytest.raises(SystemExit) as exc:
-        cli_main.main(["tag", str(good), str(bad), "-o", str(out), "-m", str(tiny_dirs["onnx"])])
+        cli_main.main(args)
     assert exc.value.code == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.txt", "good.txt"]
+
+
+def test_bad_file_in_a_folder_keeps_the_good_results(tmp_path, tiny_dirs, capsys):
+    """Issue 16.2: good files tagged, the bad one reported with its reason, a summary,
+    exit 1; ``--encoding latin-1`` reads it; ``--strict`` stops (above)."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text(TEXT, encoding="utf-8")
+    (docs / "b.txt").write_bytes("caf\u00e9 on Linux".encode("latin-1"))
+    (docs / "c.txt").write_text(TRICKY, encoding="utf-8")
+    (docs / "d.txt").write_bytes(TEXT.encode("utf-16-le"))
+    out = tmp_path / "tags.jsonl"
+    with pytest.raises(SystemExit) as exc:
+        cli_main.main(["tag", str(docs), "-o", str(out), "-m", str(tiny_dirs["onnx"])])
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert [Path(r["path"]).name for r in records(out.read_text())] == ["a.txt", "c.txt"]
+    assert f"{docs / 'b.txt'}:1: not UTF-8" in err
+    assert f"{docs / 'd.txt'}:1: UTF-16-LE text without a byte-order mark" in err
+    assert "2 of 4 inputs skipped, 2 tagged" in err
+    res = run([str(docs / "b.txt"), "--encoding", "latin-1", "-m", str(tiny_dirs["onnx"])])
+    assert res.exit_code == 0
+    res = run([str(docs / "d.txt"), "--encoding", "auto", "-m", str(tiny_dirs["onnx"])])
+    assert res.exit_code == 0 and len(records(res.stdout)) == 1
+
+
+def test_empty_argument_and_missing_path_lookalike(tiny_dirs, capsys, tmp_path, monkeypatch):
+    """Issue 16.1 and 16.4: `serkit tag ""` and a missing `docker-compose.yml` are errors;
+    `--text` tags the name as text."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.txt").write_text(TEXT)
+    for args, message in (([""], "empty argument"), (["docker-compose.yml"], "--text")):
+        with pytest.raises(SystemExit) as exc:
+            cli_main.main(["tag", *args, "-m", str(tiny_dirs["onnx"])])
+        assert exc.value.code == 2 and message in capsys.readouterr().err
+    res = run(["--text", "docker-compose.yml", "-m", str(tiny_dirs["onnx"])])
+    assert res.exit_code == 0 and records(res.stdout)[0]["text"] == "docker-compose.yml"
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ def tag(
         False,
         "--strict",
         help="Stop at the first input that cannot be read (default: report it on stderr, "
-        "tag the others, exit 1).",
+        "tag the others, exit 1; exit 2 when none could be read).",
     ),
     encoding: str = typer.Option(
         "utf-8",
@@ -127,6 +127,8 @@ def tag(
             run(sys.stdout)
     finally:
         bar.close()
+    if len(skipped) == len(sources) == 1:
+        raise skipped[0][1]  # one input, unreadable: a plain error
     if skipped:
         from serkit.cli._app import one_line
 
@@ -137,4 +139,4 @@ def tag(
             f"{len(sources) - len(skipped)} tagged",
             err=True,
         )
-        raise typer.Exit(1)
+        raise typer.Exit(2 if len(skipped) == len(sources) else 1)

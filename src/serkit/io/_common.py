@@ -87,10 +87,10 @@ def iter_lines(src: Path | str | Input) -> Iterator[tuple[int, str]]:
     name = inp.name
     with inp:
         inp.check_text()
-        for lineno, raw in enumerate(inp.raw_lines(), 1):
-            if raw.endswith(b"\n"):
-                raw = raw[:-1]
-            if raw.endswith(b"\r"):
+        lines = inp.raw_lines()
+        for lineno, raw in enumerate(lines, 1):
+            raw = raw.rstrip(b"\n")
+            if raw[-1:] == b"\r":
                 raw = raw[:-1]
             try:
                 line = raw.decode("utf-8")
@@ -103,6 +103,11 @@ def iter_lines(src: Path | str | Input) -> Iterator[tuple[int, str]]:
             if lineno == 1 and line.startswith("\ufeff"):
                 line = line[1:]
             yield lineno, line
+
+
+def sentence_limit() -> int:
+    """:data:`~serkit.io.inputs.MAX_SENTENCE_TOKENS`, read when a reader starts."""
+    return MAX_SENTENCE_TOKENS
 
 
 def check_sentence_length(n: int, path: Path | str, lineno: int) -> None:

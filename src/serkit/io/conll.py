@@ -19,6 +19,7 @@ from serkit.io._common import (
     check_writable_tag,
     check_writable_token,
     iter_lines,
+    sentence_limit,
 )
 from serkit.io.inputs import Input, as_input
 from serkit.types import Sentence
@@ -46,6 +47,7 @@ def read_conll(
     start = 0
     index = 0
     check = ctx.check_tag
+    max_tokens = sentence_limit()
 
     def flush() -> Sentence:
         meta = {"columns": rows} if keep_rows else {}
@@ -81,7 +83,8 @@ def read_conll(
         if not tok:
             raise DataFormatError(path, lineno, "empty token")
         tokens.append(tok)
-        check_sentence_length(len(tokens), path, lineno)
+        if len(tokens) > max_tokens:
+            check_sentence_length(len(tokens), path, lineno)
         if labelled:
             tags.append(check(cols[tag_col].strip(), path, lineno))  # type: ignore[index]
         if keep_rows:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import io
 import os
 import shutil
@@ -204,22 +205,18 @@ class Input:
 
     def raw_lines(self, limit: int = MAX_LINE_BYTES) -> Iterator[bytes]:
         """Lines with their newline, each at most ``limit`` bytes (else ``LimitExceeded``)."""
-        readline = self.stream.readline
         lineno = 0
-        while True:
-            try:
-                raw = readline(limit + 1)
-            except OSError as e:
-                raise open_error(self.name, e, "read") from None
-            if not raw:
-                return
-            lineno += 1
-            if len(raw) > limit and not (len(raw) == limit + 1 and raw.endswith(b"\n")):
-                raise LimitExceeded(
-                    f"{self.name}:{lineno}: line longer than {_mib(limit)} (the limit for "
-                    "one line); is this a text file?"
-                )
-            yield raw
+        try:
+            for raw in iter(functools.partial(self.stream.readline, limit + 1), b""):
+                lineno += 1
+                if len(raw) > limit and not (len(raw) == limit + 1 and raw[-1:] == b"\n"):
+                    raise LimitExceeded(
+                        f"{self.name}:{lineno}: line longer than {_mib(limit)} (the limit for "
+                        "one line); is this a text file?"
+                    )
+                yield raw
+        except OSError as e:
+            raise open_error(self.name, e, "read") from None
 
     def read_all(self, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
         """Everything, or ``LimitExceeded`` as soon as it passes ``limit`` bytes."""

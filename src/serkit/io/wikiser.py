@@ -17,6 +17,7 @@ from serkit.io._common import (
     check_writable_tag,
     check_writable_token,
     iter_lines,
+    sentence_limit,
 )
 from serkit.io.inputs import Input, as_input
 from serkit.types import Sentence
@@ -36,6 +37,7 @@ def read_wikiser(
     opened = 0  # line of the open <s>, 0 when outside a sentence
     index = 0
     check = ctx.check_tag
+    max_tokens = sentence_limit()
     for lineno, line in iter_lines(inp):
         if line == OPEN:
             if opened:
@@ -59,7 +61,8 @@ def read_wikiser(
             if not tok:
                 raise DataFormatError(path, lineno, "empty token")
             tokens.append(tok)
-            check_sentence_length(len(tokens), path, lineno)
+            if len(tokens) > max_tokens:
+                check_sentence_length(len(tokens), path, lineno)
             tags.append(check(tag.strip(), path, lineno))
     if opened:
         raise DataFormatError(path, opened, f"unclosed {OPEN} at end of file")
