@@ -26,7 +26,7 @@ def test_every_module_sees_the_same_table() -> None:
 
     assert io.FORMATS == detect.FORMATS == formats.corpus_formats()
     assert set(io.FORMATS) == {"wikiser", "conll", "jsonl"}
-    assert render.FORMATS == formats.document_formats()
+    assert formats.document_formats() == render.FORMATS
     assert set(render.FORMATS) == {*io.FORMATS, "html"}
 
 

@@ -78,9 +78,14 @@ def test_viterbi_constraints_follow_the_scheme() -> None:
 
 def test_matcher_tags_are_the_scheme_spans() -> None:
     lex = Lexicon.build(
-        [Sentence("Visual Studio Code and Python".split(), "B-App I-App I-App O B-Lang".split())]
+        [
+            Sentence(
+                ["Visual", "Studio", "Code", "and", "Python"],
+                ["B-App", "I-App", "I-App", "O", "B-Lang"],
+            )
+        ]
     )
-    toks = "I use Visual Studio Code with Python".split()
+    toks = ["I", "use", "Visual", "Studio", "Code", "with", "Python"]
     tags = lex.matcher().tags(toks)
     assert all(IOB2.is_tag(t) for t in tags)
     assert IOB2.spans(tags) == [(2, 5, "App"), (6, 7, "Lang")]
