@@ -38,9 +38,14 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 
 
 def _types_of(labels: Sequence[str]) -> list[str]:
+    """Entity types in label order; a label that is not an IOB2 tag is skipped here (the
+    loader's label check refuses such a model with its own message)."""
     out: list[str] = []
     for t in labels:
-        typ = split_tag(t)[1]
+        try:
+            typ = split_tag(t)[1]
+        except ValueError:
+            continue
         if typ is not None and typ not in out:
             out.append(typ)
     return out
