@@ -172,8 +172,10 @@ def test_signal_mid_write_leaves_no_temp_file(tmp_path, sig):
         f"""
         import os, signal, sys
         from serkit.io.atomic import atomic_write
-        # as in a terminal (a background job of a script starts with SIGINT ignored)
+        # as in a terminal (a background job of a script starts with SIGINT ignored,
+        # and a run under nohup with SIGHUP ignored: both are inherited)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
         with atomic_write({str(out)!r}) as f:
             f.write("x" * 100000)
             f.flush()
