@@ -21,6 +21,7 @@ from serkit.card import CARD_NAME, read_card, sha256_files, write_card
 from serkit.corpora import SERKIT_TYPES, CorpusSpec, Declaration, LabelSpace
 from serkit.errors import SerkitError
 from serkit.labels import OUTSIDE, bio_labels, split_tag
+from serkit.models import folder
 from serkit.models.backbone import resolve_backbone
 from serkit.models.encoding import Encoder, FeatureScheme, Window
 from serkit.models.heads import Heads
@@ -52,7 +53,7 @@ METRICS = "metrics.jsonl"
 STAGE_DIR = ".model.tmp"
 #: Files of other model kinds that a saved transformer must not leave behind: the
 #: loader prefers an ONNX graph, so a stale one would be served under the new card.
-STALE = ("model.onnx", "model.int8.onnx", "crf.crfsuite", "lexicon.tsv")
+STALE = (folder.ONNX_FP32, folder.ONNX_INT8, folder.CRF_MODEL, folder.LEXICON)
 
 
 def _publish(stage: Path, out: Path) -> None:
@@ -469,7 +470,7 @@ class Trainer:
         self.model.save_pretrained(str(stage), safe_serialization=True)
         save_tokenizer(self.backbone_dir, stage)
         if self.lexicon is not None:
-            self.lexicon.save(stage / "lexicon.tsv")
+            self.lexicon.save(stage / folder.LEXICON)
         card = {
             "arch": "transformer",
             "labels": self.labels,
