@@ -16,13 +16,13 @@ own in TOML with the same keys.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from serkit.errors import SerkitError
 from serkit.labels import SCHEMES, SNER_TYPES, SOFTNER9_TYPES, SONER_TYPES, WIKISER_TYPES
+from serkit.tomlfile import load_table
 
 #: The model-side label set every declaration relates to.
 SERKIT_TYPES: tuple[str, ...] = WIKISER_TYPES
@@ -170,12 +170,7 @@ def load_declaration(spec: str | dict[str, Any]) -> Declaration:
             f"unknown corpus declaration {spec!r}: give a built-in one "
             f"({', '.join(BUILTIN)}) or a TOML file"
         )
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise SerkitError(f"{path}: cannot read corpus declaration: {e}") from e
-    if isinstance(data.get("declaration"), dict):
-        data = data["declaration"]
+    data = load_table(path, "declaration", "corpus declaration")
     data.setdefault("name", path.stem)
     return Declaration.from_dict(data, str(path))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from serkit.errors import SerkitError
+from serkit.tomlfile import load_table
 
 
 def opt(default: Any, help: str, group: str, *, factory: Any = None) -> Any:
@@ -260,14 +260,7 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
     ``overrides`` applied (``None`` values mean "not given")."""
     data: dict[str, Any] = {}
     if path is not None:
-        p = Path(path)
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8-sig"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise SerkitError(f"{p}: cannot read training config: {e}") from e
-        if isinstance(data.get("train"), dict):
-            data = data["train"]
-        data = _flatten(data, str(p))
+        data = _flatten(load_table(path, "train", "training config"), str(path))
     for key, value in (overrides or {}).items():
         if value is not None:
             data[key] = value
