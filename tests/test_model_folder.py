@@ -18,9 +18,6 @@ from serkit.models import folder
 from serkit.models.registry import default_model_dir, load_tagger
 
 SRC = Path(serkit.__file__).resolve().parent
-#: Modules outside this work's area that still spell a name; each must be switched to
-#: ``serkit.models.folder`` (then removed here: the test fails while one is stale).
-PENDING = {"training/trainer.py"}
 
 
 def spellings(names: tuple[str, ...]) -> dict[str, set[str]]:
@@ -50,9 +47,7 @@ def test_model_file_names_are_spelled_in_one_module():
     names = (folder.LEXICON, folder.ONNX_FP32, folder.ONNX_INT8, folder.CRF_MODEL)
     found = spellings(names)
     for name, where in found.items():
-        assert where - PENDING == {"models/folder.py"}, (name, where)
-    still = set().union(*found.values()) & PENDING
-    assert still == PENDING, f"{PENDING - still} no longer spells a name: drop it from PENDING"
+        assert where == {"models/folder.py"}, (name, where)
 
 
 def test_write_card_records_the_checksum_of_every_weight_file(tmp_path):
