@@ -22,7 +22,7 @@ from serkit.corpora import SERKIT_TYPES, CorpusSpec, Declaration, LabelSpace
 from serkit.errors import SerkitError
 from serkit.labels import OUTSIDE, bio_labels, split_tag
 from serkit.models import folder
-from serkit.models.backbone import resolve_backbone
+from serkit.models.backbone import backbone_tokenizer, resolve_backbone
 from serkit.models.encoding import Encoder, FeatureScheme, Window
 from serkit.models.heads import Heads
 from serkit.models.transformer import TransformerTagger, build_model, save_tokenizer
@@ -66,17 +66,6 @@ def _publish(stage: Path, out: Path) -> None:
     for name in sorted(names - {CARD_NAME}) + [CARD_NAME]:
         os.replace(stage / name, out / name)
     stage.rmdir()
-
-
-def _tokenizer(backbone_dir: str):
-    path = Path(backbone_dir) / "tokenizer.json"
-    if path.is_file():
-        from serkit.models.encoding import load_tokenizer
-
-        return load_tokenizer(backbone_dir)
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(backbone_dir).backend_tokenizer
 
 
 def build_features(
@@ -274,7 +263,7 @@ class Trainer:
             self.model.config.serkit_schemes = schemes
             self.model.config.serkit_default_scheme = default
         self.tagger = TransformerTagger(
-            self.model, _tokenizer(self.backbone_dir), lexicon=self.lexicon, max_tokens=8192
+            self.model, backbone_tokenizer(self.backbone_dir), lexicon=self.lexicon, max_tokens=8192
         )
         self.heads = Heads(self.model.config.to_dict(), self.labels)
         if self.multi:
