@@ -14,8 +14,8 @@ from _corpus import write_tagged
 from serkit.card import read_card
 from serkit.errors import ModelLoadError, SerkitError
 from serkit.models.crf import CrfTagger
-from serkit.training.crf import train_crf, train_crf_from_config
 from serkit.models.features import FeatureExtractor, shape, short_shape
+from serkit.training.crf import train_crf, train_crf_from_config
 from serkit.types import Sentence
 
 TINY = [
