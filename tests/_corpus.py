@@ -14,3 +14,14 @@ def write_tagged(path: Path, pairs: Iterable[tuple[str, str]]) -> Path:
     sentences = [Sentence(text.split(), tags.split()) for text, tags in pairs]
     write(path, sentences, "wikiser")
     return path
+
+
+# Two corpora that label one word differently on purpose: A (WikiSER convention) calls
+# tensorflow a Language and labels http a Protocol; B (Stack Overflow convention) calls it
+# a Library and never annotates Protocol. Multi-corpus tests train on both.
+CONVENTION_A = [("i use tensorflow on linux .", "O O B-Language O B-Operating_System O"),
+                ("http is a protocol", "B-Protocol O O O"),
+                ("tensorflow is fast", "B-Language O O")] * 8  # fmt: skip
+CONVENTION_B = [("i use tensorflow on linux .", "O O B-Library O B-Operating_System O"),
+                ("http over tcp", "O O O"),
+                ("tensorflow is fast", "B-Library O O")] * 8  # fmt: skip

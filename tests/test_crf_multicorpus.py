@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import serkit
-from _corpus import write_tagged
+from _corpus import CONVENTION_A, CONVENTION_B, write_tagged
 from serkit.card import read_card
 from serkit.errors import ModelLoadError, SerkitError
 from serkit.models.crf import CrfTagger
@@ -20,14 +20,7 @@ from serkit.tagger import InvalidScheme
 from serkit.training.config import TrainConfig, load_config
 from serkit.training.crf import train_crf_from_config, train_from_config
 
-# Corpus A (WikiSER convention) calls tensorflow a Language and labels http a Protocol;
-# corpus B (Stack Overflow convention) calls it a Library and never annotates Protocol.
-A = [("i use tensorflow on linux .", "O O B-Language O B-Operating_System O"),
-     ("http is a protocol", "B-Protocol O O O"),
-     ("tensorflow is fast", "B-Language O O")] * 8  # fmt: skip
-B = [("i use tensorflow on linux .", "O O B-Library O B-Operating_System O"),
-     ("http over tcp", "O O O"),
-     ("tensorflow is fast", "B-Library O O")] * 8  # fmt: skip
+A, B = CONVENTION_A, CONVENTION_B
 CRF = {"max_iterations": 80, "c1": 0.0, "c2": 0.01}
 
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 import serkit
-from _corpus import write_tagged
+from _corpus import CONVENTION_A, CONVENTION_B, write_tagged
 from serkit.corpora import BUILTIN, CorpusSpec, LabelSpace
 from serkit.errors import DataFormatError, SerkitError
 from serkit.labels import bio_labels
@@ -218,12 +218,7 @@ def test_one_head_model_maps_to_known_schemes():
 
 
 # -- a toy run: one word, two conventions --------------------------------------------
-A = [("i use tensorflow on linux .", "O O B-Language O B-Operating_System O"),
-     ("http is a protocol", "B-Protocol O O O"),
-     ("tensorflow is fast", "B-Language O O")] * 8  # fmt: skip
-B = [("i use tensorflow on linux .", "O O B-Library O B-Operating_System O"),
-     ("http over tcp", "O O O"),
-     ("tensorflow is fast", "B-Library O O")] * 8  # fmt: skip
+A, B = CONVENTION_A, CONVENTION_B
 
 
 @pytest.fixture(scope="module")
