@@ -169,11 +169,11 @@ class LabelSpace:
             out.setdefault(c.declaration.name, self.eval_scheme(c))
         if self.mode == "single":
             return out, self.corpora[0].declaration.name
-        serkit_like = [c for c in self.corpora if set(c.declaration.types) == set(SERKIT_TYPES)]
         if self.mode != "multihead":
             out[DEVELOPER] = {"head": SERKIT_HEAD}
             out.setdefault("wikiser", {"head": SERKIT_HEAD})
             return out, DEVELOPER
+        serkit_like = [c for c in self.corpora if set(c.declaration.types) == set(SERKIT_TYPES)]
         dev = [c for c in self.corpora if c.declaration.name in ("softner-9", "stackoverflow-ner")]
         if dev and serkit_like:
             primary, fill = dev[0], serkit_like[0]

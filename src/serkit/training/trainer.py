@@ -265,9 +265,7 @@ class Trainer:
         self.tagger = TransformerTagger(
             self.model, backbone_tokenizer(self.backbone_dir), lexicon=self.lexicon, max_tokens=8192
         )
-        self.heads = Heads(self.model.config.to_dict(), self.labels)
-        if self.multi:
-            self.tagger.set_view(self.heads.view())
+        self.heads: Heads = self.tagger.heads  # read from the config it was built with
         self.encoder: Encoder = self.tagger.encoder
         self.teacher = None
         if cfg.teacher:
