@@ -332,14 +332,16 @@ def bench_model_dir(system: str, train_protocol: str) -> Path:
     return RUNS / f"{system}-{train_protocol}"
 
 
-def load_system(system: str, model_dir: Path, threads: int = 1) -> Tagger:
+def load_system(
+    system: str, model_dir: Path, threads: int = 1, scheme: str | None = None
+) -> Tagger:
     if system == "weak":
         return WeakTagger(model_dir)
     if system == "spacy":
         return SpacyTagger(model_dir)
     from serkit.models.registry import load_tagger
 
-    return load_tagger(model_dir, threads=threads)
+    return load_tagger(model_dir, threads=threads, scheme=scheme)
 
 
 def fingerprint(model_dir: Path) -> str | None:
