@@ -12,7 +12,7 @@ import platform
 import re
 from pathlib import Path
 
-from serkit.io.atomic import atomic_write
+from serkit.files.atomic import atomic_write
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 HEADER = (

@@ -37,7 +37,7 @@ MODES = ("text cold", "text warm", "tokens warm", "split warm")
 
 def worker(model: Path, batch_size: int, dump: str | None) -> dict:
     """One repetition in this (fresh) process: seconds and CPU seconds per mode."""
-    from serkit.io import read_all
+    from serkit.files import read_all
     from serkit.models.crf import CrfTagger
     from serkit.tokenize import detokenize, sentences
 

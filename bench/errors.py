@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from serkit.evaluate import evaluate  # noqa: E402
 from serkit.evaluate.breakdown import _categorise  # noqa: E402  (the one categoriser)
-from serkit.io.atomic import atomic_write  # noqa: E402
+from serkit.files.atomic import atomic_write  # noqa: E402
 from serkit.labels import map_tags, repair_iob, spans  # noqa: E402
 from serkit.tokenize import detokenize  # noqa: E402
 from systems import PROTOCOLS, ROOT, RUNS, fingerprint, load_system, rel  # noqa: E402
@@ -94,7 +94,7 @@ def report(
     protocol: str, system: str | None, model: Path | None, n: int, seed: int,
     scheme: str | None = None,
 ) -> Path:  # fmt: skip
-    from serkit.io import read_all
+    from serkit.files import read_all
 
     proto = PROTOCOLS[protocol]
     row = pick(protocol, system)

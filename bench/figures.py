@@ -24,7 +24,7 @@ SPEED_SYSTEM = {"weak": "weak", "crf": "crf", "spacy": "spacy", "torch": "minilm
 
 
 def _save(fig, name: str) -> Path:
-    from serkit.io.atomic import atomic_write
+    from serkit.files.atomic import atomic_write
 
     OUT.mkdir(exist_ok=True)
     path = OUT / name

@@ -28,12 +28,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from _results import machine, today, update_section  # noqa: E402
 from serkit.evaluate import evaluate, predict_sentences, score_sentences  # noqa: E402
-from serkit.io import read_all  # noqa: E402
+from serkit.files import read_all  # noqa: E402
 from serkit.labels import SONER_TO_SOFTNER9, WIKISER_TO_SOFTNER9, map_tags  # noqa: E402
 from serkit.lexicon import CASE_POLICIES, Lexicon  # noqa: E402
 from serkit.models.crf import DEFAULTS, CrfTagger  # noqa: E402
+from serkit.tokens import Sentence  # noqa: E402
 from serkit.training.crf import train_crf_from_config  # noqa: E402
-from serkit.types import Sentence  # noqa: E402
 
 W1_TRAIN = DATA / "wikiser-small" / "dev.txt"
 W1_TEST = DATA / "wikiser-small" / "test.txt"

@@ -42,7 +42,7 @@ def main() -> None:
 
     import serkit
     from serkit.evaluate import evaluate
-    from serkit.io import read
+    from serkit.files import read
 
     gold_sents = []
     for s in read(DATA, "wikiser"):

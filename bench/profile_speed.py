@@ -23,7 +23,7 @@ DATA = ROOT.parent / "shared" / "data" / "wikiser-small" / "test.txt"
 
 
 def corpus(limit: int) -> list[list[str]]:
-    from serkit.io import read
+    from serkit.files import read
 
     out = []
     for s in read(DATA, "wikiser"):

@@ -52,7 +52,7 @@ def sentences(limit: int = 2000, max_tokens: int = 60) -> list[str]:
     """Single sentences of WikiSER test, detokenised, as a user would send them."""
     if not DATA.is_file():
         return FALLBACK
-    from serkit.io import read
+    from serkit.files import read
     from serkit.tokenize import detokenize
 
     out = []

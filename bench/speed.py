@@ -50,7 +50,7 @@ ROWS = ROOT / "bench" / "speed_rows.json"
 
 
 def load_sentences(limit: int | None) -> list[list[str]]:
-    from serkit.io import read
+    from serkit.files import read
 
     out = []
     for s in read(DATA, "wikiser"):
@@ -431,7 +431,7 @@ def main() -> None:
     print(md)
     if not args.no_write:
         from _results import machine, today, update_section
-        from serkit.io.atomic import atomic_write
+        from serkit.files.atomic import atomic_write
 
         if args.section == "speed":  # the figures read the main run only
             with atomic_write(ROWS) as f:

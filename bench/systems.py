@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from serkit.io.atomic import atomic_write
+from serkit.files.atomic import atomic_write
 from serkit.tagger import Tagger
-from serkit.types import Sentence
+from serkit.tokens import Sentence
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -98,7 +98,7 @@ def train_dev(proto: Protocol) -> tuple[list[Sentence], list[Sentence]]:
 
 
 def test_sentences(proto: Protocol) -> list[Sentence]:
-    from serkit.io import read_all
+    from serkit.files import read_all
 
     return read_all(proto.test)
 

@@ -1,12 +1,12 @@
-"""Tiny tagged corpora written as WikiSER files through serkit.io (the real writer)."""
+"""Tiny tagged corpora written as WikiSER files through serkit.files (the real writer)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
 
-from serkit.io import write
-from serkit.types import Sentence
+from serkit.files import write
+from serkit.tokens import Sentence
 
 
 def write_tagged(path: Path, pairs: Iterable[tuple[str, str]]) -> Path:

@@ -63,7 +63,7 @@ def build_tiny_model(
     scheme = FeatureScheme(case=True)
     if lexicon:
         from serkit.lexicon import Lexicon
-        from serkit.types import Sentence
+        from serkit.tokens import Sentence
 
         lex = Lexicon.build(
             [

@@ -12,8 +12,8 @@ import pytest
 from serkit.audit import audit, read_corpus
 from serkit.audit.findings import diff_regions, kind_of
 from serkit.cli.main import main
-from serkit.io import read, write
-from serkit.types import Sentence
+from serkit.files import read, write
+from serkit.tokens import Sentence
 
 NAMES = {
     "Language": ["Java", "Python", "Rust", "Haskell"],

@@ -14,8 +14,8 @@ import pytest
 from serkit.cli.main import main
 from serkit.documents import Source, read_source, split_lines
 from serkit.errors import DataFormatError, SerkitError
-from serkit.io import read_all
-from serkit.io.atomic import atomic_write
+from serkit.files import read_all
+from serkit.files.atomic import atomic_write
 from serkit.lexicon import Lexicon
 from serkit.lexicon.weak import label_text_file
 

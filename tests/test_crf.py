@@ -15,8 +15,8 @@ from serkit.card import read_card
 from serkit.errors import ModelLoadError, SerkitError
 from serkit.models.crf import CrfTagger
 from serkit.models.features import FeatureExtractor, shape, short_shape
+from serkit.tokens import Sentence
 from serkit.training.crf import train_crf, train_crf_from_config
-from serkit.types import Sentence
 
 TINY = [
     ("I use Visual Studio Code on Linux", "O O B-App I-App I-App O B-OS"),

@@ -18,7 +18,7 @@ from serkit.errors import MismatchError, SerkitError
 from serkit.evaluate import evaluate, predict_sentences, score_sentences
 from serkit.labels import WIKISER_TO_SOFTNER9, repair_iob, spans
 from serkit.tagger import Tagger
-from serkit.types import Sentence
+from serkit.tokens import Sentence
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -398,7 +398,7 @@ def test_wikiser_test_against_itself_and_all_o(tmp_path, capsys):
     assert d["micro"]["f1"] == 1.0 and d["sentences"] == 7992 and d["tokens"] == 295013
     assert d["micro"]["support"] == 25546
     assert d["repaired_stray_i"] == {"gold": 0, "pred": 0}  # none in this split
-    sents = serkit.io.read_all(gold)
+    sents = serkit.files.read_all(gold)
     all_o = [Sentence(s.tokens, ["O"] * len(s), line=s.line) for s in sents]
     r = score_sentences(sents, all_o)
     assert r.f1 == 0.0 and r.breakdown.gold["missed"] == 25546

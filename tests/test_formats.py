@@ -1,5 +1,5 @@
-"""One format table (serkit.io.formats): names, suffixes, sniffing, readers and writers,
-used by io.read/write, serkit tag's -o suffix, predict, weak-label and the renderers."""
+"""One format table (serkit.files.formats): names, suffixes, sniffing, readers and writers,
+used by files.read/write, serkit tag's -o suffix, predict, weak-label and the renderers."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from serkit import io, render
+from serkit import files, render
 from serkit.errors import SerkitError
-from serkit.io import formats
-from serkit.io.formats import FORMAT_TABLE, Format, format_from_suffix, get_format, register
-from serkit.io.inputs import Input
-from serkit.types import Entity, Sentence
+from serkit.files import formats
+from serkit.files.formats import FORMAT_TABLE, Format, format_from_suffix, get_format, register
+from serkit.files.inputs import Input
+from serkit.tokens import Entity, Sentence
 
 SENTS = [
     Sentence(["I", "use", "Python", "3"], ["O", "O", "B-Language", "I-Language"], "d", 0),
@@ -22,21 +22,21 @@ SENTS = [
 
 
 def test_every_module_sees_the_same_table() -> None:
-    from serkit.io import detect
+    from serkit.files import detect
 
-    assert io.FORMATS == detect.FORMATS == formats.corpus_formats()
-    assert set(io.FORMATS) == {"wikiser", "conll", "jsonl"}
+    assert files.FORMATS == detect.FORMATS == formats.corpus_formats()
+    assert set(files.FORMATS) == {"wikiser", "conll", "jsonl"}
     assert formats.document_formats() == render.FORMATS
-    assert set(render.FORMATS) == {*io.FORMATS, "html"}
+    assert set(render.FORMATS) == {*files.FORMATS, "html"}
 
 
 @pytest.mark.parametrize("name", ["wikiser", "conll", "jsonl"])
 def test_round_trip_through_the_table(tmp_path: Path, name: str) -> None:
     out = tmp_path / f"x{FORMAT_TABLE[name].suffixes[0]}"
     assert format_from_suffix(out) == name
-    assert io.write(out, SENTS) == 2  # format from the suffix
-    assert io.detect_format(out) == name
-    back = io.read_all(out)
+    assert files.write(out, SENTS) == 2  # format from the suffix
+    assert files.detect_format(out) == name
+    back = files.read_all(out)
     assert [(s.tokens, s.tags) for s in back] == [(s.tokens, s.tags) for s in SENTS]
 
 
@@ -51,14 +51,14 @@ def test_unknown_names_list_the_choices() -> None:
     with pytest.raises(SerkitError, match="unknown format 'html' .*choose from"):
         get_format("html")  # html holds no sentences
     with pytest.raises(SerkitError, match="unknown format 'xml'"):
-        io.read_all(Path(__file__), "xml")
+        files.read_all(Path(__file__), "xml")
 
 
 def test_sniffing_an_input_does_not_consume_it() -> None:
     data = b"<s>\nPython\tB-Language\n</s>\n"
     inp = Input("-", stdio.BytesIO(data))
-    assert io.detect_format(inp) == "wikiser"
-    assert [s.tokens for s in io.read(inp)] == [["Python"]]
+    assert files.detect_format(inp) == "wikiser"
+    assert [s.tokens for s in files.read(inp)] == [["Python"]]
 
 
 class _Doc:
@@ -100,9 +100,9 @@ def test_a_new_format_is_one_registration(tmp_path: Path) -> None:
     )
     try:
         out = tmp_path / "a.toy"
-        assert io.write(out, SENTS[:1]) == 1
-        assert io.detect_format(out) == "toy"
-        assert io.read_all(out)[0].tokens == SENTS[0].tokens
+        assert files.write(out, SENTS[:1]) == 1
+        assert files.detect_format(out) == "toy"
+        assert files.read_all(out)[0].tokens == SENTS[0].tokens
         buf = stdio.StringIO()
         w = FORMAT_TABLE["toy"].document_writer(buf)
         w.write(_Doc())

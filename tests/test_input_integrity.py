@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-import serkit.io.atomic as atomic
-import serkit.io.inputs as inputs
-from serkit import io
+import serkit.files.atomic as atomic
+import serkit.files.inputs as inputs
+from serkit import files
 from serkit.cli.main import main
 from serkit.documents import Source, decode, read_source, resolve_inputs, split_lines
 from serkit.errors import DataFormatError, LimitExceeded, SerkitError
@@ -103,7 +103,7 @@ def test_convert_from_a_pipe_writes_every_sentence(gold, tmp_path, fmt, capsys):
         ["data", "convert", _pipe_path(gold.read_bytes()), str(out), "--to", fmt], capsys
     )
     assert code == 0 and "wrote 2 sentences" in err
-    assert [s.tokens for s in io.read_all(out)] == [s.tokens for s in io.read_all(gold)]
+    assert [s.tokens for s in files.read_all(out)] == [s.tokens for s in files.read_all(gold)]
 
 
 def test_eval_lexicon_and_tokenize_read_pipes(gold, tmp_path, capsys):
@@ -171,7 +171,7 @@ def test_signal_mid_write_leaves_no_temp_file(tmp_path, sig):
     code = textwrap.dedent(
         f"""
         import os, signal, sys
-        from serkit.io.atomic import atomic_write
+        from serkit.files.atomic import atomic_write
         # as in a terminal (a background job of a script starts with SIGINT ignored,
         # and a run under nohup with SIGHUP ignored: both are inherited)
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -235,7 +235,7 @@ def test_dev_zero_fails_fast_with_the_limit(capsys):
 
 
 def test_a_sentence_without_separators_is_bounded(tmp_path, monkeypatch, capsys):
-    import serkit.io._common as common
+    import serkit.files._common as common
 
     monkeypatch.setattr(common, "MAX_SENTENCE_TOKENS", 5)
     p = tmp_path / "x.conll"
@@ -333,7 +333,7 @@ def test_utf16_corpus_is_refused_by_name(tmp_path, enc):
     p = tmp_path / "x.txt"
     p.write_bytes(WIKISER.encode(enc))
     with pytest.raises(DataFormatError, match="x.txt:1: UTF-16"):
-        io.read_all(p)
+        files.read_all(p)
 
 
 @pytest.mark.parametrize("enc", ["utf-16-le", "utf-16-be"])

@@ -11,11 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 import serkit.cli.data  # noqa: F401  (registers `serkit data ...` on the app)
-from serkit import io
+from serkit import files
 from serkit.cli._app import app
 from serkit.errors import DataFormatError, SerkitError
-from serkit.io.stats import corpus_stats
-from serkit.types import Sentence
+from serkit.files.stats import corpus_stats
+from serkit.tokens import Sentence
 
 WIKISER = "<s>\nThe\tO\nURI\tB-Protocol\n[ nuclear ] \tO\n</s>\n<s>\nLinux\tB-Operating_System\nkernel\tI-Operating_System\n</s>\n"  # noqa: E501
 
@@ -28,7 +28,7 @@ def _w(tmp_path: Path, name: str, text: str | bytes) -> Path:
 
 def test_wikiser_reads_tokens_byte_exact_with_index_line_doc(tmp_path):
     p = _w(tmp_path, "small.txt", WIKISER)
-    reader = io.read(p)
+    reader = files.read(p)
     sents = list(reader)
     assert reader.format == "wikiser"
     assert [s.tokens for s in sents] == [["The", "URI", "[ nuclear ] "], ["Linux", "kernel"]]
@@ -39,18 +39,18 @@ def test_wikiser_reads_tokens_byte_exact_with_index_line_doc(tmp_path):
 
 def test_wikiser_token_with_tab_splits_on_last_tab(tmp_path):
     p = _w(tmp_path, "t.txt", "<s>\na\tb\tB-Library\n</s>\n")
-    assert io.read_all(p)[0].tokens == ["a\tb"]
+    assert files.read_all(p)[0].tokens == ["a\tb"]
 
 
 def test_conll_stackoverflow_style_separators_and_columns(tmp_path):
     text = "Question_ID\tO\tQuestion_ID\tO\n:\tO\t:\tO\n\t\n\t\nI\tO\tI\tO\nuse\tO\tuse\tO\nC++\tB-Language\tC++\tO\n\n"  # noqa: E501
     p = _w(tmp_path, "so.txt", text)
-    sents = io.read_all(p)
+    sents = files.read_all(p)
     assert [s.tokens for s in sents] == [["Question_ID", ":"], ["I", "use", "C++"]]
     assert [s.line for s in sents] == [1, 5] and [s.index for s in sents] == [0, 1]
     assert sents[1].meta["columns"][2] == ["C++", "B-Language", "C++", "O"]
     out = tmp_path / "out.txt"
-    io.write(out, sents, "conll")
+    files.write(out, sents, "conll")
     assert out.read_text() == (
         "Question_ID\tO\tQuestion_ID\tO\n:\tO\t:\tO\n\n"
         "I\tO\tI\tO\nuse\tO\tuse\tO\nC++\tB-Language\tC++\tO\n"
@@ -59,13 +59,13 @@ def test_conll_stackoverflow_style_separators_and_columns(tmp_path):
 
 def test_conll_leading_blank_line_and_chosen_columns(tmp_path):
     p = _w(tmp_path, "c.txt", "\nx\tpos\tB-PL\ny\tpos\tO\n")
-    s = io.read_all(p, token_col=0, tag_col=2)[0]
+    s = files.read_all(p, token_col=0, tag_col=2)[0]
     assert (s.tokens, s.tags, s.line) == (["x", "y"], ["B-PL", "O"], 2)
 
 
 def test_single_column_file_reads_unlabelled(tmp_path):
     p = _w(tmp_path, "u.txt", "hello\nworld\n\nagain\n")
-    sents = io.read_all(p, "conll")
+    sents = files.read_all(p, "conll")
     assert [s.tokens for s in sents] == [["hello", "world"], ["again"]]
     assert all(s.tags is None for s in sents)
 
@@ -89,29 +89,29 @@ def test_single_column_file_reads_unlabelled(tmp_path):
 def test_malformed_lines_name_path_and_line(tmp_path, name, text, line, reason):
     p = _w(tmp_path, name, text)
     with pytest.raises(DataFormatError) as e:
-        io.read_all(p)
+        files.read_all(p)
     assert e.value.line == line and reason in e.value.reason
     assert str(e.value).startswith(f"{p}:{line}: ")
 
 
 def test_label_set_rejects_unknown_type(tmp_path):
     p = _w(tmp_path, "l.txt", "a\tB-Library\nb\tB-Framework\n")
-    assert len(io.read_all(p)) == 1
+    assert len(files.read_all(p)) == 1
     with pytest.raises(DataFormatError, match=r"l\.txt:2: label 'Framework'"):
-        io.read_all(p, labels="softner-9")
+        files.read_all(p, labels="softner-9")
     with pytest.raises(DataFormatError):
-        io.read_all(p, labels=["Library"])
-    assert io.read_all(p, labels=["B-Library", "I-Library", "B-Framework", "O"])
+        files.read_all(p, labels=["Library"])
+    assert files.read_all(p, labels=["B-Library", "I-Library", "B-Framework", "O"])
     with pytest.raises(SerkitError, match="unknown label scheme"):
-        io.read_all(p, labels="nope")
+        files.read_all(p, labels="nope")
 
 
 def test_stray_i_is_kept_unless_repair_and_then_counted(tmp_path):
     p = _w(tmp_path, "s.txt", "a\tI-Library\nb\tO\nc\tI-Language\n\nd\tB-PL\n")
-    plain = io.read_all(p)
+    plain = files.read_all(p)
     assert plain[0].tags == ["I-Library", "O", "I-Language"]
     assert corpus_stats(plain)["stray_i"] == 2
-    reader = io.read(p, repair=True)
+    reader = files.read(p, repair=True)
     fixed = list(reader)
     assert fixed[0].tags == ["B-Library", "O", "B-Language"]
     assert fixed[0].meta["repaired"] == 2 and "repaired" not in fixed[1].meta
@@ -123,7 +123,7 @@ def test_corpus_folder_streams_articles_in_sorted_order(tmp_path):
     folder.mkdir()
     _w(folder, "Zsh.txt", "<s>\nZsh\tB-Application\n</s>\n")
     _w(folder, "Apache_HTTP_Server.txt", "<s>\nApache\tB-Application\n</s>\n<s>\nit\tO\n</s>\n")
-    reader = io.read(folder)
+    reader = files.read(folder)
     first = next(reader)
     assert (first.doc_id, first.index) == ("Apache_HTTP_Server", 0)
     assert reader.stats.files == 0  # lazily: the second file is not opened yet
@@ -133,16 +133,16 @@ def test_corpus_folder_streams_articles_in_sorted_order(tmp_path):
 
 
 def test_detection_and_override(tmp_path):
-    assert io.detect_format(_w(tmp_path, "a.txt", "\n<s>\nx\tO\n</s>\n")) == "wikiser"
-    assert io.detect_format(_w(tmp_path, "b.txt", "\n\nx\tO\n")) == "conll"
-    assert io.detect_format(_w(tmp_path, "c.txt", '{"text": "x"}\n')) == "jsonl"
-    assert io.detect_format(_w(tmp_path, "d.txt", '{"x"\tB-Library\n')) == "conll"
-    assert io.detect_format(_w(tmp_path, "e.txt", '{"text": \n')) == "jsonl"
-    assert io.detect_format(tmp_path) == "wikiser"
+    assert files.detect_format(_w(tmp_path, "a.txt", "\n<s>\nx\tO\n</s>\n")) == "wikiser"
+    assert files.detect_format(_w(tmp_path, "b.txt", "\n\nx\tO\n")) == "conll"
+    assert files.detect_format(_w(tmp_path, "c.txt", '{"text": "x"}\n')) == "jsonl"
+    assert files.detect_format(_w(tmp_path, "d.txt", '{"x"\tB-Library\n')) == "conll"
+    assert files.detect_format(_w(tmp_path, "e.txt", '{"text": \n')) == "jsonl"
+    assert files.detect_format(tmp_path) == "wikiser"
     with pytest.raises(SerkitError, match="unknown format"):
-        io.read(tmp_path / "a.txt", "xml")
+        files.read(tmp_path / "a.txt", "xml")
     with pytest.raises(SerkitError, match="no such file"):
-        io.read(tmp_path / "missing.txt")
+        files.read(tmp_path / "missing.txt")
 
 
 def test_jsonl_entities_align_to_given_tokens_and_doccano_labels(tmp_path):
@@ -155,7 +155,7 @@ def test_jsonl_entities_align_to_given_tokens_and_doccano_labels(tmp_path):
          "tokens": [{"start": 0, "end": 3}, {"start": 4, "end": 7}, {"start": 8, "end": 13}]},
     ]  # fmt: skip
     p = _w(tmp_path, "d.jsonl", "".join(json.dumps(d) + "\n" for d in docs))
-    a, b = io.read_all(p)
+    a, b = files.read_all(p)
     assert (a.tokens, a.tags, a.meta["id"], a.line) == (
         ["I", "use", "Node.js", "here"], ["O", "O", "B-Library", "O"], 7, 1,
     )  # fmt: skip
@@ -167,14 +167,14 @@ def test_jsonl_boundary_inside_token_is_an_error(tmp_path):
            "tokens": [{"text": "Node.js", "start": 0, "end": 7}]}  # fmt: skip
     p = _w(tmp_path, "e.jsonl", "\n" + json.dumps(doc) + "\n")
     with pytest.raises(DataFormatError, match=r"e\.jsonl:2: .*inside token 'Node.js'"):
-        io.read_all(p)
+        files.read_all(p)
 
 
 def test_jsonl_without_tokens_uses_serkit_tokenizer(tmp_path):
     text = "I use C++ and Node.js (HPC)."
     start = text.index("Node.js")
     doc = {"text": text, "entities": [{"start": start, "end": start + 7, "label": "Library"}]}
-    s = io.read_all(_w(tmp_path, "t.jsonl", json.dumps(doc) + "\n"))[0]
+    s = files.read_all(_w(tmp_path, "t.jsonl", json.dumps(doc) + "\n"))[0]
     assert "C++" in s.tokens and "Node.js" in s.tokens
     assert s.tags[s.tokens.index("Node.js")] == "B-Library"
     assert all(
@@ -185,27 +185,27 @@ def test_jsonl_without_tokens_uses_serkit_tokenizer(tmp_path):
 def test_write_jsonl_layout_and_stray_tags_survive(tmp_path):
     s = Sentence(["use", "Node.js", "v8"], ["O", "I-Library", "O"], "doc", 3)
     out = tmp_path / "o.jsonl"
-    io.write(out, [s])
+    files.write(out, [s])
     doc = json.loads(out.read_text())
     assert doc["text"] == "use Node.js v8"
     assert doc["entities"] == [{"start": 4, "end": 11, "label": "Library"}]
     assert doc["tags"] == ["O", "I-Library", "O"]  # stray I- kept exactly, not silently repaired
-    assert io.read_all(out)[0].tags == s.tags
+    assert files.read_all(out)[0].tags == s.tags
 
 
 def test_failed_write_leaves_no_file(tmp_path):
     src = _w(tmp_path, "in.txt", "a\tO\n\nb\tB-Library\nc\tX-BAR\n")
     out = tmp_path / "out.jsonl"
     with pytest.raises(DataFormatError):
-        io.write(out, io.read(src), "jsonl")
+        files.write(out, files.read(src), "jsonl")
     assert not out.exists() and list(tmp_path.iterdir()) == [src]
 
 
 def test_unwritable_tokens_are_refused(tmp_path):
     with pytest.raises(SerkitError, match="cannot be written as conll"):
-        io.write(tmp_path / "x.txt", [Sentence(["a\tb"], ["O"])], "conll")
+        files.write(tmp_path / "x.txt", [Sentence(["a\tb"], ["O"])], "conll")
     with pytest.raises(SerkitError, match="output format"):
-        io.write(tmp_path / "x.txt", [Sentence(["a"], ["O"])])
+        files.write(tmp_path / "x.txt", [Sentence(["a"], ["O"])])
     assert not (tmp_path / "x.txt").exists()
 
 
@@ -264,7 +264,7 @@ def test_cli_bad_tag_exits_2_with_path_line_and_no_output(tmp_path):
 def test_jsonl_bad_documents(tmp_path, doc, reason):
     p = _w(tmp_path, "bad.jsonl", json.dumps(doc) + "\n")
     with pytest.raises(DataFormatError, match=r"bad\.jsonl:1: .*" + reason):
-        io.read_all(p)
+        files.read_all(p)
 
 
 def test_jsonl_to_jsonl_keeps_the_original_text(tmp_path):
@@ -272,7 +272,7 @@ def test_jsonl_to_jsonl_keeps_the_original_text(tmp_path):
     doc = {"id": "q1", "text": text, "entities": [{"start": 9, "end": 16, "label": "Library"}]}
     src = _w(tmp_path, "in.jsonl", json.dumps(doc) + "\n")
     out = tmp_path / "out.jsonl"
-    io.write(out, io.read(src), "jsonl")
+    files.write(out, files.read(src), "jsonl")
     again = json.loads(out.read_text())
     assert (again["id"], again["text"], again["entities"]) == ("q1", text, doc["entities"])
 

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 import serkit.cli.data  # noqa: F401  (registers `serkit data ...`)
-from serkit import io
+from serkit import files
 from serkit.cli._app import app
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -35,14 +35,14 @@ def test_stats_wikiser_small_test_acceptance():
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_jsonl_round_trip_back_to_own_format(path, tmp_path):
-    src = io.read(path)
+    src = files.read(path)
     fmt = src.format
     original = list(src)
     jsonl = tmp_path / "x.jsonl"
-    io.write(jsonl, original, "jsonl")
+    files.write(jsonl, original, "jsonl")
     back = tmp_path / "back.txt"
-    io.write(back, io.read(jsonl, "jsonl"), fmt)
-    again = io.read(back)
+    files.write(back, files.read(jsonl, "jsonl"), fmt)
+    again = files.read(back)
     assert again.format == fmt
     n = 0
     for a, b in zip(original, again, strict=True):

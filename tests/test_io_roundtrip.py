@@ -8,9 +8,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from serkit import io
-from serkit.io.stats import corpus_stats
-from serkit.types import Sentence
+from serkit import files
+from serkit.files.stats import corpus_stats
+from serkit.tokens import Sentence
 
 types = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,10}", fullmatch=True)
 tags = st.one_of(st.just("O"), st.tuples(st.sampled_from("BI"), types).map("-".join))
@@ -39,8 +39,8 @@ def sentences(tok: st.SearchStrategy[str], min_len: int = 0) -> st.SearchStrateg
 def _round_trip(sents: list[Sentence], fmt: str) -> list[Sentence]:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "doc.data"
-        assert io.write(path, sents, fmt) == len(sents)
-        reader = io.read(path) if sents else io.read(path, fmt)
+        assert files.write(path, sents, fmt) == len(sents)
+        reader = files.read(path) if sents else files.read(path, fmt)
         back = list(reader)
         if sents:
             assert reader.format == fmt  # detection agrees with the writer

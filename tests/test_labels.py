@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from serkit import io
+from serkit import files
 from serkit.errors import SerkitError
 from serkit.labels import (
     SCHEMES,
@@ -25,7 +25,7 @@ from serkit.labels import (
     split_tag,
     tags_from_spans,
 )
-from serkit.types import Sentence
+from serkit.tokens import Sentence
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -48,8 +48,8 @@ def _align(selection: list[Sentence], source: list[Sentence]) -> list[tuple[Sent
 
 @pytest.mark.integration
 def test_soner_mapping_reproduces_every_softner9_test_tag():
-    softner = io.read_all(DATA / "softner-9/test.txt", labels="softner-9")
-    soner = io.read_all(DATA / "stackoverflow-ner/test.txt", labels="stackoverflow-ner")
+    softner = files.read_all(DATA / "softner-9/test.txt", labels="softner-9")
+    soner = files.read_all(DATA / "stackoverflow-ner/test.txt", labels="stackoverflow-ner")
     pairs = _align(softner, soner)
     assert len(pairs) == 3108 and sum(len(s) for s, _ in pairs) == 45541
     for soft, so in pairs:
@@ -59,8 +59,8 @@ def test_soner_mapping_reproduces_every_softner9_test_tag():
 @pytest.mark.integration
 def test_soner_mapping_on_dev_differs_only_on_15_organization_tokens():
     """The README's caveat: the dev release labels 15 Organization tokens Application."""
-    softner = io.read_all(DATA / "softner-9/dev.txt")
-    soner = io.read_all(DATA / "stackoverflow-ner/dev.txt")
+    softner = files.read_all(DATA / "softner-9/dev.txt")
+    soner = files.read_all(DATA / "stackoverflow-ner/dev.txt")
     diffs = []
     for soft, so in _align(softner, soner):
         mapped = map_tags(so.tags, SONER_TO_SOFTNER9)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from serkit.errors import DataFormatError, SerkitError
 from serkit.labels import spans
 from serkit.lexicon import Entry, Lexicon, ratio_bucket
-from serkit.types import Sentence
+from serkit.tokens import Sentence
 
 
 def S(text: str, tags: str, doc: str | None = None) -> Sentence:

@@ -8,7 +8,7 @@ import pytest
 
 from _corpus import write_tagged
 from serkit.cli.main import main
-from serkit.io import read_all
+from serkit.files import read_all
 from serkit.lexicon import Lexicon
 
 CORPUS = [

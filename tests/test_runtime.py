@@ -18,7 +18,7 @@ from _runtime_model import onnx_tagger, tiny_dirs, torch_tagger  # noqa: F401  (
 from serkit.errors import ModelLoadError
 from serkit.models import registry
 from serkit.models.onnx import OnnxTagger
-from serkit.types import Entity
+from serkit.tokens import Entity
 
 SAMPLES = [
     "I installed TensorFlow on Ubuntu 22.04 with pip and ran it on an NVIDIA A100.",
@@ -53,6 +53,15 @@ def test_load_picks_the_runtime(tiny_dirs):
     assert isinstance(int8, OnnxTagger) and int8.runtime == "onnx-int8"
     assert onnx.labels == int8.labels == serkit.load(tiny_dirs["torch"]).labels
     assert onnx.card["runtime"] == "onnx" and int8.card["runtime"] == "onnx-int8"
+
+
+def test_the_tagger_contract_says_where_and_how(tiny_dirs):
+    """runtime, decoding and model_dir are part of Tagger, not looked up with getattr."""
+    torch_tagger = serkit.load(tiny_dirs["torch"], prefer="torch")
+    assert torch_tagger.runtime == "torch" and torch_tagger.decoding == "viterbi"
+    assert torch_tagger.model_dir == tiny_dirs["torch"]
+    int8 = serkit.load(tiny_dirs["int8"], decoding="argmax")
+    assert int8.model_dir == tiny_dirs["int8"] and int8.decoding == "argmax"
 
 
 def test_bad_model_dirs_raise_model_load_error(tmp_path, tiny_dirs):

@@ -10,14 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import serkit.labels as labels
-from serkit import io, scheme
+from serkit import files, scheme
 from serkit.errors import DataFormatError, SerkitError
-from serkit.io._common import ReadContext
+from serkit.files._common import ReadContext
 from serkit.lexicon import Lexicon
 from serkit.lexicon.weak import looks_like_raw_text
 from serkit.models.viterbi import FORBIDDEN, iob2_constraints
 from serkit.scheme import IOB2, type_problem
-from serkit.types import Sentence
+from serkit.tokens import Sentence
 
 TAGS = st.lists(st.sampled_from(["O", "B-A", "I-A", "B-B", "I-B"]), max_size=12)
 
@@ -110,13 +110,13 @@ def test_readers_check_tags_with_the_scheme(tmp_path: Path) -> None:
     p = tmp_path / "bies.conll"
     p.write_text("Python\tS-Language\n", encoding="utf-8")
     with pytest.raises(DataFormatError, match="bies.conll:1: unknown tag"):
-        io.read_all(p)
+        files.read_all(p)
 
 
 def test_writers_refuse_tags_that_would_not_read_back(tmp_path: Path) -> None:
     s = Sentence(["Python"], ["B-Lang\tuage"], "d", 0)
-    for fmt in io.FORMATS:
+    for fmt in files.FORMATS:
         out = tmp_path / f"out.{fmt}"
         with pytest.raises(SerkitError, match="whitespace or a control character"):
-            io.write(out, [s], fmt)
+            files.write(out, [s], fmt)
         assert not out.exists()

@@ -238,8 +238,8 @@ def test_file_names_in_a_card_cannot_leave_the_folder(tmp_path, tiny_dirs, name)
 # -- 4. damaged weight files never reach a native parser ----------------------------------------
 @pytest.fixture(scope="module")
 def crf_dir(tmp_path_factory) -> Path:
+    from serkit.tokens import Sentence
     from serkit.training.crf import train_crf
-    from serkit.types import Sentence
 
     data = [
         Sentence(["I", "use", "Linux", "and", "Python"], ["O", "O", "B-OS", "O", "B-Lang"]),

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 import serkit.cli.main as cli_main
 from _runtime_model import onnx_tagger, tiny_dirs  # noqa: F401  (fixtures)
 from serkit.cli._app import app
-from serkit.io import read
+from serkit.files import read
 
 TEXT = "I installed TensorFlow on Ubuntu 22.04 with pip and ran it on an NVIDIA A100."
 TRICKY = 'Use <script>alert("x")</script> & Python 🐍 on Linux; 中文 Ubuntu.'

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import serkit.cli.tokenize  # noqa: F401  (registers `serkit tokenize` on the app)
-from serkit import io
+from serkit import files
 from serkit.cli._app import app
 from serkit.errors import DataFormatError
 from serkit.tokenize import detokenize, round_trip_agreement, sentences, tokenize
@@ -275,7 +275,7 @@ def test_round_trip_agreement_counts_failures() -> None:
     [("wikiser-small/test.txt", 0.97), ("softner-9/test.txt", 0.90)],
 )
 def test_round_trip_agreement_on_the_corpora(path: str, threshold: float) -> None:
-    res = round_trip_agreement(s.tokens for s in io.read(DATA / path))
+    res = round_trip_agreement(s.tokens for s in files.read(DATA / path))
     assert res.total > 3000
     assert res.ratio >= threshold, f"{path}: {res.agree}/{res.total} = {res.ratio:.4f}"
 

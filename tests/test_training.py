@@ -13,11 +13,11 @@ from safetensors.torch import load_file
 
 from _corpus import write_tagged
 from serkit.errors import SerkitError
+from serkit.tokens import Sentence
 from serkit.training.batching import make_batches
 from serkit.training.config import TrainConfig, load_config
 from serkit.training.data import label_set, read_labelled, split_train_dev, val_slice, val_tail
 from serkit.training.trainer import Trainer, train
-from serkit.types import Sentence
 from test_transformer import tiny_backbone
 
 TOY = [

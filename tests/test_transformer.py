@@ -165,7 +165,7 @@ def test_giant_word_and_odd_tokens(backbone):
 
 def test_features_become_token_types(backbone):
     from serkit.lexicon import Lexicon
-    from serkit.types import Sentence
+    from serkit.tokens import Sentence
 
     scheme = FeatureScheme(case=True, lexicon=True, lexicon_tags=LABELS)
     lexicon = Lexicon.build([Sentence(["Python", "rocks"], ["B-Language", "O"])])
@@ -276,7 +276,7 @@ def test_predict_cli_keeps_tokens_and_format(backbone, tmp_path):
 
     from serkit.card import write_card
     from serkit.cli.main import app
-    from serkit.io import read_all
+    from serkit.files import read_all
 
     tagger = make_tagger(backbone)
     model_dir = tmp_path / "model"

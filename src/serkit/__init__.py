@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from serkit.types import Entity, Sentence, Token
+from serkit.tokens import Entity, Sentence, Token
 
 __version__ = "0.1.0"
 

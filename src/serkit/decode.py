@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from serkit.labels import spans
-from serkit.types import Entity, Token
+from serkit.tokens import Entity, Token
 
 
 def entities_from_tags(

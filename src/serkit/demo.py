@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         card = tagger.card
         err.print(
             f"model: {card.get('name') or card.get('backbone', '?')} "
-            f"({getattr(tagger, 'runtime', card.get('arch', '?'))}, "
+            f"({tagger.runtime or card.get('arch', '?')}, "
             f"{len(tagger.entity_types)} types), loaded in {load_s:.1f}s"
         )
         sample = sample_text()

@@ -4,7 +4,7 @@ An argument is ``-`` (stdin), an existing file, a folder (its files matching a
 pattern, recursively), a glob, or else literal text; an empty argument, or a missing one
 that looks like a path (a slash or a file suffix), is an error. Paths are resolved up front
 (so a progress bar knows the total) but files are read one at a time as tagging proceeds,
-each within ``serkit.io.inputs.MAX_DOCUMENT_BYTES`` (lines within ``MAX_LINE_BYTES``).
+each within ``serkit.files.inputs.MAX_DOCUMENT_BYTES`` (lines within ``MAX_LINE_BYTES``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from serkit.errors import DataFormatError, SerkitError
-from serkit.io.inputs import Input, guess_utf16, utf16_problem
+from serkit.files.inputs import Input, guess_utf16, utf16_problem
 from serkit.render import TaggedDoc
 from serkit.tagger import Tagger
 

@@ -1,6 +1,6 @@
 """Writers for tagged documents: JSONL records, CoNLL/WikiSER columns, a standalone HTML page.
 
-The formats themselves are declared once in ``serkit.io.formats``; this module holds the
+The formats themselves are declared once in ``serkit.files.formats``; this module holds the
 document shape ``serkit tag`` produces and the one writer interface over the table. Each
 writer streams: it gets documents one at a time and writes them at once, so ``serkit tag``
 output appears while the input is still being read.
@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO
 
-from serkit.io.formats import document_formats, get_format
-from serkit.io.html_page import PALETTE, HtmlWriter, type_color
-from serkit.io.jsonl import jsonl_record
+from serkit.files.formats import document_formats, get_format
+from serkit.files.html_page import PALETTE, HtmlWriter, type_color
+from serkit.files.jsonl import jsonl_record
 from serkit.tagger import TaggedSentence
-from serkit.types import Entity
+from serkit.tokens import Entity
 
 __all__ = [
     "FORMATS",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from serkit.types import Token
+from serkit.tokens import Token
 
 __all__ = ["split_sentences", "sentence_bounds", "NO_BREAK_BEFORE_PERIOD"]
 

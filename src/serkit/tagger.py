@@ -13,10 +13,11 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from serkit.errors import InvalidText, SerkitError
-from serkit.types import Entity, Token
+from serkit.tokens import Entity, Token
 
 if TYPE_CHECKING:
     from serkit.tokenize import TokenArrays
@@ -96,6 +97,19 @@ class Tagger(ABC):
     #: ``batch_size`` at a time: for a tagger that batches better by itself (the CRF
     #: decodes a pool in one pass, paying per position of the longest sentence).
     batches_itself: bool = False
+    #: The folder the model was loaded from (None: built in memory).
+    model_dir: Path | None = None
+    #: How word scores become tags (``viterbi``/``argmax``); None where there is no choice
+    #: (the CRF decodes itself).
+    decoding: str | None = None
+
+    @property
+    def runtime(self) -> str | None:
+        """What computes the scores (``torch``, ``onnx-int8``, ``crf``...); a tagger class
+        that does not say gives its card's word, else None."""
+        card = getattr(self, "card", None) or {}
+        runtime = card.get("runtime")
+        return None if runtime is None else str(runtime)
 
     @abstractmethod
     def predict_words(self, batch: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 
 from serkit.sentences import sentence_bounds
-from serkit.types import Token
+from serkit.tokens import Token
 
 __all__ = [
     "ABBREVIATIONS",

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from serkit.audit.corpus import AuditCorpus
 from serkit.labels import OUTSIDE, spans
 from serkit.lexicon import Lexicon
-from serkit.types import Sentence
+from serkit.tokens import Sentence
 
 #: What the matcher proposes: forms labelled >= MIN_COUNT times and in >= MIN_RATIO of
 #: their occurrences (majority type).

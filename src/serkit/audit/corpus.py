@@ -3,7 +3,7 @@
 A finding must point at ``path:line`` and ``--fix`` must rewrite exactly the lines it
 changes, so every token keeps the 1-based line it was read from. The readers give the
 sentence's first line only; the token lines are recovered by scanning the file once with
-the same line rules as the readers (``serkit.io._common.iter_lines``).
+the same line rules as the readers (``serkit.files._common.iter_lines``).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from serkit.errors import SerkitError
-from serkit.io import read
-from serkit.io._common import iter_lines
-from serkit.io.detect import check_format, detect_format
-from serkit.io.wikiser import CLOSE, OPEN, corpus_files
+from serkit.files import read
+from serkit.files._common import iter_lines
+from serkit.files.detect import check_format, detect_format
+from serkit.files.wikiser import CLOSE, OPEN, corpus_files
 from serkit.labels import OUTSIDE, bio_labels, load_mapping, map_tags, repair_iob, split_tag
-from serkit.types import Sentence
+from serkit.tokens import Sentence
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from serkit.audit.corpus import AuditCorpus
 from serkit.audit.probs import TokenProbs, crf_probs
-from serkit.types import Sentence
+from serkit.tokens import Sentence
 
 
 def crossfit_crf(

@@ -20,7 +20,7 @@ from serkit.audit.core import AuditResult
 from serkit.audit.corpus import AuditSentence, SourceFile
 from serkit.audit.report import record
 from serkit.errors import SerkitError
-from serkit.io.atomic import atomic_write
+from serkit.files.atomic import atomic_write
 from serkit.labels import spans
 
 CHANGE_LOG = "changes.jsonl"

@@ -15,7 +15,7 @@ from typing import Any
 
 from serkit.audit.core import AuditResult
 from serkit.audit.findings import KINDS, Finding
-from serkit.io.atomic import atomic_write
+from serkit.files.atomic import atomic_write
 from serkit.labels import spans
 
 KIND_NAMES = {

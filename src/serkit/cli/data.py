@@ -1,4 +1,4 @@
-"""`serkit data convert` and `serkit data stats`: thin wrappers over serkit.io."""
+"""`serkit data convert` and `serkit data stats`: thin wrappers over serkit.files."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from serkit import io
 from serkit.cli._app import data_app
-from serkit.io.atomic import check_output
-from serkit.io.inputs import check_stdin_once
-from serkit.io.stats import corpus_stats, merge_stats
+from serkit.files import FORMATS, read, write
+from serkit.files.atomic import check_output
+from serkit.files.inputs import check_stdin_once
+from serkit.files.stats import corpus_stats, merge_stats
 
-FORMAT_HELP = " | ".join(io.FORMATS)
+FORMAT_HELP = " | ".join(FORMATS)
 TokenCol = Annotated[int, typer.Option("--token-col", help="CoNLL token column (0-based).")]
 TagCol = Annotated[int, typer.Option("--tag-col", help="CoNLL tag column (0-based).")]
 Labels = Annotated[
@@ -46,8 +46,8 @@ def convert(
 ) -> None:
     """Convert between WikiSER, CoNLL columns and JSONL spans; tokens and tags round-trip."""
     check_output(dst, [src])
-    reader = io.read(src, from_, token_col=token_col, tag_col=tag_col, labels=labels, repair=repair)
-    n = io.write(dst, reader, to, token_col=token_col, tag_col=tag_col)
+    reader = read(src, from_, token_col=token_col, tag_col=tag_col, labels=labels, repair=repair)
+    n = write(dst, reader, to, token_col=token_col, tag_col=tag_col)
     st = reader.stats
     msg = f"wrote {n} sentences ({st.tokens} tokens) from {reader.format} to {to}: {dst}"
     if repair:
@@ -74,7 +74,7 @@ def stats(
     check_stdin_once(files)
     per_file = []
     for f in files:
-        reader = io.read(f, fmt, token_col=token_col, tag_col=tag_col, labels=labels)
+        reader = read(f, fmt, token_col=token_col, tag_col=tag_col, labels=labels)
         per_file.append({"file": str(f), "format": reader.format, **corpus_stats(reader)})
     total = merge_stats(
         {k: v for k, v in p.items() if k not in ("file", "format")} for p in per_file

@@ -95,9 +95,9 @@ def eval_cmd(
     """
     from serkit.errors import SerkitError
     from serkit.evaluate import predict_sentences, score_sentences
-    from serkit.io import read_all
-    from serkit.io.atomic import atomic_write, check_output
-    from serkit.io.inputs import check_stdin_once
+    from serkit.files import read_all
+    from serkit.files.atomic import atomic_write, check_output
+    from serkit.files.inputs import check_stdin_once
 
     if as_json and as_markdown:
         raise SerkitError("choose one of --json and --markdown")
@@ -164,8 +164,8 @@ def _record(
         "test": str(gold),
         "mapping": map_spec,
         "scheme": scheme,
-        "runtime": getattr(tagger, "runtime", None),
-        "decoding": getattr(tagger, "decoding", None),
+        "runtime": tagger.runtime,
+        "decoding": tagger.decoding,
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command_line(),
     }

@@ -24,9 +24,9 @@ def build(
     ),
 ) -> None:
     """Count every labelled token sequence per type, its documents and untagged occurrences."""
-    from serkit.io import read
-    from serkit.io.atomic import check_output
-    from serkit.io.inputs import check_stdin_once, rereadable
+    from serkit.files import read
+    from serkit.files.atomic import check_output
+    from serkit.files.inputs import check_stdin_once, rereadable
     from serkit.labels import load_mapping, map_tags
     from serkit.lexicon import Lexicon
 

@@ -38,9 +38,9 @@ def predict_cmd(
 ) -> None:
     """Replace the tags of FILE's sentences with the model's predictions (tokens unchanged)."""
     from serkit.evaluate import predict_sentences
-    from serkit.io import read, write
-    from serkit.io.atomic import check_output
-    from serkit.io.formats import Columns, get_format
+    from serkit.files import read, write
+    from serkit.files.atomic import check_output
+    from serkit.files.formats import Columns, get_format
     from serkit.models.registry import load_tagger
 
     if to is not None:

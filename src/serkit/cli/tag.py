@@ -78,8 +78,8 @@ def tag(
         split_lines,
         tag_documents,
     )
-    from serkit.io.atomic import atomic_write, check_output
-    from serkit.io.formats import format_from_suffix, get_format
+    from serkit.files.atomic import atomic_write, check_output
+    from serkit.files.formats import format_from_suffix, get_format
     from serkit.models.registry import load_tagger
     from serkit.render import FORMATS, DocWriter
 

@@ -10,10 +10,10 @@ from typing import Annotated
 
 import typer
 
-from serkit import io
 from serkit.cli._app import app
 from serkit.errors import DataFormatError
-from serkit.io.inputs import Input, check_stdin_once
+from serkit.files import read
+from serkit.files.inputs import Input, check_stdin_once
 from serkit.tokenize import round_trip_agreement, sentences, tokenize
 
 
@@ -72,7 +72,7 @@ def tokenize_cmd(
 def _check(files: list[Path], fmt: str | None, show: int, as_json: bool) -> None:
     results = []
     for f in files:
-        res = round_trip_agreement((s.tokens for s in io.read(f, fmt)), keep=show)
+        res = round_trip_agreement((s.tokens for s in read(f, fmt)), keep=show)
         results.append({"file": str(f), "agree": res.agree, "total": res.total,
                         "ratio": round(res.ratio, 6)})  # fmt: skip
         if not as_json:

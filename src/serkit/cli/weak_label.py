@@ -41,10 +41,10 @@ def weak_label(
     import stat
 
     from serkit.errors import SerkitError
-    from serkit.io import Input, read, write
-    from serkit.io.atomic import check_output
-    from serkit.io.formats import check_format, corpus_formats, detect_format, format_from_suffix
-    from serkit.io.inputs import check_path, is_stdin
+    from serkit.files import Input, read, write
+    from serkit.files.atomic import check_output
+    from serkit.files.formats import check_format, corpus_formats, detect_format, format_from_suffix
+    from serkit.files.inputs import check_path, is_stdin
     from serkit.lexicon import Lexicon
     from serkit.lexicon.weak import label_sentences, label_text_file, looks_like_raw_text
 

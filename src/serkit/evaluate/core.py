@@ -15,7 +15,7 @@ from serkit.evaluate.breakdown import breakdown
 from serkit.evaluate.metrics import MODES, mode_scores
 from serkit.evaluate.report import EvalReport
 from serkit.labels import load_mapping, map_tags, repair_iob
-from serkit.types import Sentence
+from serkit.tokens import Sentence
 
 MappingSpec = Mapping[str, str | None] | str | Path | None
 

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from serkit.errors import MismatchError
 from serkit.tagger import Tagger
-from serkit.types import Sentence
+from serkit.tokens import Sentence
 
 
 def predict_sentences(

@@ -34,7 +34,7 @@ import ahocorasick
 
 from serkit.errors import DataFormatError, SerkitError
 from serkit.labels import OUTSIDE, repair_iob, spans
-from serkit.types import Sentence
+from serkit.tokens import Sentence
 
 if TYPE_CHECKING:
     from serkit.lexicon.matcher import Matcher
@@ -221,7 +221,7 @@ class Lexicon:
     # -- TSV ----------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         """Write the TSV atomically; most frequent entries first."""
-        from serkit.io.atomic import atomic_write
+        from serkit.files.atomic import atomic_write
 
         with atomic_write(path) as f:
             f.write("\t".join(COLUMNS) + "\n")
@@ -241,7 +241,7 @@ class Lexicon:
 
         Lines end at ``\\n`` only (CRLF and a BOM are fine; bad UTF-8 names its line).
         """
-        from serkit.io._common import iter_lines
+        from serkit.files._common import iter_lines
 
         path = Path(path)
         if path.is_dir():

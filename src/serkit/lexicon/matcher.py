@@ -240,8 +240,6 @@ class Matcher:
             feats[start : start + value[0]] = value[4]
         return feats
 
-    match_features = features
-
 
 LEX_O: list[str] = ["lex=O"]
 

@@ -11,17 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from serkit.io.formats import sniff_lines
-from serkit.io.inputs import Input, as_input
+from serkit.files.formats import sniff_lines
+from serkit.files.inputs import Input, as_input
 from serkit.lexicon.matcher import Matcher
 from serkit.scheme import IOB2
-from serkit.types import Sentence
+from serkit.tokens import Sentence
 
 
 def looks_like_raw_text(src: str | Path | Input) -> bool:
     """True when the first lines read as prose rather than token-per-line columns.
 
-    WikiSER (``<s>``) and JSONL (``{``) are recognised by ``serkit.io.formats``; this
+    WikiSER (``<s>``) and JSONL (``{``) are recognised by ``serkit.files.formats``; this
     separates prose from CoNLL: a CoNLL line holds a tab, one field, or a token
     followed by an IOB2 tag. Give an :class:`Input` to sniff a pipe without consuming it.
     """
@@ -41,7 +41,7 @@ def looks_like_raw_text(src: str | Path | Input) -> bool:
 
 def _paragraphs(src: Path | Input) -> Iterator[str]:
     """Blocks between blank lines; bad UTF-8 is reported with its line, a BOM is dropped."""
-    from serkit.io._common import iter_lines
+    from serkit.files._common import iter_lines
 
     block: list[str] = []
     for _, line in iter_lines(src):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-DEFAULT_BACKBONE = "minilm"
-
 
 def resolve_backbone(name: str | Path | None) -> str:
     """``None``/``"minilm"`` -> the packaged all-MiniLM-L6-v2 directory; an existing local

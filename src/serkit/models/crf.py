@@ -40,7 +40,7 @@ from serkit.models.crf_numpy import CrfWeights, FastCrf
 from serkit.models.features import FeatureExtractor, style_prefix, with_style
 from serkit.models.folder import read_card, write_card
 from serkit.tagger import InvalidScheme, Tagger
-from serkit.types import Sentence
+from serkit.tokens import Sentence
 
 MODEL_FILE = folder.CRF_MODEL
 LEXICON_FILE = folder.LEXICON
@@ -92,6 +92,7 @@ class CrfTagger(Tagger):
     """``Tagger`` over a crfsuite model; confidence = marginal probability of the chosen tag."""
 
     batches_itself = True
+    runtime = "crf"  # type: ignore[assignment]  (a class constant over the property)
 
     def __init__(
         self,
@@ -168,7 +169,7 @@ class CrfTagger(Tagger):
 
     def save(self, out_dir: str | Path, card: dict[str, Any] | None = None) -> Path:
         """Write model file, lexicon and card (each atomically); the card goes last."""
-        from serkit.io.atomic import atomic_write
+        from serkit.files.atomic import atomic_write
 
         d = Path(out_dir)
         d.mkdir(parents=True, exist_ok=True)

@@ -320,20 +320,6 @@ class Encoder:
                 out[i, pos] = labs[word]
         return out
 
-    @staticmethod
-    def gather(
-        windows: Sequence[Window], logits: np.ndarray, lengths: Sequence[int]
-    ) -> list[np.ndarray]:
-        """Per-sentence ``(n_words, n_labels)`` logits from per-window logits."""
-        n_labels = logits.shape[-1]
-        out = [np.zeros((n, n_labels), dtype=np.float32) for n in lengths]
-        for i, w in enumerate(windows):
-            if not w.targets:
-                continue
-            words, pos = zip(*w.targets, strict=True)
-            out[w.sentence][list(words)] = logits[i, list(pos)]
-        return out
-
 
 #: How word scores become tags: the best IOB2-valid path, or each word's arg max (then
 #: repaired: a stray ``I-X`` opens an entity). See :mod:`serkit.models.viterbi`.

@@ -278,7 +278,7 @@ def write_card(model_dir: str | Path, card: dict[str, Any]) -> Path:
     """Write ``serkit.json`` atomically, filling in version and creation time, and the
     sha256 of every weight file now in the folder (``files``). Write it last."""
     from serkit import __version__
-    from serkit.io.atomic import atomic_write
+    from serkit.files.atomic import atomic_write
 
     d = Path(model_dir)
     card = dict(card)

@@ -65,6 +65,8 @@ def load_tagger(path: str | Path | None = None, prefer: str = "auto", **kwargs: 
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
         # A config value of the wrong type or range (``serkit_max_length: "abc"``...).
         raise ModelLoadError(f"{d}: cannot load the model: {type(e).__name__}: {e}") from e
+    if tagger.model_dir is None:
+        tagger.model_dir = d
     check_labels(d, card, getattr(tagger, "raw_labels", None) or tagger.labels)
     check_window(d, tagger)
     if scheme is not None:

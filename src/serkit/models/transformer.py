@@ -27,7 +27,6 @@ from serkit.models.encoding import (
     check_decoding,
     load_tokenizer,
 )
-from serkit.models.folder import read_config  # noqa: F401  (was defined here)
 from serkit.models.windowed import WindowedTagger
 
 LEXICON_FILE = folder.LEXICON
@@ -124,6 +123,8 @@ class TransformerTagger(WindowedTagger):
     about twice as fast as 8192 (words/CPU-s, 160 WikiSER test sentences); the trainer
     passes a larger value for its evaluations.
     """
+
+    runtime = "torch"  # type: ignore[assignment]
 
     def __init__(
         self,

@@ -128,14 +128,13 @@ def model_info(tagger: Tagger, name: str | None = None) -> ModelInfo:
     if name is None:
         name = card.get("name")
     if name is None:
-        d = getattr(tagger, "model_dir", None)
+        d = tagger.model_dir
         if d is not None and Path(d).resolve() == default_model_dir().resolve():
             name = "serkit-default"
         else:
             name = Path(d).name if d is not None else type(tagger).__name__
     version = str(card.get("version") or card.get("created") or "unknown")
-    runtime = card.get("runtime") or getattr(tagger, "runtime", None)
-    runtime = None if runtime is None else str(runtime)  # a hand-edited card may say 5
+    runtime = tagger.runtime
     return ModelInfo(
         name=str(name), version=version, runtime=runtime, serkit_version=serkit.__version__
     )

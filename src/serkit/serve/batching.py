@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 
 from serkit.tagger import Tagger
-from serkit.types import Entity
+from serkit.tokens import Entity
 
 
 class Overloaded(Exception):

@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from serkit.errors import ModelLoadError, SerkitError
-from serkit.io.atomic import atomic_write
+from serkit.files.atomic import atomic_write
 from serkit.models import folder
 
 STATE = "state.json"

@@ -22,7 +22,7 @@ from serkit.labels import bio_labels, repair_iob, spans
 from serkit.lexicon import Lexicon
 from serkit.models.crf import DEFAULTS, LEXICON_FILE, CrfTagger, _matcher, resolve_config
 from serkit.models.features import FeatureExtractor
-from serkit.types import Sentence
+from serkit.tokens import Sentence
 
 if TYPE_CHECKING:
     from serkit.corpora import CorpusSpec

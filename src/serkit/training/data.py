@@ -7,7 +7,7 @@ from pathlib import Path
 
 from serkit.errors import DataFormatError, SerkitError
 from serkit.labels import SCHEMES, bio_labels, repair_iob, split_tag
-from serkit.types import Sentence
+from serkit.tokens import Sentence
 
 
 def val_slice(sentences: Sequence[Sentence]) -> tuple[list[Sentence], list[Sentence]]:
@@ -58,7 +58,7 @@ def read_labelled(path: str, fmt: str | None = None, mapping: str | None = None)
 
     ``mapping`` is ``"src:dst"`` (e.g. ``stackoverflow-ner:softner-9``) or a mapping file.
     """
-    from serkit.io import read_all
+    from serkit.files import read_all
     from serkit.labels import load_mapping, map_tags
 
     table = load_mapping(mapping) if mapping else None

@@ -26,6 +26,7 @@ from serkit.models.backbone import backbone_tokenizer, resolve_backbone
 from serkit.models.encoding import Encoder, FeatureScheme, Window
 from serkit.models.heads import Heads
 from serkit.models.transformer import TransformerTagger, build_model, save_tokenizer
+from serkit.tokens import Sentence
 from serkit.training.batching import make_batches
 from serkit.training.checkpoint import (
     has_checkpoint,
@@ -46,7 +47,6 @@ from serkit.training.data import (
 from serkit.training.distill import distill_loss, load_teacher
 from serkit.training.losses import LOSSES
 from serkit.training.selfreg import repeat_batch
-from serkit.types import Sentence
 
 CHECKPOINT_DIR = "checkpoint"
 METRICS = "metrics.jsonl"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO
 
 from serkit.errors import DataFormatError, SerkitError
-from serkit.io._common import (
+from serkit.files._common import (
     ReadContext,
     check_sentence_length,
     check_writable_tag,
@@ -21,8 +21,8 @@ from serkit.io._common import (
     iter_lines,
     sentence_limit,
 )
-from serkit.io.inputs import Input, as_input
-from serkit.types import Sentence
+from serkit.files.inputs import Input, as_input
+from serkit.tokens import Sentence
 
 
 def check_columns(token_col: int, tag_col: int | None) -> None:

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from serkit.errors import DataFormatError, SerkitError
-from serkit.io._common import ReadContext, check_writable_tag, check_writable_token, iter_lines
-from serkit.io.inputs import Input, as_input
+from serkit.files._common import ReadContext, check_writable_tag, check_writable_token, iter_lines
+from serkit.files.inputs import Input, as_input
 from serkit.scheme import repair_iob, spans, tags_from_spans, type_problem
 from serkit.tokenize import tokenize
-from serkit.types import Sentence
+from serkit.tokens import Sentence
 
 
 def _tokens_from_field(

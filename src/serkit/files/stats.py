@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from serkit.labels import repair_iob, spans
-from serkit.types import Sentence
+from serkit.tokens import Sentence
 
 
 def corpus_stats(sentences: Iterable[Sentence]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Each :class:`Format` names its suffixes, how to recognise it from its first lines, how to
 read sentences, how to write sentences and how to write tagged documents (``serkit tag``).
-``serkit.io.read``/``write``, ``serkit tag``, ``serkit predict``, ``serkit weak-label`` and
+``serkit.files.read``/``write``, ``serkit tag``, ``serkit predict``, ``serkit weak-label`` and
 ``serkit.render`` all look formats up here, so adding one is one new module (its reader
 and/or writers) plus one :func:`register` line at the bottom of this file.
 """
@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from serkit.errors import SerkitError
-from serkit.io._common import ReadContext
-from serkit.io.conll import read_conll, write_conll
-from serkit.io.html_page import HtmlWriter
-from serkit.io.inputs import Input, as_input, is_stdin
-from serkit.io.jsonl import RecordWriter, read_jsonl, write_jsonl
-from serkit.io.wikiser import read_wikiser, write_wikiser
-from serkit.types import Sentence
+from serkit.files._common import ReadContext
+from serkit.files.conll import read_conll, write_conll
+from serkit.files.html_page import HtmlWriter
+from serkit.files.inputs import Input, as_input, is_stdin
+from serkit.files.jsonl import RecordWriter, read_jsonl, write_jsonl
+from serkit.files.wikiser import read_wikiser, write_wikiser
+from serkit.tokens import Sentence
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from serkit.errors import DataFormatError, LimitExceeded, SerkitError
-from serkit.io.inputs import MAX_SENTENCE_TOKENS, Input, as_input
+from serkit.files.inputs import MAX_SENTENCE_TOKENS, Input, as_input
 from serkit.labels import SCHEMES
 from serkit.scheme import IOB2
-from serkit.types import Sentence
+from serkit.tokens import Sentence
 
 
 @dataclass(slots=True)
@@ -80,7 +80,7 @@ def iter_lines(src: Path | str | Input) -> Iterator[tuple[int, str]]:
 
     Reads bytes and decodes line by line so a single broken byte is reported where it is,
     and only ``\\n`` ends a line (tokens may hold other Unicode line separators). ``src`` is
-    opened once (a pipe or ``-`` works); lines are bounded (``serkit.io.inputs``), and
+    opened once (a pipe or ``-`` works); lines are bounded (``serkit.files.inputs``), and
     UTF-16 input is refused on its first line rather than read as garbage.
     """
     inp = as_input(src)
@@ -106,7 +106,7 @@ def iter_lines(src: Path | str | Input) -> Iterator[tuple[int, str]]:
 
 
 def sentence_limit() -> int:
-    """:data:`~serkit.io.inputs.MAX_SENTENCE_TOKENS`, read when a reader starts."""
+    """:data:`~serkit.files.inputs.MAX_SENTENCE_TOKENS`, read when a reader starts."""
     return MAX_SENTENCE_TOKENS
 
 

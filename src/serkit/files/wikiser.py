@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import IO
 
 from serkit.errors import DataFormatError, SerkitError
-from serkit.io._common import (
+from serkit.files._common import (
     ReadContext,
     check_sentence_length,
     check_writable_tag,
@@ -19,8 +19,8 @@ from serkit.io._common import (
     iter_lines,
     sentence_limit,
 )
-from serkit.io.inputs import Input, as_input
-from serkit.types import Sentence
+from serkit.files.inputs import Input, as_input
+from serkit.tokens import Sentence
 
 OPEN, CLOSE = "<s>", "</s>"
 

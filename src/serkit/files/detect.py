@@ -1,8 +1,8 @@
-"""Format sniffing and names: kept for importers; the table lives in ``serkit.io.formats``."""
+"""Format sniffing and names: kept for importers; the table lives in ``serkit.files.formats``."""
 
 from __future__ import annotations
 
-from serkit.io.formats import (
+from serkit.files.formats import (
     check_format,
     corpus_formats,
     detect_format,

@@ -5,8 +5,8 @@ validates every line (``DataFormatError(path, line, reason)``) and repairs stray
 only when asked, counting the repairs in ``reader.stats.repaired`` and
 ``Sentence.meta["repaired"]``. ``write`` always goes through an atomic temp-file rename, so
 a bad input line never leaves a partial output file. Formats are looked up in the one table
-of ``serkit.io.formats``; a path of ``-`` is stdin, and pipes, FIFOs and ``<(...)`` are
-opened once (``serkit.io.inputs``).
+of ``serkit.files.formats``; a path of ``-`` is stdin, and pipes, FIFOs and ``<(...)`` are
+opened once (``serkit.files.inputs``).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from serkit.errors import SerkitError
-from serkit.io._common import ReadContext, ReadStats, resolve_types
-from serkit.io.atomic import atomic_write
-from serkit.io.formats import (
+from serkit.files._common import ReadContext, ReadStats, resolve_types
+from serkit.files.atomic import atomic_write
+from serkit.files.formats import (
     FORMAT_TABLE,
     Columns,
     check_format,
@@ -27,9 +27,9 @@ from serkit.io.formats import (
     format_from_suffix,
     get_format,
 )
-from serkit.io.inputs import Input, check_path, is_stdin
-from serkit.io.wikiser import corpus_files
-from serkit.types import Sentence
+from serkit.files.inputs import Input, check_path, is_stdin
+from serkit.files.wikiser import corpus_files
+from serkit.tokens import Sentence
 
 FORMATS = corpus_formats()
 
