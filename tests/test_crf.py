@@ -34,7 +34,7 @@ def sents() -> list[Sentence]:
     return [Sentence(t.split(), g.split(), index=i) for i, (t, g) in enumerate(TINY)]
 
 
-CFG = {"max_iterations": 60, "c1": 0.0, "c2": 0.01, "jackknife": 0}
+CFG = {"max_iterations": 60, "c1": 0.0, "c2": 0.01, "lexicon_folds": 0}
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def test_bad_model_dirs(model_dir, tmp_path) -> None:
 
 def test_jackknife_and_no_lexicon_train(tmp_path) -> None:
     data = sents() * 3
-    for cfg in ({"jackknife": 3}, {"lexicon": False}):
+    for cfg in ({"lexicon_folds": 3}, {"lexicon": False}):
         tagger = train_crf(data, None, None, {**CFG, **cfg})
         assert tagger.tag_sentences(data[:3]) == [s.tags for s in data[:3]]
     assert tagger.lexicon is None

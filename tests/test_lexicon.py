@@ -268,3 +268,31 @@ def test_batched_spans_are_leftmost_longest_per_sentence(entries, sents, case) -
     first, stop, value = m.spans(flat, ends)
     assert list(zip(first.tolist(), stop.tolist(), strict=True)) == want
     assert all(m.values[v][0] == b - a for a, b, v in zip(first, stop, value, strict=True))
+
+
+def test_jackknife_never_shows_a_fold_its_own_labels() -> None:
+    """One jackknife for every architecture: each fold is matched with a lexicon built
+    only from the other folds, and every sentence is in exactly one fold."""
+    from serkit.lexicon import fold_of, jackknife
+
+    sents = [Sentence([f"Tool{i}", "runs"], ["B-Application", "O"]) for i in range(40)]
+    seen: list[int] = []
+    for lex, members in jackknife(sents, 4, seed=3):
+        seen += members.tolist()
+        for i in members:
+            assert f"Tool{i}" not in lex  # its own label is not in its lexicon
+        others = [i for i in range(40) if i not in set(members.tolist())]
+        assert all(f"Tool{i}" in lex for i in others)
+    assert sorted(seen) == list(range(40))
+    assert (fold_of(40, 4, 3) == fold_of(40, 4, 3)).all()
+    assert list(jackknife(sents, 1, seed=3)) == []
+
+
+def test_the_old_jackknife_option_name_still_reads() -> None:
+    """Configs, checkpoints and CRF cards saved with ``jackknife`` load as ``lexicon_folds``."""
+    from serkit.models.crf import resolve_config
+    from serkit.training.config import TrainConfig
+
+    assert TrainConfig.from_dict({"jackknife": None}).lexicon_folds is None
+    assert TrainConfig.from_dict({"jackknife": 3}).lexicon_folds == 3
+    assert resolve_config({"jackknife": 4})["lexicon_folds"] == 4

@@ -15,9 +15,12 @@ from serkit.lexicon.core import (
     Lexicon,
     ratio_bucket,
 )
+from serkit.lexicon.jackknife import fold_of, jackknife
 from serkit.lexicon.matcher import Match, Matcher
 
 __all__ = [
+    "fold_of",
+    "jackknife",
     "CASE_POLICIES", "COLUMNS", "RATIO_BUCKETS", "CasePolicy", "Entry", "Lexicon", "Match",
     "Matcher", "ratio_bucket",
 ]  # fmt: skip

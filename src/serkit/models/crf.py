@@ -4,8 +4,9 @@ The model directory holds ``crf.crfsuite`` (crfsuite's own binary format, opened
 in memory with ``pycrfsuite.Tagger``: nothing is unpickled), ``lexicon.tsv`` (the
 lexicon its features were trained with) and the ``serkit.json`` card.
 
-Lexicon features on the training data can be computed *jackknifed* (``jackknife=k``: the
-sentences of fold i see a lexicon built from the other folds only), so the CRF does not
+Lexicon features on the training data can be computed *jackknifed* (``lexicon_folds=k``,
+:func:`serkit.lexicon.jackknife`: the sentences of fold i see a lexicon built from the
+other folds only), so the CRF does not
 learn to trust the lexicon more than it deserves on unseen text. On the W1 validation
 slice this lost (0.639 vs 0.649 F1 at 50 iterations): WikiSER's own labels come from a
 lexicon, so trusting one pays. The default is therefore off.
@@ -60,14 +61,17 @@ DEFAULTS: dict[str, Any] = {
     "lexicon_case": "smart",
     "lexicon_min_ratio": 0.0,
     "lexicon_min_count": 1,
-    "jackknife": 0,
+    "lexicon_folds": 0,
     "seed": 0,
 }
 
 
 def resolve_config(config: dict[str, Any] | None) -> dict[str, Any]:
     cfg = dict(DEFAULTS)
-    for k, v in (config or {}).items():
+    config = dict(config or {})
+    if "jackknife" in config:  # the option's name in cards saved before it was shared
+        config.setdefault("lexicon_folds", config.pop("jackknife"))
+    for k, v in config.items():
         if v is not None:
             cfg[k] = v
     unknown = set(cfg) - set(DEFAULTS)

@@ -19,7 +19,7 @@ import pycrfsuite
 
 from serkit.errors import SerkitError
 from serkit.labels import bio_labels, repair_iob, spans
-from serkit.lexicon import Lexicon
+from serkit.lexicon import Lexicon, jackknife
 from serkit.models.crf import DEFAULTS, LEXICON_FILE, CrfTagger, _matcher, resolve_config
 from serkit.models.features import FeatureExtractor
 from serkit.tokens import Sentence
@@ -41,15 +41,14 @@ def _training_features(
     if lexicon is None:
         fx = FeatureExtractor(None, cfg["window"])
         return [fx(s.tokens) for s in train]
-    k = int(cfg["jackknife"])
+    k = int(cfg["lexicon_folds"])
     if k < 2:
         fx = FeatureExtractor(_matcher(lexicon, cfg), cfg["window"])
         return [fx(s.tokens) for s in train]
     feats: list[list[list[str]] | None] = [None] * len(train)
-    for fold in range(k):
-        rest = [s for i, s in enumerate(train) if i % k != fold]
-        fx = FeatureExtractor(_matcher(Lexicon.build(rest), cfg), cfg["window"])
-        for i in range(fold, len(train), k):
+    for lex, members in jackknife(train, k, int(cfg["seed"])):
+        fx = FeatureExtractor(_matcher(lex, cfg), cfg["window"])
+        for i in members:
             feats[i] = fx(train[i].tokens)
     return feats  # type: ignore[return-value]
 
@@ -344,7 +343,7 @@ def train_crf_from_config(cfg: dict[str, Any], out_dir: str | Path) -> CrfTagger
     ``stackoverflow-ner:softner-9``), ``protocol`` (a name for the card, e.g. ``W1``),
     plus CRF options (``c1``, ``c2``, ``max_iterations``, ``min_freq``, ``window``,
     ``lexicon``, ``lexicon_case``, ``lexicon_min_ratio``, ``lexicon_min_count``,
-    ``jackknife``, ``seed``). Keys with value None take the defaults; other keys are
+    ``lexicon_folds``, ``seed``). Keys with value None take the defaults; other keys are
     an error.
     """
     from serkit.card import sha256_files
@@ -393,7 +392,7 @@ def train_crf_from_config(cfg: dict[str, Any], out_dir: str | Path) -> CrfTagger
 
 
 #: TrainConfig fields that carry over to a CRF when set away from their defaults.
-_TRAIN_CONFIG_CRF_KEYS = ("lexicon_case", "lexicon_min_ratio", "seed")
+_TRAIN_CONFIG_CRF_KEYS = ("lexicon_case", "lexicon_min_ratio", "lexicon_folds", "seed")
 
 
 def train_from_config(cfg: Any) -> Path:
@@ -403,7 +402,7 @@ def train_from_config(cfg: Any) -> Path:
     ``features`` without ``lexicon`` turns lexicon features off; ``lexicon_case`` and
     ``lexicon_min_ratio`` apply when set away from the TrainConfig defaults (the CRF has its
     own defaults, selected on W1 validation). CRF knobs (``c1``, ``c2``, ``max_iterations``,
-    ``min_freq``, ``window``, ``jackknife``) are read when the config has them.
+    ``min_freq``, ``window``) are read when the config has them.
     Transformer-only knobs are ignored. With ``corpora`` (``[[train.corpora]]``), ``mode``
     says how they share the model (:func:`train_crf_corpora`).
     """
@@ -441,7 +440,7 @@ def _crf_options(cfg: Any) -> dict[str, Any]:
         value = getattr(cfg, key, None)
         if value is not None and value != defaults.get(key):
             d[key] = value
-    for key in ("c1", "c2", "max_iterations", "min_freq", "window", "jackknife"):
+    for key in ("c1", "c2", "max_iterations", "min_freq", "window"):
         value = getattr(cfg, key, None)
         if value is not None:
             d[key] = value
