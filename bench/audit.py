@@ -36,8 +36,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT / "bench"))
 
-import numpy as np  # noqa: E402
-
 from _results import today, update_section  # noqa: E402
 from serkit.audit import Finding, audit, read_corpus  # noqa: E402
 from serkit.audit.cleanlab_scores import cleanlab_regions, region_score  # noqa: E402
@@ -171,30 +169,6 @@ def evaluate(ranking: list[Finding], injected: list[Injected], k: int) -> dict:
     }
 
 
-def save_view(path: Path, view, made: str) -> None:
-    """The cross-fitted probabilities and tags (to rerun the rankings without retraining),
-    with how long the run that made them took."""
-    np.savez_compressed(
-        path, probs=np.concatenate(view.probs), lengths=[len(p) for p in view.probs],
-        pred=np.array([t for tags in view.pred for t in tags]), labels=np.array(view.labels),
-        name=np.array(view.name), made=np.array(made),
-    )  # fmt: skip
-
-
-def load_view(path: Path, corpus):
-    from serkit.audit.probs import TokenProbs
-
-    z = np.load(path, allow_pickle=False)
-    if list(z["labels"]) != corpus.labels or len(z["lengths"]) != len(corpus.sentences):
-        raise SystemExit(f"{path}: cached for another corpus; delete it")
-    cut = np.cumsum(z["lengths"])[:-1]
-    probs = np.split(z["probs"], cut)
-    pred = [list(p) for p in np.split(z["pred"].astype(str), cut)]
-    view = TokenProbs(str(z["name"]), corpus.labels, probs, pred)
-    view.notes.append(str(z["made"]) if "made" in z else "")
-    return view
-
-
 def cleanlab_ranking(result) -> list[Finding]:
     corpus, cl = result.corpus, result.cleanlab
     out = []
@@ -231,15 +205,11 @@ def main() -> None:
     truth = [list(a.tags) for a in corpus.sentences]
     injected = inject(corpus, args.seed)
     k = len(injected)
-    cached = load_view(args.cache, corpus) if args.cache and args.cache.exists() else None
+    cached = bool(args.cache and args.cache.exists())
     result = audit(
-        corpus, folds=0 if cached else args.folds, progress=sys.stderr.isatty(),
-        seed=args.seed, views=[cached] if cached else (),
+        corpus, folds=args.folds, progress=sys.stderr.isatty(), seed=args.seed,
+        cache=args.cache,
     )  # fmt: skip
-    w1, c1 = time.perf_counter() - w0, time.process_time() - c0
-    made = f"cross-fitted {today()}: wall {w1:.0f} s, process CPU {c1:.0f} s"
-    if args.cache and not cached:
-        save_view(args.cache, result.views[0], made)
     rows: list[tuple[str, dict]] = [("cleanlab alone (flagged tokens -> spans)",
                                      evaluate(cleanlab_ranking(result), injected, k))]  # fmt: skip
     for name in result.signals:
@@ -297,7 +267,7 @@ def main() -> None:
         "original annotation.",
         "Timings of the audit itself: "
         + ", ".join(f"{n} {v:.0f} s" for n, v in result.timings.items())
-        + (f" (folds from `--cache`, {cached.notes[0]})" if cached is not None else "")
+        + (f" ({result.notes[0]})" if cached else "")
         + ".",
         "Protocol and matching rules: the docstring of `bench/audit.py`. "
         + (

@@ -177,6 +177,39 @@ def test_fix_round_trips_and_changes_only_flagged_lines(tmp_path, capsys, fmt):
     assert sum(g != c.tags for g, c in zip(got, clean, strict=True)) == 0
 
 
+def test_cache_reuses_the_folds_and_refuses_another_corpus(tmp_path, capsys, monkeypatch):
+    """A second run with --cache reads the folds (no cross-fitting) and finds the same;
+    after one label changes, the cache no longer matches: one line, exit 2."""
+    import serkit.audit.crossfit as crossfit
+
+    sents = toy_corpus()
+    inject_wrong_type(sents)
+    src = write(tmp_path / "toy.txt", sents, "wikiser") and tmp_path / "toy.txt"
+    cache = tmp_path / "folds.npz"
+    code, output = run_cli(capsys, "audit", str(src), "-o", str(tmp_path / "a"), "--cache",
+                           str(cache), "--no-progress")  # fmt: skip
+    assert code == 0, output
+    assert cache.is_file()
+
+    def no_crossfit(*a, **k):
+        raise AssertionError("cross-fitted again despite the cache")
+
+    monkeypatch.setattr(crossfit, "crossfit_crf", no_crossfit)
+    code, output = run_cli(capsys, "audit", str(src), "-o", str(tmp_path / "b"), "--cache",
+                           str(cache), "--fix", "--min-score", "0.5", "--no-progress")  # fmt: skip
+    assert code == 0, output
+    first = (tmp_path / "a" / "findings.jsonl").read_text()
+    assert first and (tmp_path / "b" / "findings.jsonl").read_text() == first
+    assert (tmp_path / "b" / "changes.jsonl").read_text()
+
+    sents[20].tags[0] = "O" if sents[20].tags[0] != "O" else "B-Library"
+    write(src, sents, "wikiser")
+    code, output = run_cli(capsys, "audit", str(src), "-o", str(tmp_path / "c"), "--cache",
+                           str(cache), "--no-progress")  # fmt: skip
+    assert code == 2
+    assert f"{cache}: cached folds of another corpus" in output
+
+
 def test_output_inside_input_and_bad_input_exit_2(tmp_path, capsys):
     data = tmp_path / "data"
     data.mkdir()

@@ -30,7 +30,7 @@ from serkit.audit.cleanlab_scores import CleanlabScores, cleanlab_scores, region
 from serkit.audit.consistency import Consistency
 from serkit.audit.corpus import AuditCorpus
 from serkit.audit.findings import Finding, candidates, prob_score, rank
-from serkit.audit.probs import TokenProbs
+from serkit.audit.probs import TokenProbs, load_probs, save_probs
 
 #: Findings scoring below this are not reported (the ranking itself keeps every candidate).
 THRESHOLD = 0.5
@@ -115,13 +115,16 @@ def audit(
     progress: bool = True,
     seed: int = 0,
     views: Sequence[TokenProbs] = (),
+    cache: str | Path | None = None,
 ) -> AuditResult:
     """Every signal asked for, candidates from every proposal, one ranked list of findings.
 
     ``folds`` < 2 turns cross-fitting off; ``use_model`` adds the given ``model`` (None:
     the shipped default); ``dropout`` > 0 runs that many dropout passes of it (torch);
     findings are the ranked candidates scoring at least ``threshold``;
-    ``views`` are probabilities computed elsewhere (a cached cross-fit), used first.
+    ``views`` are probabilities computed elsewhere, used first; ``cache`` is an ``.npz``
+    of the cross-fitted folds: reused when it was made from this corpus with these
+    options (a fix at another ``--min-score`` then costs seconds), else written.
     """
     from serkit.audit.crossfit import crossfit_crf
 
@@ -141,7 +144,18 @@ def audit(
             corpus.labels = bio_labels(sorted({*corpus.types, *extra}))
     t = time.perf_counter()
     if corpus.sentences and folds >= 2:
-        cf = crossfit_crf(corpus, folds, config=crf_config, progress=progress)
+        key = f"{corpus.fingerprint()} folds={folds} crf={sorted((crf_config or {}).items())}"
+        if cache is not None and Path(cache).exists():
+            cf = load_probs(cache, key)
+            notes.append(f"cross-fitted folds read from {cache} ({cf.notes[0]})")
+        else:
+            c0 = time.process_time()
+            cf = crossfit_crf(corpus, folds, config=crf_config, progress=progress)
+            if cf is not None and cache is not None:
+                made = (f"made {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
+                        f"wall {time.perf_counter() - t:.0f} s, "
+                        f"CPU {time.process_time() - c0:.0f} s")  # fmt: skip
+                save_probs(cache, cf, key, made)
         if cf is not None:
             views.append(cf)
         timings["crossfit_s"] = time.perf_counter() - t

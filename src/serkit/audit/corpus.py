@@ -8,6 +8,7 @@ the same line rules as the readers (``serkit.files._common.iter_lines``).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,13 @@ class AuditCorpus:
     @property
     def types(self) -> list[str]:
         return sorted({t[2:] for t in self.labels if t != OUTSIDE})
+
+    def fingerprint(self) -> str:
+        """sha256 of the labels, tokens and tags under audit: what cached folds must match."""
+        h = hashlib.sha256("\x1f".join(self.labels).encode())
+        for a in self.sentences:
+            h.update(("\x1e" + "\x1f".join(a.tokens) + "\x1d" + "\x1f".join(a.tags)).encode())
+        return h.hexdigest()
 
 
 def _token_lines(src: SourceFile) -> list[int]:

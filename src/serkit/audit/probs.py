@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -32,6 +33,43 @@ class TokenProbs:
     pred: list[list[str]]
     in_sample: bool = False
     notes: list[str] = field(default_factory=list)
+
+
+def save_probs(path: str | Path, view: TokenProbs, key: str, made: str = "") -> None:
+    """Write ``view`` to an ``.npz`` (atomically) under ``key``, what it was computed from."""
+    from serkit.files.atomic import atomic_write
+
+    with atomic_write(path, "wb") as f:
+        np.savez_compressed(
+            f, probs=np.concatenate(view.probs) if view.probs else np.zeros((0, len(view.labels))),
+            lengths=np.array([len(p) for p in view.probs], dtype=np.int64),
+            pred=np.array([t for tags in view.pred for t in tags], dtype=str),
+            labels=np.array(view.labels, dtype=str), name=np.array(view.name),
+            key=np.array(key), made=np.array(made),
+        )  # fmt: skip
+
+
+def load_probs(path: str | Path, key: str) -> TokenProbs:
+    """A view saved by :func:`save_probs` under the same ``key`` (else a ``SerkitError``);
+    nothing is unpickled. ``notes`` holds when it was made."""
+    from serkit.errors import SerkitError
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "key" not in z or str(z["key"]) != key:
+                raise SerkitError(
+                    f"{path}: cached folds of another corpus or other options; delete it"
+                )
+            lengths = z["lengths"].astype(np.int64)
+            cut = np.cumsum(lengths)[:-1]
+            probs = list(np.split(z["probs"], cut)) if len(lengths) else []
+            tags = z["pred"].astype(str)
+            pred = [list(p) for p in np.split(tags, cut)] if len(lengths) else []
+            view = TokenProbs(str(z["name"]), [str(x) for x in z["labels"]], probs, pred)
+            view.notes.append(str(z["made"]))
+    except (OSError, ValueError, KeyError) as e:
+        raise SerkitError(f"{path}: not a cache of cross-fitted folds ({e})") from None
+    return view
 
 
 def to_corpus_labels(

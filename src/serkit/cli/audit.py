@@ -48,6 +48,14 @@ def audit_cmd(
     token_col: Annotated[int, typer.Option("--token-col", help="CoNLL token column.")] = 0,
     tag_col: Annotated[int, typer.Option("--tag-col", help="CoNLL tag column.")] = 1,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the dropout passes.")] = 0,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache",
+            help="An .npz of the cross-fitted folds: written by the first run, reused by the "
+            "next on the same corpus and --folds (e.g. to --fix at another --min-score).",
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Progress bars on stderr.")] = True,
 ) -> None:
     """Find suspected label errors at span level (missed, wrong type, wrong boundary,
@@ -63,7 +71,7 @@ def audit_cmd(
     c = read_corpus(corpus, fmt, mapping=mapping, token_col=token_col, tag_col=tag_col)
     result = audit(
         c, folds=folds, model=model, use_model=model is not None, dropout=dropout,
-        progress=progress, seed=seed, threshold=threshold,
+        progress=progress, seed=seed, threshold=threshold, cache=cache,
     )  # fmt: skip
     shown = top or None
     write_jsonl(output / FINDINGS_FILE, result)
