@@ -25,9 +25,9 @@ def test_every_module_sees_the_same_table() -> None:
     from serkit.files import detect
 
     assert files.FORMATS == detect.FORMATS == formats.corpus_formats()
-    assert set(files.FORMATS) == {"wikiser", "conll", "jsonl"}
+    assert set(files.FORMATS) == {"wikiser", "conll", "jsonl", "labelstudio", "doccano"}
     assert formats.document_formats() == render.FORMATS
-    assert set(render.FORMATS) == {*files.FORMATS, "html"}
+    assert set(render.FORMATS) == {*files.FORMATS, "html", "hf"}
 
 
 @pytest.mark.parametrize("name", ["wikiser", "conll", "jsonl"])

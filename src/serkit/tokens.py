@@ -55,3 +55,16 @@ class Entity:
             "text": self.text,
             "score": round(float(self.score), 4),
         }
+
+    def to_hf(self) -> dict:
+        """The dict of transformers' ``pipeline("token-classification",
+        aggregation_strategy="simple")``, keys in its order, so code written for it switches
+        with one line. ``word`` is the exact text (the pipeline's is decoded sub-tokens,
+        lower-cased by uncased models); ``score`` a plain float (the pipeline's a numpy one)."""
+        return {
+            "entity_group": self.label,
+            "score": float(self.score),
+            "word": self.text,
+            "start": self.start,
+            "end": self.end,
+        }

@@ -18,9 +18,17 @@ from typing import IO, Any, Protocol
 from serkit.errors import SerkitError
 from serkit.files._common import ReadContext
 from serkit.files.conll import read_conll, write_conll
+from serkit.files.doccano import DoccanoWriter, write_doccano
+from serkit.files.hf import HfWriter
 from serkit.files.html_page import HtmlWriter
 from serkit.files.inputs import Input, as_input, is_stdin
 from serkit.files.jsonl import RecordWriter, read_jsonl, write_jsonl
+from serkit.files.labelstudio import (
+    LabelStudioWriter,
+    looks_like_labelstudio,
+    read_labelstudio,
+    write_labelstudio,
+)
 from serkit.files.wikiser import read_wikiser, write_wikiser
 from serkit.tokens import Sentence
 
@@ -223,5 +231,33 @@ register(
         "a standalone page, entities coloured by type (output of serkit tag only)",
         suffixes=(".html", ".htm"),
         documents=HtmlWriter,
+    )
+)
+register(
+    Format(
+        "labelstudio",
+        "Label Studio tasks (JSON list): exports read as data; writes annotations or predictions",
+        suffixes=(".json",),
+        sniff=looks_like_labelstudio,
+        read=lambda src, ctx, cols: read_labelstudio(src, ctx),
+        write=lambda f, sents, cols: write_labelstudio(f, sents),
+        documents=LabelStudioWriter,
+    )
+)
+register(
+    Format(
+        "doccano",
+        'doccano JSONL {"text", "label": [[start, end, type]]} (read like jsonl)',
+        read=lambda src, ctx, cols: read_jsonl(src, ctx),
+        write=lambda f, sents, cols: write_doccano(f, sents),
+        documents=DoccanoWriter,
+    )
+)
+register(
+    Format(
+        "hf",
+        "transformers token-classification pipeline dicts, a JSON list per document "
+        "(output of serkit tag only)",
+        documents=HfWriter,
     )
 )
