@@ -24,6 +24,7 @@ COMMANDS = (
     "weak_label",
     "tag",
     "export",
+    "package",
     "serve",
     "audit",
 )

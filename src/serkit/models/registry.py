@@ -22,12 +22,46 @@ from serkit.tagger import Tagger
 PREFER = ("auto", "torch", "onnx", "onnx-fp32", "onnx-int8")
 DEFAULT_DIR = Path(__file__).resolve().parent / "default"
 DEFAULT_HOWTO = "build it with `make default-model MODEL=runs/<best W1 model>`"
-__all__ = ["PICKLE_WEIGHTS", "SAFETENSORS_WEIGHTS", "default_model_dir", "load_tagger"]
+#: Entry point group of installed model packages (``serkit package``): ``NAME = module``,
+#: the model folder being ``<module>/PACKAGE_MODEL_DIR``.
+MODEL_ENTRY_POINTS = "serkit_models"
+PACKAGE_MODEL_DIR = "model"
+__all__ = [
+    "MODEL_ENTRY_POINTS",
+    "PICKLE_WEIGHTS",
+    "SAFETENSORS_WEIGHTS",
+    "default_model_dir",
+    "installed_model",
+    "load_tagger",
+]
 
 
 def default_model_dir() -> Path:
     """The model shipped inside the package (``serkit/models/default``)."""
     return DEFAULT_DIR
+
+
+def installed_model(name: str) -> Path | None:
+    """The model folder of the installed model package ``name`` (entry point group
+    ``serkit_models``), found without importing the package; None when none is installed."""
+    import re
+    from importlib.metadata import entry_points
+    from importlib.util import find_spec
+
+    def norm(s: str) -> str:
+        return re.sub(r"[-_.]+", "-", s).lower()
+
+    for ep in entry_points(group=MODEL_ENTRY_POINTS):
+        if norm(ep.name) != norm(name):
+            continue
+        try:
+            spec = find_spec(ep.value.split(":")[0].strip())  # a top-level package: not run
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelLoadError(f"model package {name!r} is installed but its files are missing")
+        return Path(list(spec.submodule_search_locations)[0]) / PACKAGE_MODEL_DIR
+    return None
 
 
 def load_tagger(path: str | Path | None = None, prefer: str = "auto", **kwargs: Any) -> Tagger:
@@ -53,7 +87,9 @@ def load_tagger(path: str | Path | None = None, prefer: str = "auto", **kwargs: 
             raise ModelLoadError("empty model path: give a model directory (None: the default)")
         d = Path(path).expanduser()
         if not d.exists():
-            raise ModelLoadError(f"{d}: no such model directory")
+            d = installed_model(str(path)) or d  # an installed model package's name
+        if not d.exists():
+            raise ModelLoadError(f"{d}: no such model directory or installed model package")
         if not d.is_dir():
             raise ModelLoadError(f"{d}: a model is a directory (with {CARD_NAME}), not a file")
     card = read_card(d)

@@ -1,0 +1,1 @@
+"""serkit inside other tools' pipelines (spaCy); each module imports its tool lazily."""
