@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# The CPU wheel; any other torch spec pulls a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,spacy]'
+	$(BIN)/pip install -q -e '.[dev,spacy,scale]'
 	touch $(STAMP)
 
 install: $(STAMP)

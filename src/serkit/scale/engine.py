@@ -1,0 +1,337 @@
+"""``serkit tag --engine ray``: tag a corpus on a Ray cluster (or all cores of this machine)
+with Ray Data.
+
+The driver cuts the inputs into shards (``serkit.scale.shards``), skips those the manifest
+lists as finished, and hands the rest to ``Dataset.map_batches`` over a fixed pool of
+actors (``ActorPoolStrategy``), one shard per call. Each actor loads the model once, reads
+its shard's documents, tags them with the library's ``Tagger`` (the very code of a local
+``serkit tag``, so the entities and offsets are the same) and writes the shard's output
+file atomically. Results stream back to the driver as shards finish (Ray Data's streaming
+executor: nothing is materialised), which records each in the manifest at once. An actor
+that dies is restarted by Ray and its shard run again; a run that stops (crash, Ctrl-C)
+is resumed by running the same command again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from serkit.errors import SerkitError
+from serkit.scale.manifest import Manifest
+from serkit.scale.shards import DOCS_PER_SHARD, OUTPUT_SUFFIXES, Shard, plan, read_shard
+
+#: Environment variable Ray itself reads for the address of an existing cluster.
+RAY_ADDRESS = "RAY_ADDRESS"
+
+
+@dataclass
+class RunSummary:
+    """What a scaled-out run did; ``lines()`` is what the CLI prints on stderr."""
+
+    out_dir: Path
+    shards: int
+    reused: int
+    tagged: int
+    docs: int
+    entities: int
+    skipped: list[str] = field(default_factory=list)
+    actors: int = 0
+    seconds: float = 0.0
+    #: One entry per shard tagged in this run: its actor's pid, node, peak RSS, seconds.
+    workers: list[dict[str, Any]] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"serkit: skipped: {s}" for s in self.skipped]
+        out.append(
+            f"{self.out_dir}: {self.shards} shards ({self.tagged} tagged now by "
+            f"{self.actors} actors in {self.seconds:.1f} s, {self.reused} from an earlier "
+            f"run), {self.docs} documents, {self.entities} entities"
+            + (f", {len(self.skipped)} inputs skipped" if self.skipped else "")
+        )
+        return out
+
+    @property
+    def exit_code(self) -> int:
+        """0, or 1 when inputs were skipped (as a local ``serkit tag``)."""
+        return 1 if self.skipped else 0
+
+
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def ray_tag(
+    inputs: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    model: str | Path | None = None,
+    runtime: str = "auto",
+    scheme: str | None = None,
+    fmt: str = "jsonl",
+    actors: int | None = None,
+    address: str | None = None,
+    batch_size: int = 32,
+    docs_per_shard: int = DOCS_PER_SHARD,
+    pattern: str = "*.txt",
+    encoding: str = "utf-8",
+    input_format: str = "auto",
+    text_field: str = "text",
+    id_field: str = "id",
+    threads_per_actor: int = 1,
+    progress: bool = False,
+    _fault: dict[str, Any] | None = None,
+) -> RunSummary:
+    """Tag ``inputs`` (files, folders, globs: texts and record files read as a local
+    ``serkit tag`` reads them, ``input_format``/``text_field``/``id_field`` included, plus
+    Parquet files with a ``text_field`` column) into ``out_dir``: one output file per
+    shard (``jsonl`` or ``parquet``) and ``manifest.json``. ``address`` (or
+    ``RAY_ADDRESS``) names an existing Ray cluster; without one a local Ray instance with
+    ``actors`` CPUs is started and shut down. ``actors`` defaults to the usable cores here,
+    or the cluster's CPUs divided by ``threads_per_actor``. Re-running the same call
+    resumes: finished shards are skipped.
+
+    ``_fault`` is for tests only: ``{"shard": i, "mode": "exit"|"raise", "marker": path}``
+    makes the actor tagging shard ``i`` die (or raise) after its first document, once
+    (while ``marker`` does not exist).
+    """
+    from serkit.models.registry import load_tagger
+
+    if fmt not in OUTPUT_SUFFIXES:
+        raise SerkitError(
+            f"unknown format {fmt!r} for a scaled-out run (choose from "
+            f"{', '.join(OUTPUT_SUFFIXES)})"
+        )
+    if actors is not None and actors < 1:
+        raise SerkitError(f"actors must be >= 1, got {actors}")
+    out_dir = Path(out_dir)
+    shards = plan(
+        [str(p) for p in inputs],
+        pattern=pattern,
+        docs_per_shard=docs_per_shard,
+        input_format=input_format,
+        text_field=text_field,
+        id_field=id_field,
+        encoding=encoding,
+    )
+    # Load once here: a bad model or scheme fails now, in one line, not in every actor.
+    tagger = load_tagger(model, prefer=runtime, scheme=scheme, threads=threads_per_actor)
+    run = run_identity(tagger, scheme, fmt)
+    model_dir = str(tagger.model_dir) if tagger.model_dir is not None else model
+    del tagger
+    manifest = Manifest(out_dir, run)
+    todo = manifest.plan(shards)
+    summary = RunSummary(out_dir, len(shards), len(shards) - len(todo), 0, 0, 0)
+    if todo:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    manifest.save()
+    t0 = time.perf_counter()
+    if todo:
+        worker_args = {
+            "model": model_dir,
+            "runtime": runtime,
+            "scheme": scheme,
+            "threads": threads_per_actor,
+            "out_dir": str(out_dir.resolve()),
+            "fmt": fmt,
+            "batch_size": batch_size,
+            "fault": _fault,
+        }
+        with ray_session(address, actors) as cpus:
+            n = actors or max(1, min(len(todo), int(cpus // threads_per_actor)))
+            summary.actors = n
+            for entry in _run_shards(todo, worker_args, n, threads_per_actor, progress):
+                manifest.record(entry)
+                manifest.save()
+                summary.tagged += 1
+                summary.workers.append({"shard": entry["index"], **entry["worker"]})
+    summary.seconds = time.perf_counter() - t0
+    manifest.complete = True
+    manifest.save()
+    for entry in manifest.shards.values():
+        summary.docs += entry["docs"]
+        summary.entities += entry["entities"]
+    summary.skipped = list(manifest.skipped())
+    return summary
+
+
+def run_identity(tagger: Any, scheme: str | None, fmt: str) -> dict[str, Any]:
+    """What makes two runs' shards interchangeable: the model (folder and checksums), the
+    runtime actually used, the scheme and the output format."""
+    card = tagger.card or {}
+    sums = json.dumps(card.get("checksums") or card.get("files") or {}, sort_keys=True)
+    return {
+        "model": str(tagger.model_dir) if tagger.model_dir is not None else None,
+        "model_sha256": hashlib.sha256(sums.encode()).hexdigest()[:16],
+        "runtime": tagger.runtime,
+        "scheme": scheme,
+        "format": fmt,
+    }
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None, num_cpus: int | None) -> Iterator[float]:
+    """Connect to ``address`` (or ``RAY_ADDRESS``), or start a local Ray instance (no
+    dashboard) and shut it down afterwards; an instance already started by the caller is
+    used as is. Yields the CPUs the cluster has."""
+    import logging
+
+    import ray
+
+    if ray.is_initialized():
+        yield ray.cluster_resources().get("CPU", 1.0)
+        return
+    address = address or os.environ.get(RAY_ADDRESS) or None
+    quiet = {"logging_level": logging.WARNING, "log_to_driver": True}
+    try:
+        if address:
+            ray.init(address=address, **quiet)
+        else:
+            ray.init(num_cpus=num_cpus or usable_cpus(), include_dashboard=False, **quiet)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+        raise SerkitError(f"cannot start or reach {where}: {str(e).splitlines()[0]}") from None
+    try:
+        yield ray.cluster_resources().get("CPU", 1.0)
+    finally:
+        ray.shutdown()
+
+
+def _run_shards(
+    todo: list[Shard], worker_args: dict[str, Any], actors: int, cpus: int, progress: bool
+) -> Iterator[dict[str, Any]]:
+    """Ray Data over the shards: one row per shard, one shard per ``map_batches`` call on a
+    fixed pool of ``actors``; yields each shard's manifest entry as it finishes."""
+    import ray
+    import ray.data
+
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = progress
+    ctx.print_on_execution_start = False
+    ds = ray.data.from_items(
+        [{"shard": s.to_json()} for s in todo], override_num_blocks=len(todo)
+    ).map_batches(
+        ShardTagger,
+        fn_constructor_kwargs=worker_args,
+        batch_size=1,
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        num_cpus=cpus,
+    )
+    try:
+        for row in ds.iter_rows():
+            yield json.loads(row["result"])
+    except SerkitError:
+        raise
+    except Exception as e:  # Ray wraps the worker's error; say it in one line
+        cause = _root_cause(e)
+        raise SerkitError(
+            f"the Ray run stopped: {cause}; finished shards are kept: run the same command "
+            "again to resume"
+        ) from e
+
+
+def _root_cause(e: BaseException) -> str:
+    seen = set()
+    while id(e) not in seen:
+        seen.add(id(e))
+        nxt = getattr(e, "cause", None) or e.__cause__
+        if not isinstance(nxt, BaseException):
+            break
+        e = nxt
+    first = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {first[-1] if first else ''}".rstrip(": ")
+
+
+class ShardTagger:
+    """One Ray actor: loads the model once, then tags whole shards, one per call."""
+
+    def __init__(
+        self,
+        model: str | None,
+        runtime: str,
+        scheme: str | None,
+        threads: int,
+        out_dir: str,
+        fmt: str,
+        batch_size: int,
+        fault: dict[str, Any] | None = None,
+    ) -> None:
+        from serkit.models.registry import load_tagger
+
+        self.tagger = load_tagger(model, prefer=runtime, scheme=scheme, threads=threads)
+        self.out_dir, self.fmt, self.batch_size = Path(out_dir), fmt, batch_size
+        self.fault = fault
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
+        return {"result": [json.dumps(self.tag_shard(Shard.from_json(s))) for s in batch["shard"]]}
+
+    def tag_shard(self, shard: Shard) -> dict[str, Any]:
+        """Tag one shard into its output file (atomically); its manifest entry."""
+        from serkit.documents import tag_documents
+        from serkit.files.atomic import atomic_write
+        from serkit.models.folder import sha256_file
+        from serkit.render import DocWriter
+        from serkit.scale.shards import ParquetDocWriter
+
+        t0 = time.perf_counter()
+        skipped: list[str] = []
+        name = shard.output_name(self.fmt)
+        path = self.out_dir / name
+        n_docs = n_ents = n_words = 0
+        binary = self.fmt == "parquet"
+        with atomic_write(path, "wb" if binary else "w") as f:
+            writer: Any = ParquetDocWriter(f) if binary else DocWriter(f, "jsonl")
+            docs = tag_documents(self.tagger, read_shard(shard, skipped), self.batch_size)
+            for doc in docs:
+                writer.write(doc)
+                n_docs += 1
+                n_ents += len(doc.entities)
+                n_words += sum(len(s.tokens) for s in doc.sentences)
+                self._maybe_fail(shard)
+            writer.close()
+        return {
+            "index": shard.index,
+            "key": shard.key,
+            "file": name,
+            "bytes": path.stat().st_size,
+            "sha256": sha256_file(path),
+            "docs": n_docs,
+            "words": n_words,
+            "entities": n_ents,
+            "skipped": skipped,
+            "worker": _worker_stats(time.perf_counter() - t0),
+        }
+
+    def _maybe_fail(self, shard: Shard) -> None:
+        f = self.fault
+        if not f or f["shard"] != shard.index:
+            return
+        marker = Path(f["marker"])
+        if marker.exists():
+            return
+        marker.touch()
+        if f["mode"] == "exit":
+            os._exit(1)  # the actor process dies mid-shard, its temp file left behind
+        raise RuntimeError(f"injected failure in shard {shard.index}")
+
+
+def _worker_stats(seconds: float) -> dict[str, Any]:
+    import resource
+    import socket
+
+    return {
+        "pid": os.getpid(),
+        "node": socket.gethostname(),
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "seconds": round(seconds, 3),
+    }
