@@ -177,6 +177,34 @@ def test_fix_round_trips_and_changes_only_flagged_lines(tmp_path, capsys, fmt):
     assert sum(g != c.tags for g, c in zip(got, clean, strict=True)) == 0
 
 
+def test_crf_probs_are_every_label_marginal_in_one_pass(tmp_path):
+    """The audit's CRF probabilities (one forward-backward for all labels) equal the
+    tagger's per-label confidences and sum to 1 at every token."""
+    import numpy as np
+
+    from serkit.audit.probs import crf_probs
+    from serkit.models.crf import MODEL_FILE
+    from serkit.models.crf_numpy import CrfWeights, FastCrf
+    from serkit.models.viterbi import Packing
+    from serkit.training.crf import train_crf
+
+    sents = toy_corpus(40)
+    tagger = train_crf(sents, None, tmp_path / "crf")
+    fast = FastCrf(CrfWeights((tmp_path / "crf" / MODEL_FILE).read_bytes()), tagger.features)
+    words = [s.tokens for s in sents[:7]]
+    probs, pred = crf_probs(fast, words, fast.labels)
+    for w, p, tags in zip(words, probs, pred, strict=True):
+        assert p.shape == (len(w), len(fast.labels))
+        np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-9)
+        E = fast.emissions([w])
+        P = np.ascontiguousarray(E.T)
+        pack = Packing.of(np.array([len(w)]))
+        for j in range(len(fast.labels)):
+            one = fast.confidences(P, np.full(len(w), j), pack)
+            np.testing.assert_allclose(p[:, j], one, rtol=1e-9, atol=1e-12)
+        assert tags == tagger.predict_words([w])[0][0]
+
+
 def test_cache_reuses_the_folds_and_refuses_another_corpus(tmp_path, capsys, monkeypatch):
     """A second run with --cache reads the folds (no cross-fitting) and finds the same;
     after one label changes, the cache no longer matches: one line, exit 2."""

@@ -3,8 +3,7 @@
 Every signal that reads a model sees the same thing, a :class:`TokenProbs`: for each
 sentence a ``(tokens, labels)`` array of probabilities in the corpus's label order and
 the model's own decoded tags. CRF probabilities are the forward-backward marginals of
-``serkit.models.crf_numpy`` (one pass per label through ``FastCrf.confidences``, which
-scores one label per position); transformer probabilities are the softmax of
+``serkit.models.crf_numpy`` (``FastCrf.marginals``); transformer probabilities are the softmax of
 ``word_logits``, decoded as the tagger decodes.
 """
 
@@ -103,8 +102,7 @@ def crf_probs(
         P = np.ascontiguousarray(E[pack.src].T)
         best = viterbi_packed(P, fast.w.T, pack)
         m = np.empty((len(pack.src), n_lab))
-        for j in range(n_lab):
-            m[pack.src, j] = fast.confidences(P, np.full(len(pack.src), j), pack)
+        m[pack.src] = fast.marginals(P, pack).T  # one forward-backward for every label
         y = np.empty_like(pack.src)
         y[pack.src] = best
         starts = np.cumsum(lens) - lens

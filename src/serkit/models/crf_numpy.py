@@ -229,7 +229,11 @@ class FastCrf:
     # over the sentences still running, with no padding at all: a batch of very
     # different lengths costs its longest sentence in steps, not in padded work. ----------
     def confidences(self, P: np.ndarray, y: np.ndarray, pack: Packing) -> np.ndarray:
-        """P(label y | sentence) per packed position: scaled forward-backward in
+        """P(label y | sentence) per packed position."""
+        return self.marginals(P, pack)[y, np.arange(len(y))]
+
+    def marginals(self, P: np.ndarray, pack: Packing) -> np.ndarray:
+        """P(label | sentence), (labels, packed positions): scaled forward-backward in
         probability space (a matrix product per step, no log-sum-exp)."""
         act, off = pack.act, pack.off
         ex = np.exp(P - P.max(0))
@@ -251,7 +255,7 @@ class FastCrf:
             np.matmul(expT, ex[:, o1 : o1 + a1] * beta[:, o1 : o1 + a1], out=b)
             b /= total(b, 0)
         m = alpha * beta
-        return m[y, np.arange(len(y))] / total(m, 0)
+        return m / total(m, 0)
 
     def predict(
         self, batch: Sequence[Sequence[str]], confidences: bool = True
