@@ -57,7 +57,7 @@ def test_predicts_training_sentences(model_dir) -> None:
 
 def test_model_dir_and_card(model_dir) -> None:
     names = sorted(p.name for p in model_dir.iterdir())
-    assert names == ["crf.crfsuite", "lexicon.tsv", "serkit.json"]
+    assert names == ["README.md", "crf.crfsuite", "lexicon.tsv", "serkit.json"]
     card = read_card(model_dir)
     assert card["arch"] == "crf"
     assert card["labels"][0] == "O" and "B-App" in card["labels"] and "I-OS" in card["labels"]

@@ -38,6 +38,8 @@ from serkit.lexicon.core import MAX_TSV_BYTES
 
 # -- file names ------------------------------------------------------------------------
 CARD_NAME = "serkit.json"
+#: The Hugging Face Hub model card, generated from the card (:mod:`serkit.models.hub_card`).
+README = "README.md"
 CONFIG = "config.json"
 SAFETENSORS = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
@@ -276,9 +278,11 @@ def command_line() -> str:
 
 def write_card(model_dir: str | Path, card: dict[str, Any]) -> Path:
     """Write ``serkit.json`` atomically, filling in version and creation time, and the
-    sha256 of every weight file now in the folder (``files``). Write it last."""
+    sha256 of every weight file now in the folder (``files``). Write it last. The Hub model
+    card ``README.md`` is written from it just before (:mod:`serkit.models.hub_card`)."""
     from serkit import __version__
     from serkit.files.atomic import atomic_write
+    from serkit.models.hub_card import write_readme
 
     d = Path(model_dir)
     card = dict(card)
@@ -287,6 +291,7 @@ def write_card(model_dir: str | Path, card: dict[str, Any]) -> Path:
     card.setdefault("created", _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
     card.pop("files", None)  # another folder's (a copied card): recomputed for this one
     card["files"] = checksums(d)
+    write_readme(d, card)
     path = d / CARD_NAME
     with atomic_write(path) as f:
         json.dump(card, f, indent=2, ensure_ascii=False, sort_keys=False)
