@@ -11,7 +11,8 @@
   which is recognised from the region's ``text`` and converted.
 * **Writing sentences** gives tasks with ``annotations`` (gold labels to review or extend);
   **writing tagged documents** (``serkit tag -f labelstudio``) gives pre-annotations:
-  ``predictions`` with ``model_version`` and per-region and per-task scores.
+  ``predictions`` with ``model_version`` and per-region and per-task scores. ``data.doc_id``
+  carries the document's name (a file path) there and back.
 
 Both use Label Studio's named-entity template (:func:`label_config`): a ``Labels`` control
 named ``label`` over a ``Text`` object named ``text`` reading ``$text``.
@@ -39,8 +40,9 @@ from serkit.tokens import Entity, Sentence
 FROM_NAME, TO_NAME, DATA_KEY = "label", "text", "text"
 #: Largest export read (it is one JSON document, parsed whole).
 MAX_EXPORT_BYTES = 512 * 2**20
-#: ``model_version`` of the predictions ``serkit tag -f labelstudio`` writes; the command
-#: sets it from the model's card (:func:`model_version`) for the documents it writes.
+#: ``model_version`` of the predictions :class:`LabelStudioWriter` writes (the document
+#: writers of the format table get no model): whoever tags sets it from the model's card,
+#: ``MODEL_VERSION.set(model_version(tagger.card))``; unset, it is ``"serkit"``.
 MODEL_VERSION: ContextVar[str | None] = ContextVar("serkit_labelstudio_model_version", default=None)
 
 
