@@ -193,7 +193,7 @@ def audit(
         f.score = combine(f.signals)
     findings = [f for f in rank(cands, key=lambda f: f.score) if f.score >= threshold]
     if not views:
-        notes.append("no model signal (too few sentences to cross-fit and no --model)")
+        notes.append("no model signal (--folds 0 or too few sentences, and no --model)")
     return AuditResult(
         corpus, findings, cands, views, cl, consistency, notes, timings,
         {"folds": folds, "threshold": threshold,
