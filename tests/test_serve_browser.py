@@ -7,6 +7,7 @@ test fails, rather than skips, without it: the page is part of the product.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -15,8 +16,10 @@ import shutil
 import pytest
 from playwright.sync_api import expect
 
+import serkit
 from _serve_helpers import DictTagger, LiveServer
-from serkit.serve.app import create_app
+from serkit import palette
+from serkit.serve.app import STATIC_DIR, create_app
 from serkit.serve.limits import Limits
 
 expect.set_options(timeout=30_000)  # a busy CI machine: page updates may take seconds
@@ -77,6 +80,12 @@ def page(browser, server):
     context.close()
 
 
+def css_rgb(hex_color: str) -> str:
+    """``#rrggbb`` as ``getComputedStyle`` spells it."""
+    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({r}, {g}, {b})"
+
+
 def check_result(page, text: str) -> None:
     expect(page.locator("#highlighted mark")).to_have_count(len(EXPECTED))
     marks = page.eval_on_selector_all(
@@ -90,7 +99,13 @@ def check_result(page, text: str) -> None:
     colors = page.eval_on_selector_all(
         "#highlighted mark", "ms => ms.map(m => getComputedStyle(m).backgroundColor)"
     )
-    assert len(set(colors)) == 4 and "rgba(0, 0, 0, 0)" not in colors  # one colour per type
+    # One colour per type, serkit's palette (the HTML export's and the notebook's), black text.
+    assert colors == [css_rgb(palette.color(label)) for _, label, _, _ in EXPECTED]
+    assert len(set(colors)) == 4
+    fg = page.eval_on_selector_all(
+        "#highlighted mark", "ms => ms.map(m => getComputedStyle(m).color)"
+    )
+    assert set(fg) == {css_rgb(palette.TEXT_COLOR)}
     legend = page.eval_on_selector_all("#legend li", "ls => ls.map(l => l.textContent)")
     assert legend == sorted({e[1] for e in EXPECTED})
     rows = page.eval_on_selector_all(
@@ -116,6 +131,40 @@ def test_type_submit_and_see_highlights_legend_and_table(page, server):
 
     assert not page.problems
     assert page.requests and all(u.startswith(server.url + "/") for u in page.requests)
+
+
+def test_an_empty_box_asks_for_text_instead_of_tagging_it(page):
+    page.click("#submit")  # nothing typed: the placeholder is an example, not the text
+    expect(page.locator("#status")).to_contain_text("Type or paste some text first")
+    expect(page.locator("#status")).to_have_class(re.compile("error"))
+    assert "entities" not in page.inner_text("#status")
+    assert page.evaluate("document.activeElement.id") == "text"
+    page.fill("#text", "Redis")
+    page.click("#submit")
+    expect(page.locator("#status")).to_contain_text("1 entity in")
+    page.fill("#text", "  \n\t ")  # blanks only: asked again, the old result hidden
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#status")).to_contain_text("Type or paste some text first")
+    expect(page.locator("#result")).to_be_hidden()
+    posts = [u for u in page.requests if u.endswith("/v1/entities")]
+    assert len(posts) == 1  # only the text with something in it was sent
+    assert not page.problems
+
+
+def test_the_placeholder_is_a_sentence_the_shipped_model_gets_right():
+    """The example a new user sees first is one the default model tags right: every
+    entity found, each of the right type, nothing else."""
+    page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    (example,) = re.findall(r'<textarea id="text"[^>]*placeholder="([^"]+)"', page)
+    gold = [
+        ("Python", "Language"),
+        ("Docker", "Application"),
+        ("Ubuntu", "Operating_System"),
+        ("PostgreSQL", "Application"),
+        ("SSL", "Protocol"),
+    ]
+    assert all(w in example for w, _ in gold), "the gold here is for another example"
+    assert [(e.text, e.label) for e in serkit.load()(html.unescape(example))] == gold
 
 
 def test_drop_a_txt_file(page):

@@ -173,7 +173,7 @@ def html_page(result: AuditResult, top: int | None = None) -> str:
 
     esc = html.escape
     types = result.corpus.types
-    color = {t: type_color(t, i) for i, t in enumerate(types)}
+    color = {t: type_color(t) for t in types}
 
     def chip(label: str) -> str:
         c = color.get(label) or type_color(label)

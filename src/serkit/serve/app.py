@@ -1,10 +1,11 @@
 """The REST service: ``create_app(tagger, limits)`` builds the FastAPI application.
 
-Routes: ``POST /v1/entities``, ``GET /v1/labels``, ``GET /v1/model``, ``GET /healthz``,
-the web page at ``/`` and OpenAPI at ``/docs`` (Swagger UI served from the
-``fastapi-offline`` package, not a CDN); ``HEAD`` wherever ``GET`` is. Every error body is
-``{"error": {"code", "message"}}``; bad input is a 4xx, never a 500. Connection-level
-limits (header timeout, connection cap) are the HTTP server's: ``serkit.serve.server``.
+Routes: ``POST /v1/entities``, ``GET /v1/labels``, ``GET /v1/model``, ``GET /v1/palette``
+(the colour of each type), ``GET /healthz``, the web page at ``/`` and OpenAPI at ``/docs``
+(Swagger UI served from the ``fastapi-offline`` package, not a CDN); ``HEAD`` wherever
+``GET`` is. Every error body is ``{"error": {"code", "message"}}``; bad input is a 4xx,
+never a 500. Connection-level limits (header timeout, connection cap) are the HTTP
+server's: ``serkit.serve.server``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import serkit
+from serkit import palette
 from serkit.errors import SerkitError
 from serkit.models.registry import default_model_dir
 from serkit.serve.batching import MicroBatcher, Overloaded
@@ -332,6 +334,13 @@ def create_app(
     @app.get("/v1/limits", summary="The request limits in force")
     async def get_limits() -> dict[str, int]:
         return limits.to_dict()
+
+    @app.get("/v1/palette", summary="The colour of each entity type (page, HTML export)")
+    async def get_palette() -> dict[str, Any]:
+        return {
+            "text": palette.TEXT_COLOR,
+            "colors": palette.colors([*palette.COLORS, *tagger.entity_types]),
+        }
 
     @app.get("/healthz", response_model=HealthResponse, summary="Liveness and queue length")
     async def healthz() -> dict[str, Any]:

@@ -5,16 +5,13 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { types: [], limits: null, last: null };
+const state = { colors: {}, limits: null, last: null };
 
+// The colour of each type comes from the server (GET /v1/palette, serkit.palette): the
+// same as in `serkit tag -o page.html` and in notebooks. A type missing there stays grey
+// (app.css), never a colour made up here.
 function colorFor(label) {
-  let i = state.types.indexOf(label);
-  if (i < 0) {
-    state.types.push(label);
-    i = state.types.length - 1;
-  }
-  const hue = Math.round((i * 360) / Math.max(state.types.length, 12) + 200) % 360;
-  return `hsl(${hue} 85% 82%)`;
+  return state.colors[label] || "";
 }
 
 function setStatus(message, isError = false) {
@@ -37,10 +34,11 @@ async function getJSON(url) {
 
 async function init() {
   try {
-    const [labels, limits, health] = await Promise.all([
-      getJSON("/v1/labels"), getJSON("/v1/limits"), getJSON("/healthz"),
+    const [palette, limits, health] = await Promise.all([
+      getJSON("/v1/palette"), getJSON("/v1/limits"), getJSON("/healthz"),
     ]);
-    state.types = labels.types.slice();
+    state.colors = palette.colors;
+    document.documentElement.style.setProperty("--ent-fg", palette.text);
     state.limits = limits;
     const m = health.model;
     $("model").textContent = `model ${m.name} (${m.version}${m.runtime ? ", " + m.runtime : ""})`;
@@ -104,6 +102,13 @@ function render(text, entities) {
 async function submit(ev) {
   if (ev) ev.preventDefault();
   const text = $("text").value;
+  if (!text.trim()) {
+    // Nothing to tag: ask for text rather than report "0 entities".
+    $("result").hidden = true;
+    setStatus("Type or paste some text first (or open a .txt file).", true);
+    $("text").focus();
+    return;
+  }
   const n = Array.from(text).length;
   if (state.limits && n > state.limits.max_text_chars) {
     const max = state.limits.max_text_chars;
@@ -128,7 +133,8 @@ async function submit(ev) {
     state.last = { text, ...body };
     render(text, body.entities);
     const ms = Math.round(performance.now() - t0);
-    setStatus(`${body.entities.length} entities in ${ms} ms`);
+    const n = body.entities.length;
+    setStatus(`${n} ${n === 1 ? "entity" : "entities"} in ${ms} ms`);
   } catch (e) {
     setStatus(`request failed: ${e.message}`, true);
   } finally {
