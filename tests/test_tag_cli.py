@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,181 @@ def test_long_input_is_not_truncated(tiny_dirs, onnx_tagger):
     check_record(rec, text)
     assert rec["entities"] == [e.to_dict() for e in onnx_tagger(text)]
     assert rec["entities"][-1]["end"] > len(text) - len(TEXT)
+
+
+# --- records: JSONL, JSON, CSV, TSV (issue 16 item 3) -------------------------------------
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_jsonl_records_keep_their_fields_in_order(tmp_path, tiny_dirs, onnx_tagger):
+    rows = [
+        {"id": 7, "text": TEXT, "lang": "en"},
+        {"id": "b", "text": TRICKY, "meta": {"votes": 3}},
+        {"text": "", "id": None},
+    ]
+    res = run([str(write_jsonl(tmp_path / "posts.jsonl", rows)), "-m", str(tiny_dirs["onnx"])])
+    assert res.exit_code == 0, res.output
+    recs = records(res.stdout)
+    assert len(recs) == 3
+    for row, rec in zip(rows[:2], recs[:2], strict=True):
+        assert {k: v for k, v in rec.items() if k != "entities"} == row
+        assert rec["entities"] == [e.to_dict() for e in onnx_tagger(row["text"])]
+    path = str(tmp_path / "posts.jsonl")
+    assert recs[2] == {"id": f"{path}:3", "text": "", "entities": []}  # no id: file:line
+
+
+def test_json_array_csv_and_tsv_give_the_same_records(tmp_path, tiny_dirs):
+    import csv
+
+    rows = [{"id": "1", "body": TEXT, "tags": "x"}, {"id": "2", "body": 'a\nmulti-line, "quoted"'}]
+    (tmp_path / "p.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    for name, dialect in (("p.csv", "excel"), ("p.tsv", "excel-tab")):
+        with open(tmp_path / name, "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, ["id", "body", "tags"], dialect=dialect)
+            w.writeheader()
+            for r in rows:
+                w.writerow(r)
+    outs = []
+    for name in ("p.json", "p.csv", "p.tsv"):
+        res = run([str(tmp_path / name), "--text-field", "body", "-m", str(tiny_dirs["onnx"])])
+        assert res.exit_code == 0, res.output
+        outs.append(records(res.stdout))
+    assert [r["id"] for r in outs[0]] == ["1", "2"]
+    assert [r["body"] for r in outs[0]] == [TEXT, rows[1]["body"]]
+    for recs in outs[1:]:  # CSV cells are strings; a missing cell is ""
+        assert [r["entities"] for r in recs] == [r["entities"] for r in outs[0]]
+        assert [r["body"] for r in recs] == [TEXT, rows[1]["body"]]
+
+
+def test_stdin_records_with_input_format(tiny_dirs):
+    res = run(
+        ["-", "--input-format", "jsonl", "-m", str(tiny_dirs["onnx"])],
+        input=json.dumps({"id": "s", "text": TEXT}) + "\n",
+    )
+    assert res.exit_code == 0, res.output
+    assert [r["id"] for r in records(res.stdout)] == ["s"]
+    # and --input-format text tags a .jsonl file as text, as before
+    res = run(["-", "-m", str(tiny_dirs["onnx"])], input='{"text": "x"}')
+    assert records(res.stdout)[0]["text"] == '{"text": "x"}'
+
+
+def test_bad_records_are_reported_by_line_and_the_rest_kept(tmp_path, tiny_dirs, capsys):
+    path = tmp_path / "mixed.jsonl"
+    path.write_text(
+        "\n".join(
+            [
+                json.dumps({"id": 1, "text": TEXT}),
+                "{not json",
+                json.dumps({"id": 3, "body": "no text field"}),
+                json.dumps([1, 2]),
+                json.dumps({"id": 5, "text": None}),
+                json.dumps({"id": 6, "text": "gold", "entities": []}),
+                json.dumps({"id": 7, "text": TRICKY}),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.jsonl"
+    model = ["-m", str(tiny_dirs["onnx"])]
+    with pytest.raises(SystemExit) as exc:
+        cli_main.main(["tag", str(path), "-o", str(out), *model])
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert [r["id"] for r in records(out.read_text())] == [1, 7]
+    for line, reason in (
+        (2, "invalid JSON"),
+        (3, "no 'text' field"),
+        (4, "expected an object with a 'text' field, not an array"),
+        (5, "'text' is null, not a string"),
+        (6, "the record has an 'entities' field already"),
+    ):
+        assert f"{path}:{line}: {reason}" in err
+    assert "5 bad records skipped, 2 tagged" in err
+    with pytest.raises(SystemExit) as exc:  # --strict stops at the first, writes nothing
+        cli_main.main(["tag", str(path), "-o", str(tmp_path / "s.jsonl"), "--strict", *model])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{path}:2: invalid JSON" in err and err.count("\n") == 1
+    assert not (tmp_path / "s.jsonl").exists()
+
+
+def test_bad_table_and_json_files(tmp_path, tiny_dirs, capsys):
+    model = ["-m", str(tiny_dirs["onnx"])]
+    (tmp_path / "a.csv").write_text("id,body\n1,x\n", encoding="utf-8")
+    (tmp_path / "b.csv").write_text("id,text\n1,fine\n2,too,many\n3,ok\n", encoding="utf-8")
+    (tmp_path / "c.json").write_text('[\n  {"text": "one"},\n  {"text": "two"}\n  {"x": 1}\n]')
+    args = [str(tmp_path / n) for n in ("a.csv", "b.csv", "c.json")]
+    with pytest.raises(SystemExit) as exc:
+        cli_main.main(["tag", *args, *model])
+    assert exc.value.code == 1
+    cap = capsys.readouterr()
+    assert [r["text"] for r in records(cap.out)] == ["fine", "ok", "one", "two"]
+    assert f"{tmp_path / 'a.csv'}:1: no 'text' column in the header row" in cap.err
+    assert f"{tmp_path / 'b.csv'}:3: 3 cells, the header row has 2" in cap.err
+    assert f"{tmp_path / 'c.json'}:4: invalid JSON: expected ',' or ']'" in cap.err
+    assert "2 of 3 inputs skipped, 1 bad records skipped, 4 tagged" in cap.err
+
+
+def test_records_with_lines_is_an_error(tmp_path, tiny_dirs, capsys):
+    path = write_jsonl(tmp_path / "p.jsonl", [{"text": TEXT}])
+    with pytest.raises(SystemExit) as exc:
+        cli_main.main(["tag", str(path), "--lines", "-m", str(tiny_dirs["onnx"])])
+    assert exc.value.code == 2 and "--input-format text" in capsys.readouterr().err
+
+
+def test_record_encodings(tmp_path, tiny_dirs):
+    text = "café on Linux"
+    (tmp_path / "l1.csv").write_bytes(f"id,text\n1,{text}\n".encode("latin-1"))
+    (tmp_path / "u16.jsonl").write_bytes(
+        (json.dumps({"id": 1, "text": text}, ensure_ascii=False) + "\n").encode("utf-16")
+    )
+    model = ["-m", str(tiny_dirs["onnx"])]
+    res = run([str(tmp_path / "l1.csv"), "--encoding", "latin-1", *model])
+    assert res.exit_code == 0 and records(res.stdout)[0]["text"] == text
+    res = run([str(tmp_path / "u16.jsonl"), "--encoding", "auto", *model])
+    assert res.exit_code == 0 and records(res.stdout)[0]["text"] == text
+
+
+# --- progress (issue 16 item 5) -----------------------------------------------------------
+
+
+def test_progress_only_on_a_terminal(tmp_path, tiny_dirs, monkeypatch):
+    import serkit.cli.tag as tag_cmd
+
+    big = tmp_path / "big.txt"
+    big.write_text((TEXT + " ") * 200, encoding="utf-8")
+    args = [str(big), "-m", str(tiny_dirs["onnx"])]
+    monkeypatch.setattr(tag_cmd, "PROGRESS_DELAY", 0)
+    assert "tagging" not in run(args).stderr  # stderr is not a terminal here
+    monkeypatch.setattr(tag_cmd, "_is_terminal", lambda stream: True)
+    res = run(args)
+    assert res.exit_code == 0
+    assert "tagging" in res.stderr and "100%" in res.stderr  # by bytes, up to the file size
+    assert "tagging" not in run([*args, "--no-progress"]).stderr
+
+
+# --- help text (issue 16 item 9) ----------------------------------------------------------
+
+
+def test_help_has_plain_metavars_and_commands_in_a_users_order(capsys):
+    with pytest.raises(SystemExit):
+        cli_main.main(["--help"])
+    top = capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli_main.main(["tag", "--help"])
+    tag_help = capsys.readouterr().out
+    for text in (top, tag_help):
+        assert "<bool>" not in text and "<list[" not in text and "{inputs}" not in text
+        assert "<path>" not in text and "<int" not in text and "<str>" not in text
+    assert "tag [OPTIONS] INPUTS..." in tag_help
+    assert "--workers" in tag_help and "--text-field" in tag_help
+    listed = [
+        m.group(1) for line in top.splitlines() if (m := re.match(r"│ ([a-z][a-z-]*) ", line))
+    ]
+    assert listed[:3] == ["tag", "train", "eval"]
+    assert listed.index("tokenize") > listed.index("data")

@@ -5,11 +5,15 @@ pattern, recursively), a glob, or else literal text; an empty argument, or a mis
 that looks like a path (a slash or a file suffix), is an error. Paths are resolved up front
 (so a progress bar knows the total) but files are read one at a time as tagging proceeds,
 each within ``serkit.files.inputs.MAX_DOCUMENT_BYTES`` (lines within ``MAX_LINE_BYTES``).
+
+A file is a text (one document, or one per line with ``--lines``) or, by its suffix
+(``.jsonl``, ``.json``, ``.csv``, ``.tsv``) or ``--input-format``, a file of records with a
+text field: one document per record, which keeps the record's fields
+(:func:`iter_records`, from :mod:`serkit.files.records`).
 """
 
 from __future__ import annotations
 
-import codecs
 import glob
 import re
 from collections import deque
@@ -19,25 +23,86 @@ from pathlib import Path
 from typing import IO
 
 from serkit.errors import DataFormatError, SerkitError
-from serkit.files.inputs import Input, guess_utf16, utf16_problem
+from serkit.files.inputs import AUTO, Input, check_encoding, decode, sniff_encoding
+from serkit.files.records import RECORD_FORMATS, Record, iter_records, record_format
 from serkit.render import TaggedDoc
 from serkit.tagger import Tagger
+
+__all__ = [
+    "AUTO",
+    "INPUT_FORMATS",
+    "Reading",
+    "Record",
+    "Source",
+    "check_encoding",
+    "decode",
+    "iter_records",
+    "read_documents",
+    "read_source",
+    "resolve_inputs",
+    "skipping",
+    "sniff_encoding",
+    "split_lines",
+    "tag_documents",
+]
 
 GLOB_CHARS = "*?["
 #: An argument without whitespace ending like a file name (``notes.txt``,
 #: ``docker-compose.yml``) is a path: missing, it is an error, not text (``--text`` forces text).
 _FILE_SUFFIX = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}$")
-#: ``--encoding`` values besides any codec name Python knows.
-AUTO = "auto"
+
+
+#: ``--input-format``: ``auto`` (records by suffix, else text), ``text``, or a record format.
+INPUT_FORMATS = ("auto", "text", *RECORD_FORMATS)
 
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """One input: literal text (``path`` None), stdin (``path`` "-") or a file."""
+    """One input: literal text (``path`` None), stdin (``path`` "-") or a file; a document
+    read from a record also carries the record (its fields, the id field always set)."""
 
     id: str
     path: str | None = None
     text: str | None = None
+    record: dict | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """How ``serkit tag`` reads its inputs (its options, checked by :meth:`check`)."""
+
+    encoding: str = "utf-8"
+    lines: bool = False
+    input_format: str = "auto"
+    text_field: str = "text"
+    id_field: str = "id"
+
+    def format_of(self, src: Source) -> str:
+        """``text`` or the record format ``src`` is read as."""
+        if src.path is None:
+            return "text"
+        if self.input_format != "auto":
+            return self.input_format
+        return "text" if src.path == "-" else record_format(src.path) or "text"
+
+    def check(self, sources: Sequence[Source]) -> None:
+        check_encoding(self.encoding)
+        if self.input_format not in INPUT_FORMATS:
+            raise SerkitError(
+                f"unknown input format {self.input_format!r} (choose from "
+                f"{', '.join(INPUT_FORMATS)})"
+            )
+        for field, name in ((self.text_field, "--text-field"), (self.id_field, "--id-field")):
+            if not field:
+                raise SerkitError(f"{name}: give a field name")
+        if self.lines:
+            for src in sources:
+                fmt = self.format_of(src)
+                if fmt != "text":
+                    raise SerkitError(
+                        f"{src.path}: --lines splits texts into lines, but this is read as "
+                        f"{fmt} records (--input-format text reads it as text)"
+                    )
 
 
 def resolve_inputs(
@@ -104,53 +169,6 @@ def read_source(src: Source, stdin: IO[str] | None = None, encoding: str = "utf-
         return decode(inp.name, inp.read_all(), encoding)
 
 
-def check_encoding(encoding: str) -> str:
-    if encoding != AUTO:
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise SerkitError(f"unknown encoding {encoding!r} (utf-8, auto, latin-1...)") from None
-    return encoding
-
-
-def decode(name: str, data: bytes, encoding: str = "utf-8", first_line: int = 1) -> str:
-    """Bytes -> text. ``utf-8`` is strict (undecodable bytes would reach the tokenizer as
-    lone surrogates) and drops a leading BOM; UTF-16/32 is refused with its name instead of
-    being tagged as garbage. ``auto`` follows a byte-order mark (UTF-8/16/32), recognises
-    UTF-16 without one, and otherwise reads UTF-8. Any other codec name is used as is."""
-    if encoding == AUTO:
-        encoding = _sniff_encoding(data) if first_line == 1 else "utf-8"
-    elif first_line == 1 and encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
-        problem = utf16_problem(data[:4096])
-        if problem:
-            raise DataFormatError(
-                name, 1, f"{problem}, not UTF-8: pass --encoding auto (or convert it to UTF-8)"
-            )
-    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
-        encoding = "utf-8-sig" if first_line == 1 else "utf-8"
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + first_line
-        what = "UTF-8" if encoding.startswith("utf-8") else encoding
-        raise DataFormatError(
-            name, line, f"not {what} text (byte 0x{data[e.start]:02x} at offset {e.start})"
-        ) from None
-
-
-def _sniff_encoding(data: bytes) -> str:
-    for bom, enc in (
-        (codecs.BOM_UTF32_LE, "utf-32"),
-        (codecs.BOM_UTF32_BE, "utf-32"),
-        (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-    ):
-        if data.startswith(bom):
-            return enc
-    return guess_utf16(data) or "utf-8"
-
-
 def split_lines(
     sources: Iterable[Source], stdin: IO[str] | None = None, encoding: str = "utf-8"
 ) -> Iterator[tuple[Source, str]]:
@@ -199,7 +217,7 @@ def tag_documents(
         for s in sents:
             ents.extend(entities_from_tags(text, s.tokens, s.tags, s.scores))
         path = src.path if src.path not in (None, "-") else None
-        yield TaggedDoc(src.id, text, ents, sents, path)
+        yield TaggedDoc(src.id, text, ents, sents, path, src.record)
 
 
 def read_sources(
@@ -209,17 +227,60 @@ def read_sources(
         yield src, read_source(src, stdin, encoding)
 
 
+def read_documents(
+    sources: Iterable[Source],
+    reading: Reading,
+    stdin: IO[str] | None = None,
+    on_bad_record: Callable[[DataFormatError], None] | None = None,
+) -> Iterator[tuple[Source, str]]:
+    """Every document of every source, in order: a text, its lines (``--lines``) or its
+    records. A bad record goes to ``on_bad_record`` and is skipped (None: raised)."""
+    for src in sources:
+        fmt = reading.format_of(src)
+        if fmt != "text":
+            yield from _read_records(src, fmt, reading, stdin, on_bad_record)
+        elif reading.lines:
+            yield from split_lines([src], stdin, reading.encoding)
+        else:
+            yield src, read_source(src, stdin, reading.encoding)
+
+
+def _read_records(
+    src: Source,
+    fmt: str,
+    reading: Reading,
+    stdin: IO[str] | None,
+    on_error: Callable[[DataFormatError], None] | None,
+) -> Iterator[tuple[Source, str]]:
+    """A record file's documents; a record without an id gets ``path:line`` as its id (in
+    the output too), so every output record can be traced back after skipped ones."""
+    records = iter_records(
+        Input(src.path, stdin),  # type: ignore[arg-type]
+        fmt=fmt,
+        text_field=reading.text_field,
+        id_field=reading.id_field,
+        encoding=reading.encoding,
+        on_error=on_error,
+    )
+    for rec in records:
+        fields = rec.fields
+        if fields.get(reading.id_field) is None:
+            rest = {k: v for k, v in fields.items() if k != reading.id_field}
+            fields = {reading.id_field: rec.id, **rest}
+        yield Source(rec.id, src.path, None, fields), rec.text
+
+
 def skipping(
     read: Callable[..., Iterator[tuple[Source, str]]],
     sources: Iterable[Source],
-    skipped: list[tuple[Source, SerkitError]],
+    on_skip: Callable[[Source, SerkitError], None],
     *args: object,
 ) -> Iterator[tuple[Source, str]]:
     """``read(sources, *args)`` source by source; a source that cannot be read (bad
-    encoding, over a limit, unreadable) goes to ``skipped`` and the others carry on (with
-    ``--lines``, the lines before a bad one have been tagged)."""
+    encoding, over a limit, unreadable) goes to ``on_skip`` and the others carry on (with
+    ``--lines`` or records, the documents before a bad line have been tagged)."""
     for src in sources:
         try:
             yield from read([src], *args)
         except SerkitError as e:
-            skipped.append((src, e))
+            on_skip(src, e)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from pathlib import Path
 
@@ -51,8 +53,8 @@ def tag(
     strict: bool = typer.Option(
         False,
         "--strict",
-        help="Stop at the first input that cannot be read (default: report it on stderr, "
-        "tag the others, exit 1; exit 2 when none could be read).",
+        help="Stop at the first input or record that cannot be read (default: report it on "
+        "stderr, tag the others, exit 1; exit 2 when nothing could be tagged).",
     ),
     encoding: str = typer.Option(
         "utf-8",
@@ -60,61 +62,78 @@ def tag(
         help="Encoding of files and stdin: utf-8, auto (by byte-order mark; UTF-16 without "
         "one is recognised), or any codec name such as latin-1.",
     ),
-    threads: int | None = typer.Option(None, "--threads", min=0, help="Inference threads."),
+    input_format: str = typer.Option(
+        "auto",
+        "--input-format",
+        help="How files and stdin are read: auto (.jsonl, .json, .csv and .tsv files as "
+        "records, one document each; other files and stdin as text), text, jsonl, json, "
+        "csv or tsv.",
+    ),
+    text_field: str = typer.Option(
+        "text", "--text-field", help="Field (JSON) or column (CSV/TSV) holding a record's text."
+    ),
+    id_field: str = typer.Option(
+        "id",
+        "--id-field",
+        help="Field or column holding a record's id (kept; a record without one gets file:line).",
+    ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="Processes tagging at once, each loading the model once; output in input order, "
+        "as with one (default: the usable cores). Small inputs are tagged in this process.",
+    ),
+    threads: int | None = typer.Option(
+        None,
+        "--threads",
+        min=0,
+        help="Inference threads per process (more threads gave no gain on small windows: "
+        "use --workers for more cores).",
+    ),
     progress: bool | None = typer.Option(
         None,
         "--progress/--no-progress",
-        help="Progress bar on stderr (default: for several files).",
+        help="Progress bar on stderr, by bytes (default: when stderr is a terminal).",
     ),
 ) -> None:
     """Tag software entities; one output record per input document, exact character offsets."""
-    from tqdm import tqdm
-
-    from serkit.documents import (
-        check_encoding,
-        read_sources,
-        resolve_inputs,
-        skipping,
-        split_lines,
-        tag_documents,
-    )
+    from serkit.documents import Reading, read_documents, resolve_inputs, skipping, tag_documents
     from serkit.files.atomic import atomic_write, check_output
     from serkit.files.formats import format_from_suffix, get_format
-    from serkit.models.registry import load_tagger
     from serkit.render import FORMATS, DocWriter
+    from serkit.workers import WorkerTagger
 
     if fmt is None:
         fmt = (format_from_suffix(output, FORMATS) if output else None) or "jsonl"
     get_format(fmt, FORMATS)
     if inputs.count("-") > 1:
         raise SerkitError("stdin ('-') can be given only once")
-    check_encoding(encoding)
+    reading = Reading(encoding, lines, input_format, text_field, id_field)
     sources = resolve_inputs(inputs, pattern, as_text=as_text)
+    reading.check(sources)
     if output is not None:
         check_output(output, [s.path for s in sources])
-    kwargs = {"threads": threads} if threads is not None else {}
-    tagger = load_tagger(model, prefer=runtime, scheme=scheme, **kwargs)
-
-    n_files = sum(s.path not in (None, "-") for s in sources)
-    bar = tqdm(
-        sources,
-        desc="tagging",
-        unit="file",
-        file=sys.stderr,
-        disable=not (progress if progress is not None else n_files > 1),
+    tagger = WorkerTagger(
+        model,
+        workers=workers,
+        prefer=runtime,
+        scheme=scheme,
+        threads=threads,
+        on_words=lambda batch: _advance(bar, _batch_bytes(batch)),
     )
-    read_items = split_lines if lines else read_sources
-    skipped: list = []
+    bar = _progress_bar(sources, reading, progress)
+    report = _Report(len(sources), bar)
     if strict:
-        items = read_items(bar, sys.stdin, encoding)
+        items = read_documents(sources, reading, sys.stdin)
     else:
-        items = skipping(read_items, bar, skipped, sys.stdin, encoding)
-    docs = tag_documents(tagger, items, batch_size)
+        items = skipping(read_documents, sources, report.skip, reading, sys.stdin, report.bad)
 
     def run(f) -> None:
         writer = DocWriter(f, fmt, tagger.entity_types)
-        for doc in docs:
+        for doc in tag_documents(tagger, items, batch_size):
             writer.write(doc)
+            report.tagged += 1
             if output is None:
                 f.flush()
         writer.close()
@@ -125,18 +144,106 @@ def tag(
                 run(f)
         else:
             run(sys.stdout)
+        if bar.total:
+            bar.update(max(0, bar.total - bar.n))
     finally:
         bar.close()
-    if len(skipped) == len(sources) == 1:
-        raise skipped[0][1]  # one input, unreadable: a plain error
-    if skipped:
+        tagger.close()
+    report.finish()
+
+
+#: Seconds before a progress bar that was not asked for shows (a quick run shows none).
+PROGRESS_DELAY = 2.0
+
+
+def _is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):  # no such method, or a closed stream
+        return False
+
+
+def _progress_bar(sources: list, reading, progress: bool | None):
+    """A bar on stderr by bytes of input (tagged words count as they are tagged, so one
+    large file moves too); shown when asked, else only when stderr is a terminal."""
+    from tqdm import tqdm
+
+    show = progress if progress is not None else _is_terminal(sys.stderr)
+    return tqdm(
+        total=_total_bytes(sources, reading),
+        desc="tagging",
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        file=sys.stderr,
+        disable=not show,
+        delay=0 if progress else PROGRESS_DELAY,
+    )
+
+
+def _total_bytes(sources: list, reading) -> int | None:
+    """Bytes of text to tag; None when unknown beforehand (stdin, a pipe, records)."""
+    total = 0
+    for src in sources:
+        if src.path is None:
+            total += len((src.text or "").encode("utf-8"))
+            continue
+        if src.path == "-" or reading.format_of(src) != "text":
+            return None
+        try:
+            st = os.stat(src.path)
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        total += st.st_size
+    return total
+
+
+def _advance(bar, n: int) -> None:
+    """Move the bar by an estimate, short of its total: the last step is the real end."""
+    if bar.total:
+        n = min(n, max(0, bar.total - 1 - bar.n))
+    bar.update(n)
+
+
+def _batch_bytes(batch) -> int:
+    """About the bytes of text a batch of tagged sentences covered (a space per word)."""
+    return sum(len(w.encode("utf-8")) + 1 for sent in batch for w in sent)
+
+
+class _Report:
+    """What could not be read: each on stderr as it happens, a summary and the exit code
+    at the end. One input that cannot be read is a plain error (exit 2)."""
+
+    def __init__(self, n_sources: int, bar) -> None:
+        self.n_sources, self.bar = n_sources, bar
+        self.skipped: list[SerkitError] = []
+        self.bad_records = 0
+        self.tagged = 0
+
+    def _say(self, msg: str) -> None:
         from serkit.cli._app import one_line
 
-        for _src, err in skipped:
-            typer.echo(f"serkit: skipped: {one_line(str(err))}", err=True)
-        typer.echo(
-            f"serkit: {len(skipped)} of {len(sources)} inputs skipped, "
-            f"{len(sources) - len(skipped)} tagged",
-            err=True,
-        )
-        raise typer.Exit(2 if len(skipped) == len(sources) else 1)
+        self.bar.write(f"serkit: {one_line(msg)}", file=sys.stderr)
+
+    def skip(self, _src: object, err: SerkitError) -> None:
+        self.skipped.append(err)
+        if self.n_sources > 1:
+            self._say(f"skipped: {err}")
+
+    def bad(self, err: SerkitError) -> None:
+        self.bad_records += 1
+        self._say(f"skipped: {err}")
+
+    def finish(self) -> None:
+        if len(self.skipped) == self.n_sources == 1 and not self.bad_records:
+            raise self.skipped[0]  # one input, unreadable: a plain error
+        parts = []
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} of {self.n_sources} inputs skipped")
+        if self.bad_records:
+            parts.append(f"{self.bad_records:,} bad records skipped")
+        if parts:
+            self._say(f"{', '.join(parts)}, {self.tagged:,} tagged")
+            raise typer.Exit(2 if self.tagged == 0 else 1)

@@ -10,6 +10,7 @@ newlines fails at once with one line instead of growing memory.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import errno
 import functools
@@ -35,6 +36,8 @@ MAX_DOCUMENT_BYTES = 16 * 2**20
 MAX_SENTENCE_TOKENS = 1_000_000
 #: How much of the start of an input is peeked for format sniffing.
 HEAD_BYTES = 64 * 2**10
+#: ``--encoding`` value that follows a byte-order mark (besides any codec name Python knows).
+AUTO = "auto"
 
 
 def _mib(n: int) -> str:
@@ -119,6 +122,55 @@ def guess_utf16(head: bytes) -> str | None:
     if z_even >= 0.7 and z_odd <= 0.1:
         return "utf-16-be"
     return None
+
+
+def check_encoding(encoding: str) -> str:
+    """``encoding`` if it is ``auto`` or a codec Python knows, else a one-line error."""
+    if encoding != AUTO:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise SerkitError(f"unknown encoding {encoding!r} (utf-8, auto, latin-1...)") from None
+    return encoding
+
+
+def decode(name: str, data: bytes, encoding: str = "utf-8", first_line: int = 1) -> str:
+    """Bytes -> text. ``utf-8`` is strict (undecodable bytes would reach the tokenizer as
+    lone surrogates) and drops a leading BOM; UTF-16/32 is refused with its name instead of
+    being tagged as garbage. ``auto`` follows a byte-order mark (UTF-8/16/32), recognises
+    UTF-16 without one, and otherwise reads UTF-8. Any other codec name is used as is."""
+    if encoding == AUTO:
+        encoding = sniff_encoding(data) if first_line == 1 else "utf-8"
+    elif first_line == 1 and encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        problem = utf16_problem(data[:4096])
+        if problem:
+            raise DataFormatError(
+                name, 1, f"{problem}, not UTF-8: pass --encoding auto (or convert it to UTF-8)"
+            )
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        encoding = "utf-8-sig" if first_line == 1 else "utf-8"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + first_line
+        what = "UTF-8" if encoding.startswith("utf-8") else encoding
+        raise DataFormatError(
+            name, line, f"not {what} text (byte 0x{data[e.start]:02x} at offset {e.start})"
+        ) from None
+
+
+def sniff_encoding(data: bytes) -> str:
+    """The encoding a byte-order mark names, else UTF-16 recognised without one, else UTF-8."""
+    for bom, enc in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            return enc
+    return guess_utf16(data) or "utf-8"
 
 
 class Input:

@@ -250,7 +250,10 @@ def write_jsonl(f: IO[str], sentences: Iterable[Sentence]) -> int:
 
 
 def jsonl_record(doc: Any) -> dict:
-    """The ``serkit tag`` record of a tagged document: ``{"id", "path" | "text", "entities"}``."""
+    """The ``serkit tag`` record of a tagged document: ``{"id", "path" | "text", "entities"}``,
+    or the input record it came from with ``"entities"`` added."""
+    if doc.record is not None:
+        return {**doc.record, "entities": [e.to_dict() for e in doc.entities]}
     rec: dict = {"id": doc.id}
     if doc.path is not None:
         rec["path"] = doc.path

@@ -1,0 +1,96 @@
+# ruff: noqa: F811  (pytest fixtures imported from _runtime_model)
+"""Tagging in worker processes (issue 18 item 1): output identical to one process, in
+input order; no process for small inputs; ``serkit tag --workers``."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from typer.testing import CliRunner
+
+import serkit.workers as workers_mod
+from _runtime_model import WORDS, onnx_tagger, tiny_dirs  # noqa: F401  (fixtures)
+from serkit.cli._app import app
+from serkit.workers import WorkerTagger, pipe, usable_cores
+
+
+def random_texts(n: int, seed: int = 0) -> list[str]:
+    """Texts of 0 to 6 sentences of 1 to 40 words (some longer than a window), a few empty."""
+    rng = random.Random(seed)
+    vocab = [*WORDS, "TensorFlow", "Ubuntu", "NVIDIA", "A100", "Python3.11", "C++", "(", ")"]
+    texts = []
+    for _ in range(n):
+        sents = []
+        for _ in range(rng.randint(0, 6)):
+            words = [rng.choice(vocab) for _ in range(rng.randint(1, 40))]
+            sents.append(" ".join(words).capitalize() + rng.choice([".", "!", "?"]))
+        texts.append(" ".join(sents))
+    return texts
+
+
+def as_dicts(results) -> list[list[dict]]:
+    return [[e.to_dict() for e in ents] for ents in results]
+
+
+def test_two_workers_give_what_one_process_gives(tiny_dirs, onnx_tagger):
+    texts = random_texts(150)
+    expected = as_dicts(onnx_tagger.pipe(texts, 4))
+    assert sum(map(len, expected)) > 50  # the random model tags plenty
+    with WorkerTagger(tiny_dirs["onnx"], workers=2, threads=1, min_words=0) as tagger:
+        got = as_dicts(tagger.pipe(texts, 4))
+        assert tagger.started  # the texts really went to worker processes
+        # and the sentences too (CoNLL/WikiSER output), for a long text in pools
+        long_text = " ".join(texts)
+        ((text, sents),) = tagger.pipe_tagged([long_text], 4)
+    assert got == expected
+    ((_, want),) = onnx_tagger.pipe_tagged([long_text], 4)
+    assert [(s.tags, s.scores) for s in sents] == [(s.tags, s.scores) for s in want]
+    assert text == long_text
+
+
+def test_pipe_function_and_small_inputs_start_no_process(tiny_dirs, onnx_tagger):
+    texts = random_texts(5, seed=1)
+    got = as_dicts(pipe(tiny_dirs["onnx"], texts, workers=2, threads=1))
+    assert got == as_dicts(onnx_tagger.pipe(texts))
+    with WorkerTagger(tiny_dirs["onnx"], workers=2) as tagger:
+        assert tagger("I installed TensorFlow on Ubuntu.") == onnx_tagger(
+            "I installed TensorFlow on Ubuntu."
+        )
+        assert not tagger.started  # one short text: tagged in this process
+
+
+def test_workers_must_be_positive(tiny_dirs):
+    with pytest.raises(ValueError, match="workers"):
+        WorkerTagger(tiny_dirs["onnx"], workers=0)
+    assert usable_cores() >= 1
+
+
+def test_cli_workers_output_identical_to_one_worker(tmp_path, tiny_dirs, monkeypatch):
+    monkeypatch.setattr(workers_mod, "MIN_WORDS", 0)
+    started = []
+    real_start = WorkerTagger._start
+
+    def start(self):
+        started.append(self.workers)
+        real_start(self)
+
+    monkeypatch.setattr(WorkerTagger, "_start", start)
+    path = tmp_path / "posts.jsonl"
+    path.write_text(
+        "".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(random_texts(80))),
+        encoding="utf-8",
+    )
+    outs = {}
+    for n in ("1", "2"):
+        res = CliRunner().invoke(
+            app,
+            ["tag", str(path), "--workers", n, "-b", "4", "-m", str(tiny_dirs["onnx"])],
+            catch_exceptions=False,
+        )
+        assert res.exit_code == 0, res.output
+        outs[n] = res.stdout
+    assert started == [2]  # one worker never starts a process
+    assert outs["1"] == outs["2"]
+    assert [json.loads(line)["id"] for line in outs["2"].splitlines()] == list(range(80))
