@@ -1,4 +1,5 @@
-"""Writers for tagged documents: JSONL records, CoNLL/WikiSER columns, a standalone HTML page.
+"""Writers for tagged documents: JSONL records, CoNLL/WikiSER columns, a standalone HTML page,
+and the notebook view (``displayed``).
 
 The formats themselves are declared once in ``serkit.files.formats``; this module holds the
 document shape ``serkit tag`` produces and the one writer interface over the table. Each
@@ -8,13 +9,15 @@ output appears while the input is still being read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO
 
 from serkit.files.formats import document_formats, get_format
-from serkit.files.html_page import PALETTE, HtmlWriter, type_color
+from serkit.files.html_page import HtmlWriter, chip, highlighted
 from serkit.files.jsonl import jsonl_record
+from serkit.palette import PALETTE
+from serkit.palette import color as type_color
 from serkit.tagger import TaggedSentence
 from serkit.tokens import Entity
 
@@ -22,8 +25,10 @@ __all__ = [
     "FORMATS",
     "PALETTE",
     "DocWriter",
+    "Displayed",
     "HtmlWriter",
     "TaggedDoc",
+    "displayed",
     "jsonl_record",
     "type_color",
 ]
@@ -57,3 +62,26 @@ class DocWriter:
 
     def close(self) -> None:
         self._writer.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Displayed:
+    """A text and its entities that Jupyter shows highlighted (``_repr_html_``), in the
+    colours of the HTML export and the served page."""
+
+    text: str
+    entities: tuple[Entity, ...]
+
+    def _repr_html_(self) -> str:
+        legend = "".join(chip(t) for t in sorted({e.label for e in self.entities}))
+        return (
+            f'<div class="serkit-doc" style="line-height:2">{legend}'
+            f'<div style="white-space:pre-wrap;overflow-wrap:anywhere">'
+            f"{highlighted(self.text, self.entities)}</div></div>"
+        )
+
+
+def displayed(text: str, entities: Iterable[Entity]) -> Displayed:
+    """``text`` with ``entities`` (``tagger(text)``), shown highlighted in a notebook:
+    ``serkit.displayed(text, tagger(text))`` as a cell's last line."""
+    return Displayed(text, tuple(entities))
