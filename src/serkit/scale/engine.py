@@ -147,8 +147,13 @@ def ray_tag(
             "batch_size": batch_size,
             "fault": _fault,
         }
-        with ray_session(address, actors) as cpus:
+        with ray_session(address, actors * threads_per_actor if actors else None) as cpus:
             n = actors or max(1, min(len(todo), int(cpus // threads_per_actor)))
+            if n * threads_per_actor > cpus:  # Ray would wait for them forever
+                raise SerkitError(
+                    f"{n} actors x {threads_per_actor} threads need {n * threads_per_actor} "
+                    f"CPUs; the Ray cluster has {cpus:g}"
+                )
             summary.actors = n
             for entry in _run_shards(todo, worker_args, n, threads_per_actor, progress):
                 manifest.record(entry)
@@ -179,6 +184,29 @@ def run_identity(tagger: Any, scheme: str | None, fmt: str) -> dict[str, Any]:
     }
 
 
+#: Ray settings of a local instance: on a loaded machine Ray's agents can take longer to
+#: come up than its default wait (the raylet then aborts), and no metrics are collected.
+LOCAL_SYSTEM_CONFIG = {
+    "agent_register_timeout_ms": 600_000,
+    "raylet_start_wait_time_s": 600,
+    "enable_metrics_collection": False,
+}
+
+
+def init_local(num_cpus: int) -> None:
+    """Start a local Ray instance with ``num_cpus`` CPUs: no dashboard, warnings only."""
+    import logging
+
+    import ray
+
+    ray.init(
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        logging_level=logging.WARNING,
+        _system_config=LOCAL_SYSTEM_CONFIG,
+    )
+
+
 @contextlib.contextmanager
 def ray_session(address: str | None, num_cpus: int | None) -> Iterator[float]:
     """Connect to ``address`` (or ``RAY_ADDRESS``), or start a local Ray instance (no
@@ -192,12 +220,11 @@ def ray_session(address: str | None, num_cpus: int | None) -> Iterator[float]:
         yield ray.cluster_resources().get("CPU", 1.0)
         return
     address = address or os.environ.get(RAY_ADDRESS) or None
-    quiet = {"logging_level": logging.WARNING, "log_to_driver": True}
     try:
         if address:
-            ray.init(address=address, **quiet)
+            ray.init(address=address, logging_level=logging.WARNING)
         else:
-            ray.init(num_cpus=num_cpus or usable_cpus(), include_dashboard=False, **quiet)
+            init_local(num_cpus or usable_cpus())
     except (ConnectionError, RuntimeError, ValueError) as e:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise SerkitError(f"cannot start or reach {where}: {str(e).splitlines()[0]}") from None

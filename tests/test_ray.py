@@ -1,0 +1,171 @@
+# ruff: noqa: F811  (pytest fixtures imported from _runtime_model)
+"""``serkit tag --engine ray`` (serkit.scale): Ray Data on a local 2-CPU instance gives the
+records of a local ``serkit tag``, and a run that crashes or loses a shard is resumed with
+nothing lost and nothing doubled."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import serkit.cli.main  # noqa: F401  (registers the commands)
+from _runtime_model import tiny_dirs  # noqa: F401  (fixture)
+from serkit.cli._app import app
+from serkit.errors import SerkitError
+from serkit.scale import MANIFEST, ray_tag, read_manifest
+
+ray = pytest.importorskip("ray", reason="the `scale` extra (ray[data]) is not installed")
+
+WORDS = "i installed tensorflow on ubuntu with pip and ran it on an nvidia a100 . the python"
+TEXTS = [
+    " ".join(WORDS.split()[k % 7 : k % 7 + 4 + k % 9]).capitalize()
+    + f". Doc {k} uses Java on Linux."
+    for k in range(14)
+]
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """One local Ray instance with 2 CPUs for the module; ``ray_tag`` uses it as is."""
+    from serkit.scale.engine import init_local
+
+    init_local(2)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def model(tiny_dirs) -> str:
+    return str(tiny_dirs["int8"])
+
+
+@pytest.fixture
+def docs(tmp_path) -> Path:
+    d = tmp_path / "docs"
+    d.mkdir()
+    for k, text in enumerate(TEXTS):
+        (d / f"doc{k:02d}.txt").write_text(text + ("\n\n" + TEXTS[-k] if k % 3 == 0 else ""))
+    (d / "bad.txt").write_bytes(b"not \xff utf-8")  # skipped and reported, as locally
+    return d
+
+
+def local_records(args: list[str]) -> list[dict]:
+    res = CliRunner().invoke(app, ["tag", *args], catch_exceptions=False)
+    assert res.exit_code in (0, 1), res.output
+    return [json.loads(line) for line in res.stdout.splitlines()]
+
+
+def test_ray_equals_local_tag_and_resumes_a_deleted_shard(ray_local, docs, model, tmp_path):
+    out = tmp_path / "out"
+    run = ray_tag([docs], out, model=model, actors=2, docs_per_shard=4)
+    assert run.shards == 4 and run.tagged == 4 and run.actors == 2
+    assert len(run.skipped) == 1 and "bad.txt:1: not UTF-8" in run.skipped[0]
+    assert run.exit_code == 1
+    # Both actors did work, each loading the model once (one pid per actor).
+    assert len({w["pid"] for w in run.workers}) == 2
+    expected = local_records([str(docs), "-m", model])
+    got = list(read_manifest(out).records())
+    assert got == expected and len(got) == len(TEXTS)
+    assert sum(len(r["entities"]) for r in got) > 0  # the tiny model tags plenty
+
+    # A lost shard file is tagged again, and only that one.
+    lost = out / "part-00002.jsonl"
+    lost.unlink()
+    again = ray_tag([docs], out, model=model, actors=2, docs_per_shard=4)
+    assert (again.tagged, again.reused) == (1, 3)
+    assert list(read_manifest(out).records()) == expected
+
+    # A finished run has nothing left to do (no Ray work at all).
+    done = ray_tag([docs], out, model=model, actors=2, docs_per_shard=4)
+    assert (done.tagged, done.reused) == (0, 4)
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["complete"] and [s["index"] for s in manifest["shards"]] == [0, 1, 2, 3]
+
+
+def test_jsonl_records_and_parquet_inputs(ray_local, model, tmp_path):
+    """Records read as locally (fields kept, ``path:line`` ids, bad records reported), a
+    JSONL file cut into line ranges; Parquet rows from its text column."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from serkit.models.registry import load_tagger
+
+    jsonl = tmp_path / "recs.jsonl"
+    lines = [json.dumps({"id": f"r{k}", "text": t, "n": k}) for k, t in enumerate(TEXTS[:6])]
+    lines[4] = json.dumps({"text": TEXTS[4]})  # no id: called recs.jsonl:line
+    lines.insert(3, '{"id": "broken", "text": 5}')
+    lines.insert(1, "")
+    jsonl.write_text("\n".join(lines) + "\n")
+    parquet = tmp_path / "recs.parquet"
+    pq.write_table(pa.table({"text": TEXTS[6:], "lang": ["en"] * 8}), parquet, row_group_size=3)
+
+    out = tmp_path / "out"
+    run = ray_tag([jsonl, parquet], out, model=model, actors=2, docs_per_shard=2)
+    assert run.shards == 4 + 3  # 7 lines in ranges of 2; 8 rows in row groups of 3
+    (bad,) = run.skipped  # the local reader's message for line 5
+    assert bad.startswith(f"{jsonl}:5: 'text' is ")
+    got = list(read_manifest(out).records())
+    assert got[:6] == local_records([str(jsonl), "-m", model])
+    assert got[4]["id"] == f"{jsonl}:7" and got[0]["n"] == 0
+    tagger = load_tagger(model)
+    assert [r["id"] for r in got[6:]] == [f"{parquet}#{k}" for k in range(1, 9)]
+    assert [r["text"] for r in got] == TEXTS
+    assert [r["entities"] for r in got] == [
+        [e.to_dict() for e in ents] for ents in tagger.pipe(TEXTS)
+    ]
+
+
+@pytest.mark.parametrize("mode", ["raise", "exit"])
+def test_crash_mid_shard_loses_and_doubles_nothing(ray_local, docs, model, tmp_path, mode):
+    """``raise``: the run stops (one line), the re-run finishes it. ``exit``: the actor
+    process dies mid-shard; Ray restarts it and runs the shard again in the same run."""
+    fmt = "parquet" if mode == "exit" else "jsonl"
+    ref = tmp_path / "ref"
+    ray_tag([docs], ref, model=model, fmt=fmt, actors=2, docs_per_shard=2)
+    expected = list(read_manifest(ref).records())
+
+    out = tmp_path / "out"
+    fault = {"shard": 3, "mode": mode, "marker": str(tmp_path / "failed-once")}
+    if mode == "raise":
+        with pytest.raises(SerkitError, match="injected failure in shard 3.*run the same"):
+            ray_tag([docs], out, model=model, fmt=fmt, actors=2, docs_per_shard=2, _fault=fault)
+        partial = json.loads((out / MANIFEST).read_text())
+        assert not partial["complete"] and 3 not in [s["index"] for s in partial["shards"]]
+        again = ray_tag([docs], out, model=model, fmt=fmt, actors=2, docs_per_shard=2)
+        assert again.tagged == again.shards - len(partial["shards"]) >= 1
+    else:
+        run = ray_tag([docs], out, model=model, fmt=fmt, actors=2, docs_per_shard=2, _fault=fault)
+        assert run.tagged == run.shards
+    assert (tmp_path / "failed-once").exists()  # the failure did happen
+    got = list(read_manifest(out).records())
+    assert got == expected and len(got) == len(TEXTS)
+    assert not [i for i, n in Counter(r["id"] for r in got).items() if n > 1]
+    assert not list(out.glob(".*.tmp"))  # the dead actor's partial file is gone
+
+
+def test_cli_engine_ray(ray_local, docs, model, tmp_path):
+    out = tmp_path / "cli-out"
+    res = CliRunner().invoke(
+        app, ["tag", str(docs), "--engine", "ray", "-m", model, "-o", str(out)]
+    )
+    assert res.exit_code == 1, res.output  # one input skipped, as a local run says
+    assert "bad.txt:1" in res.stderr and f"{out}: 1 shards" in res.stderr
+    assert list(read_manifest(out).records()) == local_records([str(docs), "-m", model])
+    res = CliRunner().invoke(app, ["tag", str(docs), "--engine", "ray", "-m", model])
+    assert res.exit_code == 2 and "-o OUT_DIR" in res.stderr
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path, model):
+    with pytest.raises(SerkitError, match="not text arguments or stdin"):
+        ray_tag(["some literal text"], tmp_path / "o", model=model)
+    with pytest.raises(SerkitError, match="unknown format"):
+        ray_tag([tmp_path], tmp_path / "o", model=model, fmt="html")
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / MANIFEST).write_text('{"kind": "serkit-shards/1", "run": {"model": "x"}}')
+    (tmp_path / "a.txt").write_text("Linux")
+    with pytest.raises(SerkitError, match="holds the shards of another run"):
+        ray_tag([tmp_path / "a.txt"], tmp_path / "o", model=model)
