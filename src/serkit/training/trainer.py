@@ -45,6 +45,7 @@ from serkit.training.data import (
     split_train_dev,
 )
 from serkit.training.distill import distill_loss, load_teacher
+from serkit.training.distributed import context
 from serkit.training.losses import LOSSES
 from serkit.training.selfreg import repeat_batch
 
@@ -140,7 +141,9 @@ class StepRecord:
 
 class Callback:
     """Something that happens around training steps (logging, evaluation, checkpoints, or
-    your own: ``Trainer(cfg, callbacks=[...])``); runs after each step, in list order."""
+    your own: ``Trainer(cfg, callbacks=[...])``); runs after each step, in list order.
+    Under torchrun yours run on every rank (``trainer.dist.is_main`` is rank 0), the
+    built-in writers on rank 0 only."""
 
     def on_step(self, trainer: Trainer, state: dict[str, Any], record: StepRecord) -> None:
         """After optimiser step ``record.step``; ``state`` is what checkpoints keep."""
@@ -231,7 +234,8 @@ class Trainer:
         self, cfg: TrainConfig, *, progress: bool = True, callbacks: Sequence[Callback] = ()
     ) -> None:
         self.cfg = cfg
-        self.progress = progress
+        self.dist = context()  # one process, or a rank of torchrun/accelerate (distributed.py)
+        self.progress = progress and self.dist.is_main
         self.callbacks = list(callbacks)
         self.write = print
         self.out = Path(cfg.output)
@@ -262,6 +266,7 @@ class Trainer:
             ]
             self.model.config.serkit_schemes = schemes
             self.model.config.serkit_default_scheme = default
+        self.forward = self.dist.wrap(self.model)
         self.tagger = TransformerTagger(
             self.model, backbone_tokenizer(self.backbone_dir), lexicon=self.lexicon, max_tokens=8192
         )
@@ -415,10 +420,12 @@ class Trainer:
         idx = self._epoch_windows(epoch)
         lengths = [self.lengths[i] for i in idx]
         batches = make_batches(lengths, self.cfg.batch_tokens, self.cfg.seed, epoch)
-        return [[idx[j] for j in b] for b in batches]
+        return self.dist.share([[idx[j] for j in b] for b in batches])
 
     # -- pieces -------------------------------------------------------------------------
     def _log(self, record: dict[str, Any]) -> None:
+        if not self.dist.is_main:
+            return
         with open(self.out / METRICS, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
 
@@ -487,31 +494,33 @@ class Trainer:
         """
         cfg = self.cfg
         check_output_dir(self.out, self._inputs())
-        self.out.mkdir(parents=True, exist_ok=True)
+        self.dist.on_main(lambda: self.out.mkdir(parents=True, exist_ok=True))
         self._setup()
         state: dict[str, Any] = {"step": 0, "best_f1": -1.0, "train_seconds": 0.0,
                                  "sentences_seen": 0, "best_step": None}  # fmt: skip
-        if resume and has_checkpoint(self.ckpt):
+        if resume and self.dist.on_main(lambda: has_checkpoint(self.ckpt)):
             self._check_resumable(read_state(self.ckpt))
             state.update(load_checkpoint(self.ckpt, self.model, self.optimizer, self.scheduler))
             self._log({"event": "resume", "step": state["step"]})
         elif not resume:
-            self._start_afresh()
+            self.dist.on_main(self._start_afresh)
         self._log({"event": "start", "step": int(state["step"]), "total_steps": self.total_steps,
                    "steps_per_epoch": self.steps_per_epoch, "train_sentences": len(self.train_s),
                    "train_windows": len(self.windows), "config": cfg.to_dict()})  # fmt: skip
-        callbacks = [Progress(self, state), MetricsLog(), Evaluate(), Checkpoint(), *self.callbacks]
+        writers = [MetricsLog(), Evaluate(), Checkpoint()] if self.dist.is_main else []
+        callbacks = [Progress(self, state), *writers, *self.callbacks]
         for record in self.steps(state):
             for cb in callbacks:
                 cb.on_step(self, state, record)
             if stop_at is not None and record.step >= stop_at:
                 callbacks[0].close()
+                self.dist.barrier()
                 return self.out
         callbacks[0].close()
         step = state["step"]
         self._log({"event": "done", "step": step, "best_f1": state["best_f1"],
                    "best_step": state["best_step"], **self._stats(state, step)})  # fmt: skip
-        self._mark_finished()
+        self.dist.on_main(self._mark_finished)
         return self.out
 
     def steps(self, state: dict[str, Any]) -> Iterator[StepRecord]:
@@ -546,7 +555,7 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             step += 1
             state["step"] = step
-            state["sentences_seen"] += len({w.sentence for w in batch})
+            state["sentences_seen"] += self.dist.total(len({w.sentence for w in batch}))
             state["train_seconds"] += time.perf_counter() - t0
             yield StepRecord(step, float(loss.detach()), parts, alpha)
 
@@ -557,7 +566,7 @@ class Trainer:
         labels = torch.from_numpy(self.encoder.labels(batch, self.word_sets))
         allowed = self.set_table[labels.clamp(min=0)] & (labels >= 0).unsqueeze(-1)
         head_mask = self.head_table[[self.sent_head[w.sentence] for w in batch]]
-        logits = self.model(**repeat_batch(inputs, cfg.k)).logits
+        logits = self.forward(**repeat_batch(inputs, cfg.k)).logits
         loss, parts = self.loss_fn(logits, allowed, head_mask, cfg.k, alpha)
         if self.teacher is not None:
             with torch.no_grad():
@@ -565,7 +574,7 @@ class Trainer:
             kd = distill_loss(logits, soft, labels, cfg.k, cfg.distill_temperature)
             loss = loss + cfg.distill * kd
             parts["kd"] = float(kd.detach())
-        return loss, parts
+        return self.dist.weigh(loss, parts, allowed.any(-1))
 
     def _inputs(self) -> list[str | None]:
         """Every path the run reads: the output folder may be none of them nor inside one
@@ -613,7 +622,7 @@ class Trainer:
 def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Path:
     """Train a transformer tagger as ``cfg`` says; the model lands in ``cfg.output``."""
     ckpt = Path(cfg.output) / CHECKPOINT_DIR
-    if resume and not has_checkpoint(ckpt):
+    if resume and not context().on_main(lambda: has_checkpoint(ckpt)):
         raise SerkitError(f"{ckpt}: no checkpoint to resume from; train without --resume")
     if resume:
         saved = read_state(ckpt)
