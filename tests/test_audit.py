@@ -278,3 +278,11 @@ def test_model_and_dropout_signals_flag_in_sample(tmp_path):
     assert all(0.0 <= f.score <= 1.0 for f in result.candidates)
     assert any("in-sample" in n for n in result.notes)
     assert "in-sample" in markdown(result)
+
+
+def test_no_crossfit_note_names_folds_0(tmp_path):
+    """With --folds 0 and no model the report says why there is no model signal."""
+    path = write(tmp_path / "toy.txt", toy_corpus(20), "wikiser") and tmp_path / "toy.txt"
+    result = audit(read_corpus([path]), folds=0, progress=False)
+    assert result.signals == ["consistency"]
+    assert any("--folds 0" in n for n in result.notes)
