@@ -144,13 +144,23 @@ def test_one_step_on_two_ranks_equals_one_step_on_their_union(ddp, tmp_path):
     alone = _grads(t, first)
     mean_of_means = {k: (alone[k] + _grads(t, second)[k]) / 2 for k in alone}
     step_loss = float(t._loss([t.windows[i] for i in first + second], 0.0)[0])
+    per_epoch = -(-len(batches) // 2)
+    seen = 0  # sentences both ranks trained on, over the run
+    for step in range(STEPS):
+        epoch, pos = divmod(step, per_epoch)
+        of_epoch = t._batches(epoch)
+        for rank in (0, 1):
+            seen += len({t.windows[i].sentence for i in of_epoch[(pos * 2 + rank) % len(of_epoch)]})
 
     for rank in (0, 1):
         got = load_file(str(root / f"rank{rank}" / "grads1.safetensors"))
         assert _close(got, union), rank
-    # Rank 1's batch counts, weighted by its labelled words (not a mean of two means).
+    # Rank 1's batch counts, weighted by its labelled words: a mean of the two batch means
+    # is another gradient unless both batches hold as many labelled words.
+    words = [int((t.encoder.labels([t.windows[i] for i in b], t.word_sets) >= 0).sum())
+             for b in (first, second)]  # fmt: skip
     assert not _close(got, alone)
-    assert not _close(got, mean_of_means)
+    assert _close(got, mean_of_means) == (words[0] == words[1])
 
     # The step itself: single process on the union of the two batches.
     t.model.zero_grad(set_to_none=True)
@@ -162,15 +172,18 @@ def test_one_step_on_two_ranks_equals_one_step_on_their_union(ddp, tmp_path):
         got = load_file(str(root / f"rank{rank}" / "step1.safetensors"))
         assert got.keys() == want.keys()
         for k in want:
-            assert torch.allclose(got[k], want[k], rtol=1e-5, atol=1e-6), (rank, k)
-    assert state["sentences_seen"] == len({t.windows[i].sentence for i in first + second})
+            # A first Adam step is lr * g / (|g| + eps): where g is float noise away from 0
+            # it may move by a fraction of lr (5e-3) either way; elsewhere it is exact.
+            assert torch.allclose(got[k], want[k], rtol=1e-5, atol=5e-4), (rank, k)
 
     # The logged loss of step 1 is the mean over both ranks' labelled words.
     recs = [json.loads(x) for x in (root / "rank0/out/metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in recs if "loss" in r] == list(range(1, STEPS + 1))
     assert next(r["loss"] for r in recs if "loss" in r) == pytest.approx(step_loss, rel=1e-5)
     start = next(r for r in recs if r.get("event") == "start")
-    assert start["steps_per_epoch"] == -(-len(batches) // 2)
+    assert start["steps_per_epoch"] == per_epoch
+    ckpt = json.loads((root / "rank0/out/checkpoint/state.json").read_text())
+    assert ckpt["sentences_seen"] == seen
 
 
 def test_only_rank_0_writes_the_output_folder(ddp):
