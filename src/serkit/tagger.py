@@ -12,19 +12,23 @@ import re
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from serkit.errors import InvalidText, SerkitError
 from serkit.tokens import Entity, Token
 
-if TYPE_CHECKING:
-    from serkit.tokenize import TokenArrays
-
 #: Sentences pooled per ``batch_size`` before sorting by length: a bigger pool pads
 #: less (length buckets) at the cost of holding a few more sentences in memory.
 POOL_FACTOR = 4
+#: Characters of one text tokenised at a time (``_text_sentences``): memory for a long
+#: text is that of a piece, the pool and the entities found, not of the whole text.
+CHUNK_CHARS = 1 << 16
+#: Words of a run with no sentence end tagged as one sentence: the model sees a window
+#: of a few hundred words anyway, and a pool of such runs stays bounded.
+MAX_SENTENCE_WORDS = 2048
 
 
 class InvalidScheme(SerkitError, ValueError):
@@ -32,6 +36,15 @@ class InvalidScheme(SerkitError, ValueError):
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@cache
+def _cut_re() -> re.Pattern[str]:
+    """Where a piece of text may end: a whitespace character after a token character
+    (the start of a separator run, so no gap between tokens is ever cut)."""
+    from serkit.tokenize import _NS  # the tokenizer's separator class, spelled there
+
+    return re.compile(rf"(?<=[^{_NS}])\s")
 
 
 def check_text(text: object, what: str = "text") -> str:
@@ -59,33 +72,66 @@ class TaggedSentence:
 
 @dataclass(slots=True)
 class _Doc:
-    """A text in flight: its tokens as arrays, the ``(first, end)`` token indices of its
-    sentences and, as batches come back, each sentence's tags and scores."""
+    """A text in flight: one slot per sentence read so far, filled (with the sentence's
+    entities, or its ``TaggedSentence``) as batches come back; ``read`` once the text's
+    last sentence is in the pool."""
 
     text: str
-    tokens: TokenArrays
-    bounds: list[tuple[int, int]]
-    preds: list[tuple[Sequence[str], Sequence[float]] | None]
-    missing: int
+    results: list[Any] = field(default_factory=list)
+    missing: int = 0
+    read: bool = False
 
     def entities(self) -> list[Entity]:
-        """Entities of every sentence, in text order; offsets looked up for them only."""
-        from serkit.decode import entities_from_offsets
+        """Entities of every sentence, in text order."""
+        return [e for ents in self.results for e in ents]
 
-        out: list[Entity] = []
-        starts, ends = self.tokens.starts, self.tokens.ends
-        for (lo, _), (tags, scores) in zip(self.bounds, self.preds, strict=True):  # type: ignore[misc]
-            out.extend(entities_from_offsets(self.text, starts, ends, tags, scores, lo))
-        return out
 
-    def tagged(self) -> list[TaggedSentence]:
-        """Sentences with ``Token`` objects, built only for the outputs that list tokens."""
-        toks = self.tokens
-        tokens = list(map(Token, toks.words, toks.starts, toks.ends))
-        return [
-            TaggedSentence(tokens[lo:hi], list(tags), list(scores))
-            for (lo, hi), (tags, scores) in zip(self.bounds, self.preds, strict=True)  # type: ignore[misc]
-        ]
+def _text_sentences(text: str) -> Iterator[tuple[list[str], list[int], list[int]]]:
+    """The sentences of ``text`` as ``(words, starts, ends)`` (offsets into ``text``),
+    tokenised ``CHUNK_CHARS`` at a time so that one long text never holds more than a
+    piece of its tokens (tokenising and splitting the whole text first cost ~40 bytes a
+    character before any tagging).
+
+    Pieces end where a separator run starts after a token, so each piece tokenises as
+    the whole text does (every lookaround of the scanner reads a separator and the end of
+    the string alike, and a gap is never cut). The last sentence of a piece may go on in
+    the next one: its tokens are carried and split again with the new tokens, so the
+    sentences are those of the whole text. Only a run of more than ``MAX_SENTENCE_WORDS``
+    words with no sentence end is cut every ``MAX_SENTENCE_WORDS`` words (and a token or
+    separator run over ``CHUNK_CHARS`` characters at a piece end).
+    """
+    from serkit.sentences import sentence_bounds
+    from serkit.tokenize import tokenize_arrays
+
+    n = len(text)
+    words: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    gaps: list[str] = []
+    a = 0
+    while a < n:
+        b = n
+        if n - a > CHUNK_CHARS:
+            m = _cut_re().search(text, a + CHUNK_CHARS, a + 2 * CHUNK_CHARS)
+            b = m.start() if m else a + CHUNK_CHARS
+        toks = tokenize_arrays(text[a:b])
+        words += toks.words
+        starts += map(a.__add__, toks.starts)
+        ends += map(a.__add__, toks.ends)
+        gaps += toks.gaps
+        del toks
+        a = b
+        bounds = sentence_bounds(words, gaps)
+        if a < n and bounds:  # the last sentence may go on: carry it (less whole runs)
+            lo = bounds[-1][0]
+            bounds[-1] = (lo, lo + (len(words) - lo) // MAX_SENTENCE_WORDS * MAX_SENTENCE_WORDS)
+        done = 0
+        for lo, hi in bounds:
+            for k in range(lo, hi, MAX_SENTENCE_WORDS):
+                e = min(hi, k + MAX_SENTENCE_WORDS)
+                yield words[k:e], starts[k:e], ends[k:e]
+            done = hi
+        del words[:done], starts[:done], ends[:done], gaps[:done]
 
 
 class Tagger(ABC):
@@ -168,55 +214,63 @@ class Tagger(ABC):
         Sentences of consecutive texts share batches (many short texts run as fast as
         one long one), sorted by length within a pool of ``POOL_FACTOR * batch_size``
         sentences so each batch pads little. At most that many sentences and that many
-        unfinished texts are held at once, whatever the number or length of the texts
-        (one long text is tagged in pools of sentences as it goes).
+        unfinished texts are in flight at once, whatever the number or length of the
+        texts: a long text is read ``CHUNK_CHARS`` characters at a time and each sentence
+        becomes its result (entities, or tokens and tags here) as soon as it is tagged,
+        so what grows with a text is only its result.
         """
-        for doc in self._tag_docs(texts, batch_size):
-            yield doc.text, doc.tagged()
+        for doc in self._tag_docs(texts, batch_size, tagged=True):
+            yield doc.text, doc.results
 
-    def _tag_docs(self, texts: Iterable[str], batch_size: int) -> Iterator[_Doc]:
-        """The tagged texts in input order. Texts are tokenised into arrays (no ``Token``
-        per word): sentences are slices of the word list, and offsets are looked up only
-        for the entities (``pipe``) or the texts that ask for tokens (``pipe_tagged``)."""
+    def _tag_docs(
+        self, texts: Iterable[str], batch_size: int, *, tagged: bool = False
+    ) -> Iterator[_Doc]:
+        """The tagged texts in input order, each sentence's result being its entities, or
+        (``tagged``) a ``TaggedSentence``. Tokens stay arrays (no ``Token`` per word)
+        until a result needs them, and are dropped once it is made."""
         if not isinstance(batch_size, int):
             raise TypeError(f"batch_size must be an int, not {type(batch_size).__name__}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if isinstance(texts, str | bytes):
             raise TypeError("pipe() takes an iterable of texts; use tagger(text) for one text")
-        from serkit.sentences import sentence_bounds
-        from serkit.tokenize import tokenize_arrays
+        from serkit.decode import entities_from_offsets
 
         pool_size = POOL_FACTOR * batch_size
         queue: deque[_Doc] = deque()
-        pending: list[tuple[_Doc, int, list[str]]] = []
+        # (text, slot, words, starts, ends) of each sentence waiting for the model
+        pending: list[tuple[_Doc, int, list[str], list[int], list[int]]] = []
 
         def flush() -> None:
             pending.sort(key=lambda p: len(p[2]))  # stable: ties keep their text order
             step = max(len(pending), 1) if self.batches_itself else batch_size
             for lo in range(0, len(pending), step):
                 chunk = pending[lo : lo + step]
-                preds = self.predict_words([words for _, _, words in chunk])
-                for (doc, k, _), pred in zip(chunk, preds, strict=True):
-                    doc.preds[k] = pred
+                preds = self.predict_words([p[2] for p in chunk])
+                for (doc, k, words, starts, ends), (tags, scores) in zip(chunk, preds, strict=True):
+                    if tagged:
+                        tokens = list(map(Token, words, starts, ends))
+                        doc.results[k] = TaggedSentence(tokens, list(tags), list(scores))
+                    else:
+                        doc.results[k] = entities_from_offsets(doc.text, starts, ends, tags, scores)
                     doc.missing -= 1
             pending.clear()
 
         def finished() -> Iterator[_Doc]:
-            while queue and queue[0].missing == 0:
+            while queue and queue[0].read and queue[0].missing == 0:
                 yield queue.popleft()
 
         for i, text in enumerate(texts):
-            toks = tokenize_arrays(check_text(text, f"text {i}"))
-            bounds = sentence_bounds(toks.words, toks.gaps)
-            doc = _Doc(text, toks, bounds, [None] * len(bounds), len(bounds))
+            doc = _Doc(check_text(text, f"text {i}"))
             queue.append(doc)
-            words = toks.words
-            for k, (lo, hi) in enumerate(bounds):
-                pending.append((doc, k, words[lo:hi]))
+            for words, starts, ends in _text_sentences(text):
+                pending.append((doc, len(doc.results), words, starts, ends))
+                doc.results.append(None)
+                doc.missing += 1
                 if len(pending) >= pool_size:
                     flush()
                     yield from finished()
+            doc.read = True
             if len(queue) >= pool_size:
                 flush()
             yield from finished()
