@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import serkit.workers as workers_mod
 from _runtime_model import WORDS, onnx_tagger, tiny_dirs  # noqa: F401  (fixtures)
-from serkit.cli._app import app
+from serkit.cli.main import app  # every command registered
 from serkit.workers import WorkerTagger, pipe, usable_cores
 
 
