@@ -69,9 +69,9 @@ def model_files(model_dir: str | Path) -> Selection:
         elif name.startswith("."):
             why = "hidden"
         elif any(fnmatch.fnmatch(name, pat) for pat in PICKLE_WEIGHTS):
-            why = "a pickle (never shipped)"
+            why = "a pickle: never shipped"
         elif name.endswith((".py", ".pyc")):
-            why = "code (never shipped)"
+            why = "code: never shipped"
         else:
             sel.files.append(p)
             continue
