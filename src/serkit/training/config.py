@@ -64,10 +64,11 @@ class TrainConfig:
     features: list[str] = opt(
         None, "Extra word inputs: case, lexicon.", "model", factory=lambda: ["case", "lexicon"]
     )
-    lexicon_folds: int = opt(
-        5,
-        "Lexicon feature of a training sentence from a lexicon of the other folds (jackknife), "
-        "so the model cannot learn 'lexicon tag == gold tag' verbatim.",
+    lexicon_folds: int | None = opt(
+        None,
+        "Lexicon feature of a training sentence from a lexicon of the other folds (jackknife, "
+        "serkit.lexicon.jackknife), so the model cannot learn 'lexicon tag == gold tag' "
+        "verbatim; 0 or 1: off. Unset: 5 for a transformer, off for the CRF.",
         "model",
     )
     lexicon_case: str = opt("smart", "Lexicon match case policy: smart, sensitive, insensitive.",
@@ -129,7 +130,6 @@ class TrainConfig:
     max_iterations: int | None = opt(None, "CRF L-BFGS iterations.", "crf")
     min_freq: int | None = opt(None, "CRF minimum feature frequency.", "crf")
     window: int | None = opt(None, "CRF context window (words each side).", "crf")
-    jackknife: int | None = opt(None, "CRF lexicon-feature folds (0: off).", "crf")
 
     def __post_init__(self) -> None:
         self._check_types()
@@ -219,10 +219,20 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
+        data = dict(data)
+        for old, new in RENAMED.items():  # configs and checkpoints saved before a rename
+            if old in data:
+                value = data.pop(old)
+                if value is not None and data.get(new) is None:
+                    data[new] = value
         unknown = sorted(set(data) - names)
         if unknown:
             raise SerkitError(f"unknown training option(s): {', '.join(unknown)}")
         return cls(**data)
+
+
+#: Options that were renamed: old name -> new name (read from old configs and cards).
+RENAMED = {"jackknife": "lexicon_folds"}
 
 
 def _kinds(annotation: Any) -> tuple[type, ...]:

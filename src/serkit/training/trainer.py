@@ -50,6 +50,9 @@ from serkit.training.losses import LOSSES
 from serkit.training.selfreg import repeat_batch
 
 CHECKPOINT_DIR = "checkpoint"
+#: Lexicon jackknife folds of a transformer when the config leaves ``lexicon_folds`` unset
+#: (the CRF's default is off: serkit.models.crf.DEFAULTS).
+LEXICON_FOLDS = 5
 METRICS = "metrics.jsonl"
 STAGE_DIR = ".model.tmp"
 #: Files of other model kinds that a saved transformer must not leave behind: the
@@ -84,21 +87,18 @@ def build_features(
     )
     if not scheme.lexicon:
         return scheme, None, [scheme.word_type_ids(s.tokens) for s in train]
-    from serkit.lexicon import Lexicon
+    from serkit.lexicon import Lexicon, jackknife
 
     full = Lexicon.build(list(train))
-    folds = max(1, cfg.lexicon_folds)
-    if folds == 1:
+    folds = cfg.lexicon_folds if cfg.lexicon_folds is not None else LEXICON_FOLDS
+    if folds < 2:
         m = full.matcher(**scheme.matcher_options())
         return scheme, full, [scheme.word_type_ids(s.tokens, m.tags(s.tokens)) for s in train]
-    fold_of = np.random.default_rng([cfg.seed, 7]).integers(0, folds, size=len(train))
     ids: list[list[int]] = [[] for _ in train]
-    for f in range(folds):
-        lex = Lexicon.build([s for s, g in zip(train, fold_of, strict=True) if g != f])
+    for lex, members in jackknife(train, folds, cfg.seed):
         m = lex.matcher(**scheme.matcher_options())
-        for i in np.flatnonzero(fold_of == f):
-            s = train[i]
-            ids[i] = scheme.word_type_ids(s.tokens, m.tags(s.tokens))
+        for i in members:
+            ids[i] = scheme.word_type_ids(train[i].tokens, m.tags(train[i].tokens))
     return scheme, full, ids
 
 
