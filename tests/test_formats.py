@@ -62,7 +62,7 @@ def test_sniffing_an_input_does_not_consume_it() -> None:
 
 
 class _Doc:
-    id, text, path = "doc", "Python", None
+    id, text, path, record = "doc", "Python", None, None
     entities = [Entity(0, 6, "Language", "Python", 0.9)]
 
     class _S:
