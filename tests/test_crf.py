@@ -297,3 +297,17 @@ def test_feature_groups_are_the_word_and_context_features(word: str) -> None:
     ]
     assert shape(word) == re.sub(r"(.)\1{3,}", r"\1\1\1\1", "".join(classes))
     assert short_shape(word) == re.sub(r"(.)\1+", r"\1", shape(word))
+
+
+def test_the_crf_refuses_a_multi_process_launch(monkeypatch, tmp_path) -> None:
+    """Under torchrun every rank would fit the same CRF into the same folder: one clear error."""
+    from serkit.errors import SerkitError
+    from serkit.training.config import TrainConfig
+    from serkit.training.crf import train
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    cfg = TrainConfig(arch="crf", train=str(tmp_path / "x.txt"), output=str(tmp_path / "out"))
+    with pytest.raises(SerkitError, match="one process"):
+        train(cfg)
+    assert not (tmp_path / "out").exists()

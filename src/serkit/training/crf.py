@@ -32,6 +32,10 @@ def train(cfg: Any, *, resume: bool = False, progress: bool = True) -> Path:
     """A CRF trains in one go (L-BFGS) and keeps no checkpoint to continue from."""
     if resume:
         raise SerkitError("--resume applies to transformer training, not --arch crf")
+    from serkit.training.distributed import from_env
+
+    if from_env()[1] > 1:  # every rank would fit the same CRF into the same folder
+        raise SerkitError("the CRF trains in one process: run serkit train without torchrun")
     return train_from_config(cfg)
 
 
