@@ -65,8 +65,9 @@ def test_ray_equals_local_tag_and_resumes_a_deleted_shard(ray_local, docs, model
     assert run.shards == 4 and run.tagged == 4 and run.actors == 2
     assert len(run.skipped) == 1 and "bad.txt:1: not UTF-8" in run.skipped[0]
     assert run.exit_code == 1
-    # Both actors did work, each loading the model once (one pid per actor).
-    assert len({w["pid"] for w in run.workers}) == 2
+    # At most one process per actor did the work: the model is loaded once per actor, not
+    # per shard (on a loaded machine one actor may take every shard before the other starts).
+    assert 1 <= len({w["pid"] for w in run.workers}) <= 2
     expected = local_records([str(docs), "-m", model])
     got = list(read_manifest(out).records())
     assert got == expected and len(got) == len(TEXTS)
