@@ -347,3 +347,35 @@ def test_label_config_and_model_version() -> None:
         and len(labelstudio.model_version(card)) == len("m@") + 12
     )
     assert labelstudio.model_version({}) == "serkit"
+
+
+def test_serkit_tag_names_the_model_in_label_studio_predictions(tmp_path: Path) -> None:
+    """`serkit tag -f labelstudio` stamps each prediction with the model that made it."""
+    from _runtime_model import build_tiny_model
+    from serkit.models.folder import read_card
+
+    model = build_tiny_model(tmp_path / "m")
+    src = tmp_path / "in.txt"
+    src.write_text("Python runs on Linux.\n", encoding="utf-8")
+    out = tmp_path / "tasks.json"
+    res = CliRunner().invoke(
+        app,
+        [
+            "tag",
+            str(src),
+            "--model",
+            str(model),
+            "-f",
+            "labelstudio",
+            "-o",
+            str(out),
+            "--workers",
+            "1",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    tasks = json.loads(out.read_text(encoding="utf-8"))
+    want = labelstudio.model_version(read_card(model))
+    assert want != "serkit" and [p["model_version"] for t in tasks for p in t["predictions"]] == [
+        want
+    ]

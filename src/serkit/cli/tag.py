@@ -11,6 +11,7 @@ import typer
 
 from serkit.cli._app import app
 from serkit.errors import SerkitError
+from serkit.files.formats import document_formats
 
 
 @app.command("tag")
@@ -27,8 +28,8 @@ def tag(
         None,
         "--format",
         "-f",
-        help="jsonl (one record per document), conll, wikiser or html "
-        "(default: from the -o suffix, else jsonl).",
+        help=f"{', '.join(document_formats())} (jsonl: one record per document; "
+        "default: from the -o suffix, else jsonl).",
     ),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write here (atomically) instead of streaming to stdout."
@@ -96,8 +97,35 @@ def tag(
         "--progress/--no-progress",
         help="Progress bar on stderr, by bytes (default: when stderr is a terminal).",
     ),
+    engine: str = typer.Option(
+        "local",
+        "--engine",
+        help="local, or ray: Ray Data actors over shards of files, JSONL records or Parquet; "
+        "-o names a folder of shards (jsonl or parquet) and a manifest; re-run to resume.",
+    ),
+    address: str | None = typer.Option(
+        None, "--address", help="Ray cluster (default: RAY_ADDRESS, else a local instance)."
+    ),
+    actors: int | None = typer.Option(
+        None, "--actors", min=1, help="Ray actors, each loading the model once (default: CPUs)."
+    ),
 ) -> None:
     """Tag software entities; one output record per input document, exact character offsets."""
+    if engine != "local":  # a scaled-out run: serkit.scale owns it
+        from serkit.scale import ray_tag
+
+        if engine != "ray":
+            raise SerkitError(f"unknown engine {engine!r} (choose from local, ray)")
+        if output is None or lines or as_text or strict:
+            raise SerkitError("--engine ray: give -o OUT_DIR (no --lines, --text, --strict)")
+        run = ray_tag(inputs, output, model=model, runtime=runtime, scheme=scheme,
+                      fmt=fmt or "jsonl", actors=actors, address=address, batch_size=batch_size,
+                      pattern=pattern, encoding=encoding, input_format=input_format,
+                      text_field=text_field, id_field=id_field, threads_per_actor=threads or 1,
+                      progress=bool(progress))  # fmt: skip
+        for line in run.lines():
+            typer.echo(line, err=True)
+        raise typer.Exit(run.exit_code)
     from serkit.documents import Reading, read_documents, resolve_inputs, skipping, tag_documents
     from serkit.files.atomic import atomic_write, check_output
     from serkit.files.formats import format_from_suffix, get_format
@@ -122,6 +150,9 @@ def tag(
         threads=threads,
         on_words=lambda batch: _advance(bar, _batch_bytes(batch)),
     )
+    from serkit.files.labelstudio import MODEL_VERSION, model_version
+
+    MODEL_VERSION.set(model_version(tagger.card))  # Label Studio predictions name the model
     bar = _progress_bar(sources, reading, progress)
     report = _Report(len(sources), bar)
     if strict:
