@@ -217,7 +217,9 @@ def _total_bytes(sources: list, reading) -> int | None:
     total = 0
     for src in sources:
         if src.path is None:
-            total += len((src.text or "").encode("utf-8"))
+            total += len(
+                (src.text or "").encode("utf-8", "surrogatepass")
+            )  # bad text fails later, in one line
             continue
         if src.path == "-" or reading.format_of(src) != "text":
             return None
