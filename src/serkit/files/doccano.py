@@ -13,10 +13,7 @@ import json
 from collections.abc import Iterable
 from typing import IO, Any
 
-from serkit.errors import SerkitError
-from serkit.files._common import check_writable_tag, check_writable_token
-from serkit.files.jsonl import _layout
-from serkit.scheme import spans
+from serkit.files.jsonl import checked_layout
 from serkit.tokens import Sentence
 
 
@@ -24,18 +21,10 @@ def write_doccano(f: IO[str], sentences: Iterable[Sentence]) -> int:
     n = 0
     ok: set[str] = set()
     for s in sentences:
-        for tok in s.tokens:
-            check_writable_token(tok, "doccano", s, "")
-        text, offsets = _layout(s)
+        text, _, ents = checked_layout(s, "doccano", ok)
         doc: dict[str, Any] = {"text": text}
-        if s.tags is not None:
-            if len(s.tags) != len(s.tokens):
-                raise SerkitError(
-                    f"sentence {s.index}: {len(s.tokens)} tokens but {len(s.tags)} tags"
-                )
-            for tag in s.tags:
-                check_writable_tag(tag, "doccano", s, ok)
-            doc["label"] = [[offsets[i][0], offsets[j - 1][1], typ] for i, j, typ in spans(s.tags)]
+        if ents is not None:
+            doc["label"] = [[a, b, typ] for a, b, typ in ents]
         f.write(json.dumps(doc, ensure_ascii=False) + "\n")
         n += 1
     return n

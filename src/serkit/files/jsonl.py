@@ -216,27 +216,34 @@ def _layout(s: Sentence) -> tuple[str, list[tuple[int, int]]]:
     return " ".join(s.tokens), out
 
 
+def checked_layout(
+    s: Sentence, fmt: str, ok: set[str]
+) -> tuple[str, list[tuple[int, int]], list[tuple[int, int, str]] | None]:
+    """A sentence as text, its tokens' and its entities' character spans (None: untagged), after the
+    checks every character-offset writer (jsonl, doccano, labelstudio) makes."""
+    for tok in s.tokens:
+        check_writable_token(tok, fmt, s, "")
+    text, offsets = _layout(s)
+    if s.tags is None:
+        return text, offsets, None
+    if len(s.tags) != len(s.tokens):
+        raise SerkitError(f"sentence {s.index}: {len(s.tokens)} tokens but {len(s.tags)} tags")
+    for tag in s.tags:
+        check_writable_tag(tag, fmt, s, ok)
+    ents = [(offsets[i][0], offsets[j - 1][1], typ) for i, j, typ in spans(s.tags)]
+    return text, offsets, ents
+
+
 def write_jsonl(f: IO[str], sentences: Iterable[Sentence]) -> int:
     n = 0
     ok: set[str] = set()
     for s in sentences:
-        for tok in s.tokens:
-            check_writable_token(tok, "jsonl", s, "")
-        text, offsets = _layout(s)
+        text, offsets, ents = checked_layout(s, "jsonl", ok)
         doc: dict[str, Any] = {"id": s.meta.get("id", n), "text": text}
         if s.doc_id is not None:
             doc["doc_id"] = s.doc_id
-        if s.tags is not None:
-            if len(s.tags) != len(s.tokens):
-                raise SerkitError(
-                    f"sentence {s.index}: {len(s.tokens)} tokens but {len(s.tags)} tags"
-                )
-            for tag in s.tags:
-                check_writable_tag(tag, "jsonl", s, ok)
-            doc["entities"] = [
-                {"start": offsets[i][0], "end": offsets[j - 1][1], "label": typ}
-                for i, j, typ in spans(s.tags)
-            ]
+        if ents is not None:
+            doc["entities"] = [{"start": a, "end": b, "label": typ} for a, b, typ in ents]
             if repair_iob(s.tags)[1]:  # stray I- cannot be told apart in spans: keep the tags
                 doc["tags"] = list(s.tags)
         doc["tokens"] = [

@@ -29,10 +29,10 @@ from typing import IO, Any
 from xml.sax.saxutils import quoteattr
 
 from serkit.errors import DataFormatError, LimitExceeded, SerkitError
-from serkit.files._common import ReadContext, check_writable_tag, check_writable_token
+from serkit.files._common import ReadContext
 from serkit.files.inputs import Input, as_input
-from serkit.files.jsonl import _align, _layout, _tokenize
-from serkit.scheme import spans, tags_from_spans, type_problem
+from serkit.files.jsonl import _align, _tokenize, checked_layout
+from serkit.scheme import tags_from_spans, type_problem
 from serkit.tokens import Entity, Sentence
 
 #: The names of the template's controls: ``<Labels name="label" toName="text">`` and
@@ -286,25 +286,15 @@ def write_labelstudio(f: IO[str], sentences: Iterable[Sentence]) -> int:
     out = _ListWriter(f)
     ok: set[str] = set()
     for s in sentences:
-        for tok in s.tokens:
-            check_writable_token(tok, "labelstudio", s, "")
-        text, offsets = _layout(s)
+        text, _, ents = checked_layout(s, "labelstudio", ok)
         task: dict[str, Any] = {}
         if "id" in s.meta:
             task["id"] = s.meta["id"]
         task["data"] = {DATA_KEY: text}
         if s.doc_id is not None:
             task["data"]["doc_id"] = s.doc_id
-        if s.tags is not None:
-            if len(s.tags) != len(s.tokens):
-                raise SerkitError(
-                    f"sentence {s.index}: {len(s.tokens)} tokens but {len(s.tags)} tags"
-                )
-            for tag in s.tags:
-                check_writable_tag(tag, "labelstudio", s, ok)
-            result = [
-                _region(offsets[i][0], offsets[j - 1][1], typ, text) for i, j, typ in spans(s.tags)
-            ]
+        if ents is not None:
+            result = [_region(a, b, typ, text) for a, b, typ in ents]
             task["annotations"] = [{"result": result}]
         out.item(task)
     out.close()
