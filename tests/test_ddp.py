@@ -74,12 +74,15 @@ def _worker(job_file: str) -> None:
                 save_file(weights, "step1.safetensors")
                 save_file(grads, "grads1.safetensors")
 
-    home = root / f"rank{rank}"
-    home.mkdir()
+    home = root / job.get("home", ".") / f"rank{rank}"
+    home.mkdir(parents=True)
     os.chdir(home)
     t = Trainer(TrainConfig.from_dict({**job["config"], "output": "out"}), progress=False,
                 callbacks=[AfterFirstStep()])  # fmt: skip
     grads = _grads_at_step(t)
+    if job.get("home"):  # the `accelerate launch` run: its first step is all the test needs
+        t.run(stop_at=1)
+        return
     t.run()
     # Killed after step 3 (last checkpoint: step 2), then resumed, in one shared folder.
     cfg = TrainConfig.from_dict({**job["config"], "output": str(root / "resumed")})
@@ -110,7 +113,28 @@ def ddp(tmp_path_factory) -> dict[str, Any]:
            "2", __file__, str(job)]  # fmt: skip
     done = subprocess.run(cmd, env=env, cwd=root, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-4000:]
-    return {"root": root, "config": config}
+    return {"root": root, "config": config, "env": env}
+
+
+@pytest.fixture(scope="module")
+def accelerated(ddp) -> Path:
+    """The same job's first step under ``accelerate launch``, 2 processes on the CPU.
+
+    ``--cpu --num_processes 2`` would start ONE process (accelerate 1.x runs several CPU
+    processes only through mpirun and a host file); ``--multi_gpu`` is its torch.distributed
+    launcher, which on a machine without a GPU gives 2 CPU ranks (serkit picks gloo)."""
+    pytest.importorskip("accelerate", reason="the `scale` extra (accelerate) is not installed")
+    root = ddp["root"]
+    job = root / "job-accelerate.json"
+    job.write_text(json.dumps({"root": str(root), "config": ddp["config"], "home": "accelerate"}))
+    # No accelerate config of the user's (HF_HOME) changes the launch.
+    env = {**ddp["env"], "HF_HOME": str(root / "hf-home"), "CUDA_VISIBLE_DEVICES": ""}
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
+           "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           "--main_process_port", "0", __file__, str(job)]  # fmt: skip
+    done = subprocess.run(cmd, env=env, cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return root / "accelerate"
 
 
 def _single(config: dict[str, Any], out: Path):
@@ -208,6 +232,24 @@ def test_resume_on_two_ranks_matches_the_uninterrupted_run(ddp):
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+def test_accelerate_launch_takes_the_same_step_as_torchrun(ddp, accelerated):
+    """Same config, same variables (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_*): both ranks take
+    the step torchrun's ranks take (itself one single-process step on the union of the two
+    ranks' batches, tested above), and rank 1 writes nothing."""
+    from safetensors.torch import load_file
+
+    want = load_file(str(ddp["root"] / "rank0" / "step1.safetensors"))
+    want_grads = load_file(str(ddp["root"] / "rank0" / "grads1.safetensors"))
+    for rank in (0, 1):
+        got = load_file(str(accelerated / f"rank{rank}" / "step1.safetensors"))
+        assert got.keys() == want.keys()
+        assert all(torch.allclose(got[k], want[k], rtol=1e-6, atol=1e-7) for k in want), rank
+        grads = load_file(str(accelerated / f"rank{rank}" / "grads1.safetensors"))
+        assert _close(grads, want_grads), rank
+    assert (accelerated / "rank0" / "out" / "metrics.jsonl").is_file()
+    assert not (accelerated / "rank1" / "out").exists()
 
 
 def test_each_rank_gets_its_share_of_the_batches():
