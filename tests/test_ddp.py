@@ -272,6 +272,17 @@ def test_the_launcher_variables_are_read_or_refused():
     for bad in ({"WORLD_SIZE": "two"}, {"WORLD_SIZE": "2"}, {"WORLD_SIZE": "2", "RANK": "2"}):
         with pytest.raises(SerkitError):
             from_env(bad)
+    # mpirun (`accelerate launch --cpu --mpirun_hostfile H`): Open MPI's and MPICH's variables.
+    ompi = {"OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2", "MASTER_ADDR": "h"}
+    assert from_env({**ompi, "OMPI_COMM_WORLD_LOCAL_RANK": "0"}) == (1, 2, 0)
+    assert from_env({"PMI_RANK": "2", "PMI_SIZE": "3"}) == (2, 3, 2)
+    assert from_env({**ompi, "WORLD_SIZE": "1"}) == (0, 1, 0)  # torch's variables first
+    # What `accelerate launch --cpu --num_processes 2` (accelerate 1.15, no host file) gives
+    # its ONE process: refused, not trained as a single process.
+    one = {"ACCELERATE_USE_CPU": "True", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+    with pytest.raises(SerkitError, match="started one process.*--multi_gpu"):
+        from_env(one)
+    assert from_env({"ACCELERATE_USE_CPU": "True"}) == (0, 1, 0)  # --num_processes 1
 
 
 if __name__ == "__main__":

@@ -1,10 +1,14 @@
 """Data-parallel training: the same ``serkit train`` on several processes.
 
-``torchrun --nproc_per_node N`` and ``accelerate launch`` start N copies of the command and
-tell each its place through the standard variables ``RANK``, ``WORLD_SIZE`` and
-``LOCAL_RANK`` (plus ``MASTER_ADDR``/``MASTER_PORT``); :func:`context` reads them once. With
-none (or ``WORLD_SIZE=1``) it returns :data:`SINGLE`, whose every hook is the identity, so a
-single-process run is exactly what it always was.
+``torchrun --nproc_per_node N`` and ``accelerate launch --multi_gpu --num_processes N``
+(torch's launcher too, on CPUs as well) start N copies of the command and tell each its
+place through the standard variables ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` (plus
+``MASTER_ADDR``/``MASTER_PORT``); ``mpirun`` (``accelerate launch --cpu`` with a host file)
+through its own (Open MPI's, MPICH's, MVAPICH's), read when those are absent;
+:func:`context` reads them once. With none (or ``WORLD_SIZE=1``) it returns
+:data:`SINGLE`, whose every hook is the identity, so a single-process run is exactly what it
+always was. ``accelerate launch --cpu --num_processes N`` without a host file starts ONE
+process: that is refused rather than run as one.
 
 With N ranks (:class:`Group`):
 
@@ -183,9 +187,34 @@ def _env_int(name: str, env: dict[str, str], default: int | None = None) -> int:
     return value
 
 
+#: ``(rank, world, local rank)`` variables of MPI launchers, read when ``WORLD_SIZE`` is not
+#: set (accelerate maps the same ones).
+MPI_VARIABLES = (
+    ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK"),
+    ("PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID"),
+    ("MV2_COMM_WORLD_RANK", "MV2_COMM_WORLD_SIZE", "MV2_COMM_WORLD_LOCAL_RANK"),
+)
+
+
 def from_env(env: dict[str, str] | None = None) -> tuple[int, int, int]:
     """``(rank, world, local_rank)`` from the launcher's variables; ``(0, 1, 0)`` if none."""
     env = dict(os.environ if env is None else env)
+    if "WORLD_SIZE" not in env:
+        for rank_var, size_var, local_var in MPI_VARIABLES:
+            if size_var in env:
+                env["WORLD_SIZE"] = env[size_var]
+                for var, name in ((rank_var, "RANK"), (local_var, "LOCAL_RANK")):
+                    if var in env:
+                        env.setdefault(name, env[var])
+                break
+    # `accelerate launch --cpu` sets MASTER_ADDR only when asked for more than one process.
+    cpu = env.get("ACCELERATE_USE_CPU", "").lower() in ("true", "1")
+    if "WORLD_SIZE" not in env and cpu and "MASTER_ADDR" in env:
+        raise SerkitError(
+            "accelerate launch --cpu started one process (it starts several CPU processes "
+            "only through mpirun and --mpirun_hostfile): use accelerate launch --multi_gpu "
+            "--num_processes N (CPUs too) or torchrun --nproc_per_node N"
+        )
     world = _env_int("WORLD_SIZE", env, 1)
     if world <= 1:
         return 0, 1, 0
