@@ -21,7 +21,7 @@ run: $(STAMP)
 
 test: $(STAMP) chromium
 	$(BIN)/lint-imports
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest --durations=15 tests
 
 # The web page test drives Debian's chromium with Playwright (never `playwright install`,
 # which downloads a browser). Installed here when missing; SERKIT_CHROMIUM=path overrides.

@@ -15,9 +15,11 @@ is resumed by running the same command again.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -99,7 +101,10 @@ def ray_tag(
     ``RAY_ADDRESS``) names an existing Ray cluster; without one a local Ray instance with
     ``actors`` CPUs is started and shut down. ``actors`` defaults to the usable cores here,
     or the cluster's CPUs divided by ``threads_per_actor``. Re-running the same call
-    resumes: finished shards are skipped.
+    resumes: finished shards are skipped. On a Ray instance the caller started, a failed
+    run's actors are freed only once nothing references its error (Ray Data releases them
+    by reference counting): re-run from a new process, as the CLI does, or after
+    ``ray.shutdown()``.
 
     ``_fault`` is for tests only: ``{"shard": i, "mode": "exit"|"raise", "marker": path}``
     makes the actor tagging shard ``i`` die (or raise) after its first document, once
@@ -254,6 +259,7 @@ def _run_shards(
         compute=ray.data.ActorPoolStrategy(size=actors),
         num_cpus=cpus,
     )
+    cause = None
     try:
         for row in ds.iter_rows():
             yield json.loads(row["result"])
@@ -261,22 +267,40 @@ def _run_shards(
         raise
     except Exception as e:  # Ray wraps the worker's error; say it in one line
         cause = _root_cause(e)
+    finally:
+        # Ray Data releases its actors by dropping references, and the failed run's
+        # traceback (and the dataset itself) still hold some: without this the actors keep
+        # their CPUs, and a next run on the same Ray instance waits for them for ever.
+        del ds
+        gc.collect()
+    if cause is not None:
         raise SerkitError(
             f"the Ray run stopped: {cause}; finished shards are kept: run the same command "
             "again to resume"
-        ) from e
+        )
+
+
+#: A line of a remote traceback that names an exception: ``module.Type: message``.
+_ERROR_LINE = re.compile(r"^((?:\w+\.)*\w*(?:Error|Exception|Exit|Interrupt)): (.*)$")
 
 
 def _root_cause(e: BaseException) -> str:
-    seen = set()
-    while id(e) not in seen:
-        seen.add(id(e))
-        nxt = getattr(e, "cause", None) or e.__cause__
-        if not isinstance(nxt, BaseException):
-            break
-        e = nxt
-    first = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {first[-1] if first else ''}".rstrip(": ")
+    """The worker's own error in one line. Ray wraps it (``RayTaskError`` around
+    ``UserCodeException: UDF failed ...``) and keeps the original only as text in the
+    remote traceback, so that text is searched for the first error not raised by Ray."""
+    chain: list[BaseException] = []
+    while e is not None and all(e is not c for c in chain):
+        chain.append(e)
+        nxt = getattr(e, "cause", None)
+        e = nxt if isinstance(nxt, BaseException) else e.__cause__
+    for exc in chain:
+        for line in str(exc).splitlines():
+            m = _ERROR_LINE.match(line.strip())
+            if m and not m.group(1).startswith("ray."):
+                return f"{m.group(1).rsplit('.', 1)[-1]}: {m.group(2)}"
+    last = chain[-1]
+    lines = str(last).strip().splitlines()
+    return f"{type(last).__name__}: {lines[-1] if lines else ''}".rstrip(": ")
 
 
 class ShardTagger:
