@@ -1,14 +1,13 @@
 """A tiny randomly initialised BERT tagger saved as a serkit model directory (no download).
 
-Shared by the runtime, ONNX and ``serkit tag`` tests. Small windows (``max_length``)
-so that sentence windowing is exercised by ordinary test sentences.
+Shared by the runtime, ONNX and ``serkit tag`` tests; the session fixtures over it
+(``tiny_dirs``, ``onnx_tagger``, ``torch_tagger``) live in ``conftest.py``. Small windows
+(``max_length``) so that sentence windowing is exercised by ordinary test sentences.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import pytest
 
 from serkit.card import write_card
 from serkit.labels import bio_labels
@@ -97,29 +96,3 @@ def build_tiny_model(
     model.save_pretrained(str(out), safe_serialization=True)
     write_card(out, {"arch": "transformer", "labels": labels, "backbone": "tiny-random-bert"})
     return out
-
-
-@pytest.fixture(scope="session")
-def tiny_dirs(tmp_path_factory) -> dict[str, Path]:
-    """``torch``, ``onnx`` (fp32) and ``int8`` directories of one tiny model."""
-    from serkit.models.export_onnx import export_onnx
-
-    root = tmp_path_factory.mktemp("tiny")
-    torch_dir = build_tiny_model(root / "torch")
-    export_onnx(torch_dir, root / "onnx")
-    export_onnx(torch_dir, root / "int8", quantize="int8")
-    return {"torch": torch_dir, "onnx": root / "onnx", "int8": root / "int8"}
-
-
-@pytest.fixture(scope="session")
-def onnx_tagger(tiny_dirs):
-    from serkit.models.registry import load_tagger
-
-    return load_tagger(tiny_dirs["onnx"], threads=1)
-
-
-@pytest.fixture(scope="session")
-def torch_tagger(tiny_dirs):
-    from serkit.models.registry import load_tagger
-
-    return load_tagger(tiny_dirs["torch"], prefer="torch", threads=1)

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from _runtime_model)
 """Hostile input to the Python API and the model loader: every failure is a clear error
 (``ModelLoadError``, ``InvalidText``, ``TypeError``/``ValueError`` naming the argument),
 never a traceback from deep inside the tokenizer, and no pickle is ever loaded."""
@@ -14,7 +13,6 @@ from pathlib import Path
 import pytest
 
 import serkit
-from _runtime_model import onnx_tagger, tiny_dirs, torch_tagger  # noqa: F401  (fixtures)
 from serkit.errors import InvalidText, ModelLoadError, SerkitError
 
 

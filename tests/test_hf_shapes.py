@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from _runtime_model)
 """Hugging Face shapes: ``Entity.to_hf`` / ``serkit tag -f hf`` give the token-classification
 pipeline's dicts, and every saved or exported model folder has a Hub model card README."""
 
@@ -13,7 +12,6 @@ from huggingface_hub import ModelCard
 from typer.testing import CliRunner
 
 import serkit.cli.main  # noqa: F401  (registers the commands)
-from _runtime_model import onnx_tagger, tiny_dirs  # noqa: F401  (fixtures)
 from serkit.cli._app import app
 from serkit.models import folder, hub_card
 from serkit.models.folder import README, read_card, record_result, verify_all, write_card

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from _runtime_model)
 """One owner for the model folder (issue 15, item 2): its file names are spelled once, the
 card has one layout with the checksums of the weight files, and a load reads it once."""
 
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import serkit
-from _runtime_model import build_tiny_model, tiny_dirs  # noqa: F401  (fixture)
+from _runtime_model import build_tiny_model
 from serkit.errors import ModelLoadError
 from serkit.models import folder
 from serkit.models.registry import default_model_dir, load_tagger

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from _runtime_model)
 """`serkit export onnx`: graph, side files, card, int8 quantisation, parity with torch."""
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import numpy as np
 import onnx
 import pytest
 
-from _runtime_model import onnx_tagger, tiny_dirs, torch_tagger  # noqa: F401  (fixtures)
 from serkit.card import write_card
 from serkit.errors import ModelLoadError, SerkitError
 from serkit.models.export_onnx import export_onnx

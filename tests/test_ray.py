@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from _runtime_model)
 """``serkit tag --engine ray`` (serkit.scale): Ray Data on a local 2-CPU instance gives the
 records of a local ``serkit tag``, and a run that crashes or loses a shard is resumed with
 nothing lost and nothing doubled."""
@@ -13,7 +12,6 @@ import pytest
 from typer.testing import CliRunner
 
 import serkit.cli.main  # noqa: F401  (registers the commands)
-from _runtime_model import tiny_dirs  # noqa: F401  (fixture)
 from serkit.cli._app import app
 from serkit.errors import SerkitError
 from serkit.scale import MANIFEST, ray_tag, read_manifest

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from _runtime_model)
 """The Python API: serkit.load, Tagger.__call__/pipe/tag_tokens, offsets, odd inputs."""
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import serkit
-from _runtime_model import onnx_tagger, tiny_dirs, torch_tagger  # noqa: F401  (fixtures)
 from serkit.errors import ModelLoadError
 from serkit.models import registry
 from serkit.models.onnx import OnnxTagger

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from _runtime_model)
 """Nothing from a model folder runs, unpickles, escapes the folder, crashes a parser or is
 read without bound (issue 14, items 1-4, 7 and 12): every way in (``serkit.load``,
 ``serkit tag``, ``--backbone``, ``--teacher``, ``export onnx``, a training checkpoint)."""
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from _runtime_model import build_tiny_model, tiny_dirs  # noqa: F401  (fixture)
+from _runtime_model import build_tiny_model
 from serkit.errors import ModelLoadError, SerkitError
 from serkit.models import folder
 from serkit.models.registry import load_tagger

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from _runtime_model)
 """The REST service: routes, shapes, limits, errors, micro-batching, and the real CLI."""
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from _runtime_model import tiny_dirs  # noqa: F401  (fixture)
 from _serve_helpers import DictTagger, free_port
 from serkit.serve.app import BodyLimitMiddleware, create_app
 from serkit.serve.batching import MicroBatcher

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from _runtime_model)
 """`serkit tag`: inputs (text, stdin, files, folders, globs), formats, -o, errors."""
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 import serkit.cli.main as cli_main
-from _runtime_model import onnx_tagger, tiny_dirs  # noqa: F401  (fixtures)
 from serkit.cli._app import app
 from serkit.files import read
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from _runtime_model)
 """Tagging in worker processes (issue 18 item 1): output identical to one process, in
 input order; no process for small inputs; ``serkit tag --workers``."""
 
@@ -11,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import serkit.workers as workers_mod
-from _runtime_model import WORDS, onnx_tagger, tiny_dirs  # noqa: F401  (fixtures)
+from _runtime_model import WORDS
 from serkit.cli.main import app  # every command registered
 from serkit.workers import WorkerTagger, pipe, usable_cores
 

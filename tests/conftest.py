@@ -1,0 +1,39 @@
+"""Fixtures shared by several test files (pytest finds them here; no imports needed).
+
+Plain helpers stay importable from their modules: ``_runtime_model`` (the tiny model
+builder), ``_serve_helpers`` (dictionary tagger, live server), ``_corpus`` (tiny corpora).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from _runtime_model import build_tiny_model
+
+
+@pytest.fixture(scope="session")
+def tiny_dirs(tmp_path_factory) -> dict[str, Path]:
+    """``torch``, ``onnx`` (fp32) and ``int8`` directories of one tiny model, built once."""
+    from serkit.models.export_onnx import export_onnx
+
+    root = tmp_path_factory.mktemp("tiny")
+    torch_dir = build_tiny_model(root / "torch")
+    export_onnx(torch_dir, root / "onnx")
+    export_onnx(torch_dir, root / "int8", quantize="int8")
+    return {"torch": torch_dir, "onnx": root / "onnx", "int8": root / "int8"}
+
+
+@pytest.fixture(scope="session")
+def onnx_tagger(tiny_dirs):
+    from serkit.models.registry import load_tagger
+
+    return load_tagger(tiny_dirs["onnx"], threads=1)
+
+
+@pytest.fixture(scope="session")
+def torch_tagger(tiny_dirs):
+    from serkit.models.registry import load_tagger
+
+    return load_tagger(tiny_dirs["torch"], prefer="torch", threads=1)
