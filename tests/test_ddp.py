@@ -18,13 +18,8 @@ from typing import Any
 import pytest
 import torch
 
-TOY = [
-    ("i use python on linux .", "O O B-Language O B-Operating_System O"),
-    ("we wrote it in java .", "O O O O B-Language O"),
-    ("spring boot runs on windows", "B-Library I-Library O O B-Operating_System"),
-    ("numpy arrays and a hash table", "B-Library O O O B-Data_Structure I-Data_Structure"),
-    ("quick sort over my laptop", "B-Algorithm I-Algorithm O O B-Device"),
-]
+from _corpus import TOY  # the tests dir is on sys.path under pytest and as torchrun's script
+
 STEPS = 4
 
 
@@ -277,11 +272,12 @@ def test_the_launcher_variables_are_read_or_refused():
     assert from_env({**ompi, "OMPI_COMM_WORLD_LOCAL_RANK": "0"}) == (1, 2, 0)
     assert from_env({"PMI_RANK": "2", "PMI_SIZE": "3"}) == (2, 3, 2)
     assert from_env({**ompi, "WORLD_SIZE": "1"}) == (0, 1, 0)  # torch's variables first
-    # What `accelerate launch --cpu --num_processes 2` (accelerate 1.15, no host file) gives
-    # its ONE process: refused, not trained as a single process.
-    one = {"ACCELERATE_USE_CPU": "True", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
-    with pytest.raises(SerkitError, match="started one process.*--multi_gpu"):
-        from_env(one)
+    # What `accelerate launch [--cpu] --num_processes 2` (accelerate 1.15, no GPU, no host
+    # file) gives its ONE process: refused, not trained as a single process.
+    for cpu in ("True", "False"):
+        one = {"ACCELERATE_USE_CPU": cpu, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+        with pytest.raises(SerkitError, match="started one process.*--multi_gpu"):
+            from_env(one)
     assert from_env({"ACCELERATE_USE_CPU": "True"}) == (0, 1, 0)  # --num_processes 1
 
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors.torch import load_file
 
-from _corpus import write_tagged
+from _corpus import TOY, write_tagged
 from serkit.errors import SerkitError
 from serkit.tokens import Sentence
 from serkit.training.batching import make_batches
@@ -19,14 +19,6 @@ from serkit.training.config import TrainConfig, load_config
 from serkit.training.data import label_set, read_labelled, split_train_dev, val_slice, val_tail
 from serkit.training.trainer import Trainer, train
 from test_transformer import tiny_backbone
-
-TOY = [
-    ("i use python on linux .", "O O B-Language O B-Operating_System O"),
-    ("we wrote it in java .", "O O O O B-Language O"),
-    ("spring boot runs on windows", "B-Library I-Library O O B-Operating_System"),
-    ("numpy arrays and a hash table", "B-Library O O O B-Data_Structure I-Data_Structure"),
-    ("quick sort over my laptop", "B-Algorithm I-Algorithm O O B-Device"),
-]
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from _corpus import TOY as TRAINING_TOY
 from _corpus import write_tagged
 from serkit.errors import SerkitError
 from serkit.training.config import TrainConfig
 from serkit.training.crf import train_from_config
 from serkit.training.trainer import Trainer, train
-from test_training import TOY as TRAINING_TOY
 from test_training import config as training_config
 from test_transformer import tiny_backbone
 
