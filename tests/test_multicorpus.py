@@ -306,3 +306,87 @@ def test_tag_cli_answers_in_the_requested_scheme(toy_multihead, capsys):
         main(["tag", "--model", str(toy_multihead), "--scheme", "nope", "--text", text])
     assert e.value.code == 2
     assert "unknown scheme 'nope'" in capsys.readouterr().err
+
+
+# -- the lexicon feature in each head's convention --------------------------------------
+def test_in_convention_retypes_only_what_the_corpus_labels():
+    from serkit.lexicon import Lexicon
+    from serkit.lexicon.core import Entry
+
+    merged = Lexicon([Entry("TensorFlow", {"Language": 5, "Library": 2}, 1, 3),
+                      Entry("Linux", {"Operating_System": 9}, 0, 4),
+                      Entry("HTTP", {"Protocol": 7}, 2, 5)])  # fmt: skip
+    own = Lexicon([Entry("tensorflow", {"Library": 2}), Entry("Linux", {"Application": 1}),
+                   Entry("TENSORFLOW", {"Library": 1, "Language": 1})])  # fmt: skip
+    conv = merged.in_convention(own)
+    tf = conv["TensorFlow"]  # all casings of the surface vote: Library 3, Language 1
+    assert (tf.type, tf.labelled, tf.untagged, tf.docs) == ("Library", 7, 1, 3)
+    assert tf.ratio == merged["TensorFlow"].ratio  # the ratio features do not move
+    assert conv["Linux"].type == "Application"
+    assert conv["HTTP"].counts == {"Protocol": 7}  # not labelled by the corpus: as merged
+    assert merged["TensorFlow"].type == "Language"  # the merged lexicon is left alone
+
+
+@pytest.fixture(scope="module")
+def toy_multihead_lex(tmp_path_factory) -> Path:
+    """The toy two-convention run with the lexicon feature (no jackknife: 2 sentences)."""
+    tmp = tmp_path_factory.mktemp("mclex")
+    bb = tiny_backbone(tmp / "bb")
+    fa, fb = write_tagged(tmp / "a.txt", A), write_tagged(tmp / "b.txt", B)
+    cfg = TrainConfig.from_dict(dict(
+        mode="multihead",
+        corpora=[{"name": "wiki", "declare": "wikiser", "train": str(fa), "val_slice": True},
+                 {"name": "so", "declare": "softner-9", "train": str(fb), "val_slice": True}],
+        backbone=str(bb), features=["case", "lexicon"], lexicon_folds=0, epochs=2, lr=5e-3,
+        head_lr=3e-2, warmup=0.0, batch_tokens=128, max_length=16, stride=4, k=1, alpha=0.0,
+        seed=3, output=str(tmp / "out"), eval_every=0, checkpoint_every=50, log_every=5,
+        threads=1, keep_best=False,
+    ))  # fmt: skip
+    return Trainer(cfg, progress=False).run()
+
+
+def _lexicon_tags(tagger, text: str) -> list[str]:
+    words = text.split()
+    return tagger.encoder.lexicon_tagger(words)
+
+
+def test_each_scheme_reads_the_lexicon_in_its_corpus_convention(toy_multihead_lex):
+    import json
+
+    d = toy_multihead_lex
+    files = json.loads((d / "serkit.json").read_text())["files"]
+    assert {"lexicon.tsv", "lexicon.wiki.tsv", "lexicon.so.tsv"} <= set(files)  # checksummed
+    text = "i use tensorflow on linux ."
+    tagger = serkit.load(str(d), prefer="torch")  # default scheme: developer (primary: so)
+    wiki = tagger.with_scheme("wikiser")
+    so = tagger.with_scheme("softner-9")
+    assert _lexicon_tags(wiki, text)[2] == "B-Language"
+    assert _lexicon_tags(so, text)[2] == "B-Library"
+    assert _lexicon_tags(tagger, text)[2] == "B-Library"  # with_scheme left it as it was
+    tagger.use_scheme("wikiser")
+    assert _lexicon_tags(tagger, text)[2] == "B-Language"
+    # The merged lexicon (what training read) ties 16:16 -> the alphabetically first type.
+    from serkit.lexicon import Lexicon
+
+    assert Lexicon.load(d / "lexicon.tsv")["tensorflow"].type == "Language"
+
+
+def test_head_lexicons_travel_with_an_export_and_are_checked(toy_multihead_lex, tmp_path):
+    import shutil
+
+    from serkit.errors import ModelLoadError
+    from serkit.models.export_onnx import export_onnx
+
+    out = tmp_path / "onnx"
+    export_onnx(toy_multihead_lex, out)
+    assert (out / "lexicon.so.tsv").read_bytes() == (
+        toy_multihead_lex / "lexicon.so.tsv"
+    ).read_bytes()
+    onnx = serkit.load(str(out), scheme="softner-9")
+    assert onnx.runtime == "onnx" and _lexicon_tags(onnx, "tensorflow is fast")[0] == "B-Library"
+    bad = tmp_path / "bad"
+    shutil.copytree(toy_multihead_lex, bad)
+    with open(bad / "lexicon.so.tsv", "a") as f:
+        f.write("pytorch\tLibrary:1\t1\t0\t1.0000\t1\n")
+    with pytest.raises(ModelLoadError, match="lexicon.so.tsv: damaged or changed"):
+        serkit.load(str(bad), prefer="torch")

@@ -274,6 +274,30 @@ class Lexicon:
                 lex.entries[entry.surface] = entry
         return lex
 
+    def in_convention(self, own: Lexicon) -> Lexicon:
+        """This lexicon with each entry typed as ``own`` (one corpus's lexicon) types it.
+
+        Several corpora disagree on types (WikiSER calls TensorFlow a Language, Stack
+        Overflow NER a Library). A model trained on all of them reads one merged lexicon;
+        asked to answer in one corpus's convention, it reads the merged one with that
+        corpus's majority type (over all casings of the surface) wherever the corpus labels
+        the surface at all. Counts, untagged occurrences and documents stay the merged ones,
+        so the ratio features the model learned with do not move; only the type does.
+        """
+        folded: dict[str, dict[str, int]] = {}
+        for e in own:
+            c = folded.setdefault(e.surface.lower(), {})
+            for t, n in e.counts.items():
+                c[t] = c.get(t, 0) + n
+        out = []
+        for e in self:
+            c = folded.get(e.surface.lower())
+            if c and e.labelled:
+                typ = min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+                e = Entry(e.surface, {typ: e.labelled}, e.untagged, e.docs)
+            out.append(e)
+        return Lexicon(out)
+
     # -- matching -----------------------------------------------------------------------
     def matcher(
         self, case: CasePolicy = "smart", min_ratio: float = 0.0, min_count: int = 1

@@ -28,7 +28,6 @@ INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 OPSET = 17
 
 #: Everything but the weights that inference needs; copied as they are.
-SIDE_FILES = folder.SIDE_FILES
 
 
 def export_onnx(
@@ -57,7 +56,7 @@ def export_onnx(
     weights = folder.checked_torch_weights(src, card)  # before anything is written
     side = {  # read (bounded, checked) before anything is written
         name: folder.read_verified(src, name, card, folder.read_limit(name))
-        for name in SIDE_FILES
+        for name in folder.side_files(src)
         if (src / name).is_file()
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -95,7 +94,7 @@ def export_onnx(
         }
         write_card(tmp, card)
         # Move in: the graph last, so a loader never sees a graph without its card.
-        for stale in (ONNX_FP32, ONNX_INT8, *SIDE_FILES):
+        for stale in (ONNX_FP32, ONNX_INT8, *folder.side_files(out)):
             if not (tmp / stale).exists():
                 with contextlib.suppress(FileNotFoundError):
                     (out / stale).unlink()

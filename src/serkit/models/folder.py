@@ -47,6 +47,10 @@ ONNX_FP32 = "model.onnx"
 ONNX_INT8 = "model.int8.onnx"
 CRF_MODEL = "crf.crfsuite"
 LEXICON = "lexicon.tsv"
+#: One corpus's own lexicon beside the merged one, named after the head it trained
+#: (``lexicon.stackoverflow.tsv``): a scheme of that head reads the lexicon in its corpus's
+#: convention (:meth:`serkit.lexicon.Lexicon.in_convention`).
+HEAD_LEXICON = "lexicon.{}.tsv"
 TOKENIZER = "tokenizer.json"
 TOKENIZER_CONFIG = "tokenizer_config.json"
 VOCAB = "vocab.txt"
@@ -76,11 +80,37 @@ MAX_LEXICON_BYTES = MAX_TSV_BYTES
 MAX_GRAPH_BYTES = 2 << 30
 
 
+def head_lexicon(head: str) -> str:
+    """The file name of head ``head``'s own lexicon (a head name is a plain word)."""
+    if not head or not all(c.isalnum() or c in "-_" for c in head):
+        raise ModelLoadError(f"head name {_short(head)} is not a plain word (letters, digits, - _)")
+    return HEAD_LEXICON.format(head)
+
+
+def _is_head_lexicon(name: str) -> bool:
+    pre, _, post = HEAD_LEXICON.partition("{}")
+    mid = name[len(pre) : len(name) - len(post)]
+    return (
+        name.startswith(pre)
+        and name.endswith(post)
+        and len(name) > len(pre) + len(post)
+        and (all(c.isalnum() or c in "-_" for c in mid))
+    )
+
+
+def side_files(folder: str | Path) -> list[str]:
+    """:data:`SIDE_FILES` plus the head lexicons present in ``folder``: what inference
+    needs besides the weights, copied together by an export."""
+    d = Path(folder)
+    heads = sorted(p.name for p in d.iterdir() if p.is_file() and _is_head_lexicon(p.name))
+    return [*SIDE_FILES, *heads]
+
+
 def read_limit(name: str) -> int:
     """The size bound of a model-folder file read whole."""
     if name in (TOKENIZER, VOCAB):
         return MAX_TOKENIZER_BYTES
-    if name == LEXICON:
+    if name == LEXICON or _is_head_lexicon(name):
         return MAX_LEXICON_BYTES
     if name.endswith(".json"):
         return MAX_JSON_BYTES
@@ -177,17 +207,16 @@ def sha256_files(paths: Iterable[str | Path]) -> str:
 
 
 def _is_weight(name: str) -> bool:
-    return name.endswith((".safetensors", ".onnx")) or name in (
-        SAFETENSORS_INDEX,
-        CRF_MODEL,
-        LEXICON,
-        TOKENIZER,
+    return (
+        name.endswith((".safetensors", ".onnx"))
+        or name in (SAFETENSORS_INDEX, CRF_MODEL, LEXICON, TOKENIZER)
+        or _is_head_lexicon(name)
     )
 
 
 def weight_files(folder: str | Path) -> list[str]:
     """Names of the files a card checksums: safetensors (and shards, and their index),
-    ONNX graphs, the CRF model, the lexicon and ``tokenizer.json``."""
+    ONNX graphs, the CRF model, the lexicons and ``tokenizer.json``."""
     d = Path(folder)
     names = {p.name for p in d.iterdir() if p.is_file() and _is_weight(p.name)}
     if SAFETENSORS_INDEX in names:

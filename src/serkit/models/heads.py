@@ -75,6 +75,8 @@ class View:
     primary: slice
     project: np.ndarray
     fill: tuple[slice, np.ndarray, np.ndarray] | None = None
+    #: The primary head's name: whose convention the lexicon feature follows.
+    head: str | None = None
 
     def apply(self, raw: np.ndarray) -> np.ndarray:
         p = _softmax(raw[:, self.primary]) @ self.project
@@ -186,7 +188,7 @@ class Heads:
         else:
             types = _types_of(src)
         labels = bio_labels(types)
-        view = View(name, labels, self.slices[head], _projection(src, labels, rename))
+        view = View(name, labels, self.slices[head], _projection(src, labels, rename), head=head)
         fill = spec.get("fill")
         if fill:
             fsrc = self.labels_of[fill["head"]]

@@ -20,9 +20,9 @@ from serkit.models.encoding import (
     load_tokenizer,
 )
 from serkit.models.folder import ONNX_FP32, ONNX_INT8
+from serkit.models.lexicons import LexiconFeature, load_lexicons
 from serkit.models.windowed import WindowedTagger
 
-LEXICON_FILE = folder.LEXICON
 #: What :meth:`Encoder.pad` feeds a graph.
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -38,34 +38,25 @@ def find_onnx(model_dir: str | Path, prefer: str = "auto") -> Path | None:
 
 def build_encoder(
     model_dir: Path, config: dict[str, Any], card: dict[str, Any] | None = None
-) -> Encoder:
-    """The encoder a saved model was trained with (tokenizer, windows, feature ids); its
-    files are checked against ``card``.
+) -> tuple[Encoder, LexiconFeature | None]:
+    """The encoder a saved model was trained with (tokenizer, windows, feature ids) and its
+    lexicons; its files are checked against ``card``.
 
     Mirrors ``TransformerTagger.__init__`` without importing torch.
     """
     scheme = FeatureScheme.from_dict(config.get("serkit_features"))
-    lexicon_tagger = None
+    lexicons = None
     if scheme.lexicon:
-        if not (model_dir / LEXICON_FILE).is_file():
-            raise ModelLoadError(f"{model_dir}: lexicon features but no {LEXICON_FILE}")
-        from serkit.lexicon import Lexicon
-
-        path = folder.checked_path(model_dir, LEXICON_FILE, card, folder.MAX_LEXICON_BYTES)
-        try:
-            lexicon = Lexicon.load(path)
-        except (OSError, ValueError) as e:
-            raise ModelLoadError(f"{model_dir}: unreadable {LEXICON_FILE}: {e}") from e
-        matcher = lexicon.matcher(**scheme.matcher_options())
-        lexicon_tagger = matcher.tags
+        lexicons = load_lexicons(model_dir, config, card, scheme.matcher_options())
     tokenizer = load_tokenizer(model_dir, card)
-    return Encoder(
+    encoder = Encoder(
         tokenizer,
         max_length=int(config.get("serkit_max_length", 256)),
         stride=int(config.get("serkit_stride", 64)),
         scheme=scheme,
-        lexicon_tagger=lexicon_tagger,
+        lexicon_tagger=lexicons.tagger() if lexicons is not None else None,
     )
+    return encoder, lexicons
 
 
 class OnnxTagger(WindowedTagger):
@@ -106,7 +97,7 @@ class OnnxTagger(WindowedTagger):
         except (OSError, ValueError, KeyError, TypeError) as e:
             what = f"{type(e).__name__}: {e}" if isinstance(e, KeyError | TypeError) else e
             raise ModelLoadError(f"{self.model_dir}: bad or missing config.json: {what}") from e
-        self.encoder = build_encoder(self.model_dir, config, self.card)
+        self.encoder, self.lexicons = build_encoder(self.model_dir, config, self.card)
         # The graph's bytes are checked against the card and handed to ONNX Runtime as they
         # are: its protobuf parser never sees an unchecked file.
         graph = folder.read_verified(self.model_dir, path.name, self.card, folder.MAX_GRAPH_BYTES)

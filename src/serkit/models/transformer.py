@@ -27,9 +27,9 @@ from serkit.models.encoding import (
     check_decoding,
     load_tokenizer,
 )
+from serkit.models.lexicons import LexiconFeature, load_lexicons
 from serkit.models.windowed import WindowedTagger
 
-LEXICON_FILE = folder.LEXICON
 TOKENIZER_FILES = folder.TOKENIZER_FILES
 
 
@@ -132,6 +132,7 @@ class TransformerTagger(WindowedTagger):
         tokenizer,
         *,
         lexicon=None,
+        lexicons: LexiconFeature | None = None,
         card: dict[str, Any] | None = None,
         max_tokens: int = 512,
         threads: int | None = None,
@@ -142,18 +143,18 @@ class TransformerTagger(WindowedTagger):
         self.labels = [cfg.id2label[i] for i in range(cfg.num_labels)]
         self.card = card or {}
         self.scheme = FeatureScheme.from_dict(getattr(cfg, "serkit_features", None))
-        self.lexicon = lexicon
-        matcher = None
-        if self.scheme.lexicon:
-            if lexicon is None:
-                raise ModelLoadError("model uses lexicon features but no lexicon was given")
-            matcher = lexicon.matcher(**self.scheme.matcher_options())
+        if lexicons is None and lexicon is not None:
+            lexicons = LexiconFeature(lexicon, {}, self.scheme.matcher_options())
+        self.lexicon = lexicons.merged if lexicons is not None else None
+        if self.scheme.lexicon and lexicons is None:
+            raise ModelLoadError("model uses lexicon features but no lexicon was given")
+        self.lexicons = lexicons
         self.encoder = Encoder(
             tokenizer,
             max_length=int(getattr(cfg, "serkit_max_length", 256)),
             stride=int(getattr(cfg, "serkit_stride", 64)),
             scheme=self.scheme,
-            lexicon_tagger=matcher.tags if matcher is not None else None,
+            lexicon_tagger=lexicons.tagger() if lexicons and self.scheme.lexicon else None,
         )
         self.max_tokens = max_tokens
         self.threads = threads
@@ -192,13 +193,12 @@ class TransformerTagger(WindowedTagger):
             raise ModelLoadError(
                 f"{model_dir}: model.safetensors lacks or misshapes {len(bad)} weight(s): {shown}"
             )
-        lexicon = None
-        if (model_dir / LEXICON_FILE).is_file():
-            from serkit.lexicon import Lexicon
-
-            path = folder.checked_path(model_dir, LEXICON_FILE, card, folder.MAX_LEXICON_BYTES)
-            lexicon = Lexicon.load(path)
-        return cls(model, tokenizer, lexicon=lexicon, card=card, **kw)
+        lexicons = None
+        if (model_dir / folder.LEXICON).is_file():
+            config = model.config.to_dict()
+            options = FeatureScheme.from_dict(config.get("serkit_features")).matcher_options()
+            lexicons = load_lexicons(model_dir, config, card, options)
+        return cls(model, tokenizer, lexicons=lexicons, card=card, **kw)
 
     def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         with torch.inference_mode():
@@ -211,11 +211,11 @@ class TransformerTagger(WindowedTagger):
         self.model.eval()
 
     def save(self, out_dir: str | Path, tokenizer_src: str | Path | None = None) -> None:
-        """Write weights (safetensors), config, tokenizer files and lexicon (not the card)."""
+        """Write weights (safetensors), config, tokenizer files and lexicons (not the card)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(str(out), safe_serialization=True)
         if tokenizer_src is not None:
             save_tokenizer(str(tokenizer_src), out)
-        if self.lexicon is not None:
-            self.lexicon.save(out / LEXICON_FILE)
+        if self.lexicons is not None:
+            self.lexicons.save(out)

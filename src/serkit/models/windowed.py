@@ -6,6 +6,7 @@ windowing, batching by length and decoding live here, so both runtimes tag ident
 
 from __future__ import annotations
 
+import dataclasses
 from abc import abstractmethod
 from collections.abc import Sequence
 
@@ -14,6 +15,7 @@ import numpy as np
 from serkit.errors import SerkitError
 from serkit.models.encoding import Encoder, decode, word_logits
 from serkit.models.heads import Heads, View
+from serkit.models.lexicons import LexiconFeature
 from serkit.tagger import Tagger
 
 
@@ -30,6 +32,8 @@ class WindowedTagger(Tagger):
     raw_labels: list[str] | None = None
 
     heads: Heads | None = None
+    #: The lexicon feature by convention (None: no lexicon, or the encoder's one as given).
+    lexicons: LexiconFeature | None = None
 
     def init_heads(self, config: dict) -> None:
         """Read the model's heads and schemes from its ``config.json`` and answer in the
@@ -55,6 +59,11 @@ class WindowedTagger(Tagger):
             self.raw_labels = list(self.labels)
         self.view = view
         self.labels = list(view.labels) if view is not None else list(self.raw_labels)
+        if self.lexicons is not None and self.lexicons.own and self.encoder.scheme.lexicon:
+            # This tagger's own encoder: a copy made by with_scheme keeps its convention.
+            tags = self.lexicons.tagger(view.head if view is not None else None)
+            if self.encoder.lexicon_tagger is not tags:
+                self.encoder = dataclasses.replace(self.encoder, lexicon_tagger=tags)
 
     @abstractmethod
     def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:

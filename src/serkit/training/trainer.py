@@ -64,7 +64,7 @@ def _publish(stage: Path, out: Path) -> None:
     """Move a fully written model from ``stage`` into ``out``: stale files of an earlier
     model go first, then every file by rename, ``serkit.json`` last."""
     names = {p.name for p in stage.iterdir()}
-    for name in STALE:
+    for name in [*STALE, *folder.side_files(out)]:
         if name not in names:
             (out / name).unlink(missing_ok=True)
     for name in sorted(names - {CARD_NAME}) + [CARD_NAME]:
@@ -250,6 +250,7 @@ class Trainer:
         self.backbone_dir = resolve_backbone(cfg.backbone)
         lex_train, lex_labels = self._lexicon_view()
         self.scheme, self.lexicon, type_ids = build_features(cfg, lex_train, lex_labels)
+        self.head_lexicons = self._head_lexicons(lex_train)
         self.model = build_model(
             self.backbone_dir,
             self.labels,
@@ -340,6 +341,20 @@ class Trainer:
             if dev:
                 self.dev_sets.append((spec, dev))
         self.dev_s = [s for _, dev in self.dev_sets for s in dev]
+
+    def _head_lexicons(self, lex_train: Sequence[Sentence]) -> dict[str, Any]:
+        """A multi-head model's corpora's own lexicons (in serkit's types), saved beside the
+        merged one: a scheme then reads the lexicon feature in its head's corpus's
+        convention (:mod:`serkit.models.lexicons`). Training and its validation read the
+        merged lexicon, as before."""
+        if not self.multi or self.space.mode != "multihead" or self.lexicon is None:
+            return {}
+        from serkit.lexicon import Lexicon
+
+        by: dict[str, list[Sentence]] = {}
+        for sent, ci in zip(lex_train, self.sent_corpus, strict=True):
+            by.setdefault(self.specs[ci].name, []).append(sent)
+        return {name: Lexicon.build(sents) for name, sents in by.items()}
 
     def _lexicon_view(self) -> tuple[list[Sentence], list[str]]:
         """Training sentences in one tag set for the lexicon feature: the corpus's own for
@@ -465,6 +480,8 @@ class Trainer:
         save_tokenizer(self.backbone_dir, stage)
         if self.lexicon is not None:
             self.lexicon.save(stage / folder.LEXICON)
+        for head, lex in sorted(self.head_lexicons.items()):
+            lex.save(stage / folder.head_lexicon(head))
         card = {
             "arch": "transformer",
             "labels": self.labels,
