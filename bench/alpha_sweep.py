@@ -21,9 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-from _results import machine, today, update_section
+from _results import ROOT, machine, rel, today, update_section
+from serkit.models.folder import CARD_NAME, read_card
 
-ROOT = Path(__file__).resolve().parents[1]
 SERKIT = [sys.executable, "-m", "serkit"]
 
 
@@ -65,16 +65,16 @@ def full(alphas: list[float], threads: int) -> None:
     rows = []
     for a in alphas:
         out = ROOT / (base.output if a == base.alpha else f"runs/w1-selfreg-a{a:g}")
-        if not (out / "serkit.json").is_file():
+        if not (out / CARD_NAME).is_file():
             cmd = [*SERKIT, "train", "--config", "configs/w1-selfreg.toml", "--alpha", str(a)]
             cmd += ["--threads", str(threads), "-o", str(out)]
             subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-        card = json.loads((out / "serkit.json").read_text())
+        card = read_card(out)
         tagger = TransformerTagger.load(out, threads=threads)
         rows.append(
             {
                 "alpha": a,
-                "model": str(out.relative_to(ROOT)),
+                "model": rel(out),
                 "step": card["dev"]["step"],
                 "train_s": card["training"]["train_seconds"],
                 "dev": scores(tagger, dev, None)["viterbi"],

@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 from statistics import median
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "wikiser-small" / "test.txt"
+from _results import ROOT, documents, run_worker, wikiser_test, worker_env
+
 MODEL = ROOT / "runs" / "bench" / "crf-W1"
 SENTS_PER_DOC = 50
 MODES = ("text cold", "text warm", "tokens warm", "split warm")
@@ -37,15 +35,12 @@ MODES = ("text cold", "text warm", "tokens warm", "split warm")
 
 def worker(model: Path, batch_size: int, dump: str | None) -> dict:
     """One repetition in this (fresh) process: seconds and CPU seconds per mode."""
-    from serkit.files import read_all
     from serkit.models.crf import CrfTagger
-    from serkit.tokenize import detokenize, sentences
+    from serkit.tokenize import sentences
 
-    corpus = [list(s.tokens) for s in read_all(DATA)]
+    corpus = [list(s.tokens) for s in wikiser_test()]
     words = sum(map(len, corpus))
-    texts = [detokenize(s) for s in corpus]
-    docs = [" ".join(texts[i : i + SENTS_PER_DOC]) for i in range(0, len(texts), SENTS_PER_DOC)]
-    del texts
+    docs = documents(corpus, SENTS_PER_DOC)
     tagger = CrfTagger.load(model)
     out: dict = {"words": words, "docs": len(docs)}
 
@@ -91,15 +86,14 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.model, args.batch_size, args.dump)))
         return
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env = worker_env(1)
     runs = []
     for rep in range(args.reps):
         cmd = [sys.executable, __file__, "--worker", "--model", str(args.model),
                "--batch-size", str(args.batch_size)]  # fmt: skip
         if args.dump and rep == 0:
             cmd += ["--dump", args.dump]
-        res = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, env=env)
-        runs.append(json.loads(res.stdout.strip().splitlines()[-1]))
+        runs.append(run_worker(cmd, env=env))
     words = runs[0]["words"]
     print(f"{args.model}: {words:,} words, {runs[0]['docs']} documents, "
           f"{runs[0]['entities']:,} entities, {args.reps} fresh processes (median)")  # fmt: skip

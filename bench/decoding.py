@@ -11,14 +11,11 @@ choice between the decoders may look at); test F1 is reported, never used to cho
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _results import machine, today, update_section  # noqa: E402
-from systems import (  # noqa: E402
+from _results import machine, today, update_section
+from systems import (
     PROTOCOLS,
     ROOT,
     TRANSFORMER_CONFIGS,
@@ -32,12 +29,13 @@ DECODERS = ("argmax", "viterbi")
 
 def model_dirs() -> list[tuple[str, str, Path]]:
     """(system, training protocol, model dir) of every transformer config that is trained."""
+    from serkit.models.folder import CARD_NAME
     from serkit.training.config import load_config
 
     out = []
     for (system, proto), cfg in TRANSFORMER_CONFIGS.items():
         d = ROOT / load_config(ROOT / cfg).output
-        if (d / "serkit.json").is_file():
+        if (d / CARD_NAME).is_file():
             out.append((system, proto, d))
     return out
 
@@ -61,7 +59,7 @@ def main() -> None:
     ap.add_argument("--protocols", default="W1,X1,S1,S2")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
-    from serkit.card import read_card
+    from serkit.models.folder import read_card
     from serkit.models.transformer import TransformerTagger
 
     wanted = args.protocols.split(",")

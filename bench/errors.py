@@ -22,16 +22,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import QUALITY_ROWS as ROWS
+from serkit.evaluate import evaluate
+from serkit.evaluate.breakdown import _categorise  # the one categoriser
+from serkit.files.atomic import atomic_write
+from serkit.labels import map_tags, repair_iob, spans
+from serkit.tokenize import detokenize
+from systems import PROTOCOLS, ROOT, fingerprint, load_system, preds_file, rel
 
-from serkit.evaluate import evaluate  # noqa: E402
-from serkit.evaluate.breakdown import _categorise  # noqa: E402  (the one categoriser)
-from serkit.files.atomic import atomic_write  # noqa: E402
-from serkit.labels import map_tags, repair_iob, spans  # noqa: E402
-from serkit.tokenize import detokenize  # noqa: E402
-from systems import PROTOCOLS, ROOT, RUNS, fingerprint, load_system, rel  # noqa: E402
-
-ROWS = ROOT / "bench" / "quality_rows.json"
 CATEGORIES = ("missed", "spurious", "wrong_type", "wrong_boundary")
 TITLES = {
     "missed": "Missed (gold entity, no overlapping prediction)",
@@ -56,7 +54,7 @@ def predictions(
     """Predicted tags for the test sentences, and which model made them."""
     from serkit.evaluate import predict_sentences
 
-    cache = RUNS / "preds" / f"{row['system']}-{row['protocol']}.json"
+    cache = preds_file(row["system"], row["protocol"])
     if model is None and scheme is None and cache.is_file():
         data = json.loads(cache.read_text())
         if len(data["tags"]) == len(gold):

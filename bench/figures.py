@@ -94,7 +94,9 @@ def draw() -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    rows_file, speed_file = HERE / "quality_rows.json", HERE / "speed_rows.json"
+    from _results import QUALITY_ROWS as rows_file
+    from _results import SPEED_ROWS as speed_file
+
     rows = json.loads(rows_file.read_text()) if rows_file.exists() else []
     speed = json.loads(speed_file.read_text()) if speed_file.exists() else {}
     made = [p for p in (per_type(rows), f1_vs_speed(rows, speed)) if p]

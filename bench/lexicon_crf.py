@@ -22,45 +22,21 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-sys.path.insert(0, str(ROOT / "bench"))
-
-from _results import machine, today, update_section  # noqa: E402
-from serkit.evaluate import evaluate, predict_sentences, score_sentences  # noqa: E402
-from serkit.files import read_all  # noqa: E402
-from serkit.labels import SONER_TO_SOFTNER9, WIKISER_TO_SOFTNER9, map_tags  # noqa: E402
-from serkit.lexicon import CASE_POLICIES, Lexicon  # noqa: E402
-from serkit.models.crf import DEFAULTS, CrfTagger  # noqa: E402
-from serkit.tokens import Sentence  # noqa: E402
-from serkit.training.crf import train_crf_from_config  # noqa: E402
+from _results import DATA, ROOT, documents, machine, rel, run_worker, today, update_section
+from _results import WIKISER_TEST as W1_TEST
+from serkit.evaluate import predict_sentences, score_sentences
+from serkit.files import read_all
+from serkit.labels import SONER_TO_SOFTNER9, WIKISER_TO_SOFTNER9, map_tags
+from serkit.lexicon import Lexicon
+from serkit.models.crf import DEFAULTS, CrfTagger
+from serkit.tokens import Sentence
+from serkit.training.crf import train_crf_from_config
+from systems import select_weak, weak_f1
 
 W1_TRAIN = DATA / "wikiser-small" / "dev.txt"
-W1_TEST = DATA / "wikiser-small" / "test.txt"
 SN9_DEV = DATA / "softner-9" / "dev.txt"
 SN9_TEST = DATA / "softner-9" / "test.txt"
 SONER_TRAIN = DATA / "stackoverflow-ner" / "train.txt"
-RATIOS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-
-
-def rel(p: Path) -> str:
-    return str(Path("..") / p.relative_to(ROOT.parent))
-
-
-def weak_f1(lex: Lexicon, gold: list[Sentence], case: str, min_ratio: float, mapping=None) -> float:
-    m = lex.matcher(case=case, min_ratio=min_ratio)
-    return evaluate([s.tags for s in gold], [m.tags(s.tokens) for s in gold], mapping=mapping).f1
-
-
-def select_weak(lex: Lexicon, val: list[Sentence]) -> tuple[str, float, float]:
-    """(case, min_ratio, validation F1) maximising F1 on the validation data."""
-    best = ("smart", 0.0, -1.0)
-    for case in CASE_POLICIES:
-        for r in RATIOS:
-            f = weak_f1(lex, val, case, r)
-            if f > best[2]:
-                best = (case, r, f)
-    return best
 
 
 def mapped(sents: list[Sentence], table) -> list[Sentence]:
@@ -91,7 +67,6 @@ def speed(model_dir: Path, batch_size: int = 256) -> dict:
     loaded model (cold: per-word weight vectors computed on first sight), then the same
     text again (warm). Wall and process CPU time: other jobs share the cores.
     """
-    import json
     import subprocess
 
     cmd = [
@@ -102,18 +77,15 @@ def speed(model_dir: Path, batch_size: int = 256) -> dict:
         "--batch-size",
         str(batch_size),
     ]
-    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    return run_worker(cmd, stderr=subprocess.PIPE)
 
 
 def speed_worker(model_dir: Path, batch_size: int) -> dict:
     import gc
 
-    from serkit.tokenize import detokenize, sentences
+    from serkit.tokenize import sentences
 
-    sents = [detokenize(s.tokens) for s in read_all(W1_TEST)]
-    docs = [" ".join(sents[i : i + 50]) for i in range(0, len(sents), 50)]
-    del sents
+    docs = documents([s.tokens for s in read_all(W1_TEST)])
     gc.collect()
     words = sum(len(s) for d in docs for s in sentences(d))
     tagger = CrfTagger.load(model_dir)

@@ -17,8 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "wikiser-small" / "test.txt"
+from _results import command, machine, today, update_section, wikiser_test
 
 
 def tag_all(tagger, sents: list[list[str]], batch_size: int) -> tuple[list[list[str]], float]:
@@ -38,17 +37,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
-    cmd = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
+    cmd = command()
 
     import serkit
     from serkit.evaluate import evaluate
-    from serkit.files import read
 
-    gold_sents = []
-    for s in read(DATA, "wikiser"):
-        gold_sents.append(s)
-        if args.limit and len(gold_sents) >= args.limit:
-            break
+    gold_sents = wikiser_test(args.limit)
     sents = [list(s.tokens) for s in gold_sents]
     gold = [list(s.tags) for s in gold_sents]
     n_words = sum(map(len, sents))
@@ -92,9 +86,6 @@ def main() -> None:
         )
     fp32_ok = results["ONNX fp32"][0] >= 0.995
     int8_ok = 100 * (f1_ref - results["ONNX int8"][1]) <= 0.5
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _results import machine, today
-
     subset = "all" if not args.limit else f"the first {len(sents):,}"
     md = "\n".join(
         [
@@ -115,8 +106,6 @@ def main() -> None:
     )
     print(md)
     if not args.no_write:
-        from _results import update_section
-
         update_section("onnx-parity", md)
 
 

@@ -16,21 +16,12 @@ from __future__ import annotations
 import argparse
 import gc
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "wikiser-small" / "test.txt"
+from _results import documents, wikiser_test
 
 
 def corpus(limit: int) -> list[list[str]]:
-    from serkit.files import read
-
-    out = []
-    for s in read(DATA, "wikiser"):
-        out.append(list(s.tokens))
-        if len(out) >= limit:
-            break
-    return out
+    return [list(s.tokens) for s in wikiser_test(limit)]
 
 
 def torch_sweep(args: argparse.Namespace) -> None:
@@ -65,11 +56,9 @@ def torch_sweep(args: argparse.Namespace) -> None:
 
 def crf_gc(args: argparse.Namespace) -> None:
     from serkit.models.crf import CrfTagger
-    from serkit.tokenize import detokenize, sentences
+    from serkit.tokenize import sentences
 
-    texts = [detokenize(s) for s in corpus(args.limit)]
-    docs = [" ".join(texts[i : i + 50]) for i in range(0, len(texts), 50)]
-    del texts
+    docs = documents(corpus(args.limit))
     words = sum(len(s) for d in docs for s in sentences(d))
     tagger = CrfTagger.load(args.model)
     list(tagger.pipe(docs, batch_size=256))  # warm the per-word caches

@@ -26,13 +26,12 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _results import machine, today, update_section  # noqa: E402
-from systems import (  # noqa: E402
+from _results import QUALITY_ROWS as ROWS
+from _results import machine, today, update_section
+from serkit.models.folder import CARD_NAME, read_card, record_result
+from systems import (
     PROTOCOLS,
     ROOT,
-    RUNS,
     SPACY_OVERRIDES,
     SYSTEMS,
     TRANSFORMER_CONFIGS,
@@ -41,6 +40,7 @@ from systems import (  # noqa: E402
     crf_config,
     fingerprint,
     load_system,
+    preds_file,
     rel,
     test_sentences,
     train_crf,
@@ -49,8 +49,6 @@ from systems import (  # noqa: E402
     write_json,
 )
 
-ROWS = ROOT / "bench" / "quality_rows.json"
-PREDS = RUNS / "preds"
 ORDER = ("W1", "X1", "S1", "S2")
 #: rows cached by the first, transformer-only version of this script
 LEGACY = {"w1-vanilla": "minilm-vanilla", "w1-selfreg": "minilm-selfreg"}
@@ -82,8 +80,8 @@ def command(system: str, protocol: str, model: Path | None) -> str:
         train_cmd = (
             f"serkit train --config {TRANSFORMER_CONFIGS[(system, PROTOCOLS[protocol].model_from)]}"
         )
-        if model is not None and (model / "serkit.json").is_file():
-            train_cmd = json.loads((model / "serkit.json").read_text()).get("command") or train_cmd
+        if model is not None and (model / CARD_NAME).is_file():
+            train_cmd = read_card(model).get("command") or train_cmd
         return f"{train_cmd} && {base} --model {rel(model) if model else '...'}"
     return base
 
@@ -110,7 +108,7 @@ def score(system: str, protocol: str, model_dir: Path, train_info: dict, threads
     secs = time.perf_counter() - t0
     rep = evaluate([s.tags for s in gold], [s.tags for s in pred], mapping=proto.eval_mapping)
     m = rep.micro
-    write_json(PREDS / f"{system}-{protocol}.json",
+    write_json(preds_file(system, protocol),
                {"model": rel(model_dir), "fingerprint": fingerprint(model_dir),
                 "test": rel(proto.test), "mapping": proto.eval_mapping,
                 "tags": [s.tags for s in pred]})  # fmt: skip
@@ -130,8 +128,6 @@ def score(system: str, protocol: str, model_dir: Path, train_info: dict, threads
 
 
 def transformer_info(model_dir: Path) -> dict:
-    from serkit.card import read_card
-
     card = read_card(model_dir)
     stats = card.get("training") or {}
     dev = card.get("dev") or (card.get("metrics") or {}).get("dev") or {}
@@ -213,13 +209,12 @@ def run_one(system: str, protocol: str, args: argparse.Namespace, cached: dict |
     row = score(system, protocol, model, info, args.threads)
     save_row(row)
     if system in TRANSFORMERS:  # the model card carries its measured test results too
-        from serkit.card import read_card, write_card
-
-        card = read_card(model)
-        card.setdefault("results", {})[protocol] = {
-            k: round(row[k], 4) for k in ("precision", "recall", "f1")
-        } | {k: row.get(k) for k in ("test", "mapping", "decoding", "date")}
-        write_card(model, card)
+        result = {k: round(row[k], 4) for k in ("precision", "recall", "f1")}
+        record_result(
+            model,
+            protocol,
+            result | {k: row.get(k) for k in ("test", "mapping", "decoding", "date")},
+        )
     log(f"{system} {protocol}: P {row['precision']:.4f} R {row['recall']:.4f} F1 {row['f1']:.4f}")
 
 

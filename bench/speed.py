@@ -31,14 +31,23 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "wikiser-small" / "test.txt"
+from _results import (
+    ROOT,
+    SPEED_ROWS,
+    command,
+    machine,
+    run_worker,
+    today,
+    update_section,
+    wikiser_test,
+    worker_env,
+)
+
 #: ``hf-pipeline-bN``: the HF pipeline with ``batch_size=N`` (the ratios use N = 1).
 RUNTIMES = ("hf-pipeline-b1", "hf-pipeline-b32", "torch", "onnx-fp32", "onnx-int8",
             "default-int8", "weak", "crf", "spacy")  # fmt: skip
@@ -46,18 +55,6 @@ BASE = "hf-pipeline-b1"
 SPACY = "spacy"
 #: runtimes that run one of the bench's W1 models (runs/bench/<system>-W1)
 BENCH_SYSTEMS = ("weak", "crf", "spacy")
-ROWS = ROOT / "bench" / "speed_rows.json"
-
-
-def load_sentences(limit: int | None) -> list[list[str]]:
-    from serkit.files import read
-
-    out = []
-    for s in read(DATA, "wikiser"):
-        out.append(list(s.tokens))
-        if limit and len(out) >= limit:
-            break
-    return out
 
 
 def peak_rss_mb() -> float:
@@ -93,7 +90,7 @@ def worker(args: argparse.Namespace) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from serkit.tokenize import detokenize
 
-    sents = load_sentences(args.limit)
+    sents = [list(s.tokens) for s in wikiser_test(args.limit)]
     texts = [detokenize(s) for s in sents]
     words = sum(len(s) for s in sents)
     rss_data = peak_rss_mb()
@@ -217,8 +214,6 @@ def _ratio(r: dict, base: dict | None, mode: str, key: str) -> str:
 
 
 def table(results: list[dict], args: argparse.Namespace, cmd: str) -> str:
-    from _results import machine, today
-
     hf = next((r for r in results if r["runtime"] == BASE), None)
     sp = next((r for r in results if r["runtime"] == SPACY), None)
     n = results[0]["sentences"]
@@ -325,7 +320,7 @@ def table(results: list[dict], args: argparse.Namespace, cmd: str) -> str:
 
 
 def _card_runtime(path: str) -> str:
-    from serkit.card import read_card
+    from serkit.models.folder import read_card
 
     try:
         return str(read_card(Path(path)).get("runtime", "torch"))
@@ -381,7 +376,7 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args)))
         return
-    cmd = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
+    cmd = command()
     runtimes = args.runtimes.split(",") + [n for n in args.extra if n not in RUNTIMES]
     unknown = set(runtimes) - set(RUNTIMES) - set(args.extra)
     if unknown:
@@ -392,18 +387,18 @@ def main() -> None:
         print(f"skipping {missing}: no W1 model in {args.bench_dir} "
               "(run bench/quality.py first)", file=sys.stderr)  # fmt: skip
         runtimes = [rt for rt in runtimes if rt not in missing]
+    from serkit.models.folder import ONNX_INT8
+
     with tempfile.TemporaryDirectory() as tmp:
         need_onnx = any(rt.startswith("onnx") for rt in runtimes)
         if args.onnx_dir is None and need_onnx:
             args.onnx_dir = str(Path(tmp) / "onnx")
-        if need_onnx and not (Path(args.onnx_dir) / "model.int8.onnx").is_file():
+        if need_onnx and not (Path(args.onnx_dir) / ONNX_INT8).is_file():
             print(f"exporting {args.model} to ONNX fp32 + int8 in {args.onnx_dir} ...",
                   file=sys.stderr)  # fmt: skip
             export(args.model, Path(args.onnx_dir))
         runs: dict[str, list[dict]] = {rt: [] for rt in runtimes}
-        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), HF_HUB_OFFLINE="1",
-                   TOKENIZERS_PARALLELISM="false", OPENBLAS_NUM_THREADS=str(args.threads),
-                   MKL_NUM_THREADS=str(args.threads))  # fmt: skip
+        env = worker_env(args.threads)
         t0 = time.perf_counter()
         load_start = os.getloadavg()[0]
         for rep in range(args.reps):
@@ -411,15 +406,14 @@ def main() -> None:
                 stamp = time.strftime("%H:%M:%S")
                 print(f"[{stamp}] round {rep + 1}/{args.reps}, runtime {i}/{len(runtimes)}: "
                       f"{rt} ...", file=sys.stderr, flush=True)  # fmt: skip
-                out = subprocess.run(
+                res = run_worker(
                     [sys.executable, __file__, "--worker", rt, "--model", args.model,
                      "--onnx-dir", str(args.onnx_dir), "--limit", str(args.limit),
                      "--batch-size", str(args.batch_size), "--threads", str(args.threads),
                      "--bench-dir", args.bench_dir,
                      *(a for n, d in args.extra.items() for a in ("--extra", f"{n}={d}"))],
-                    check=True, stdout=subprocess.PIPE, env=env, text=True,
+                    env=env,
                 )  # fmt: skip
-                res = json.loads(out.stdout.strip().splitlines()[-1])
                 print(f"  tokens {res['tokens']['words_per_s']:,.0f} words/s, text "
                       f"{res['text']['words_per_s']:,.0f} words/s, peak RSS "
                       f"{res['peak_rss_mb']:,.0f} MB", file=sys.stderr, flush=True)  # fmt: skip
@@ -430,17 +424,14 @@ def main() -> None:
     md = table(results, args, cmd)
     print(md)
     if not args.no_write:
-        from _results import machine, today, update_section
-        from serkit.files.atomic import atomic_write
+        from systems import write_json
 
         if args.section == "speed":  # the figures read the main run only
-            with atomic_write(ROWS) as f:
-                json.dump({"command": cmd, "model": args.model, "limit": args.limit,
-                           "reps": args.reps, "machine": machine(), "date": today(),
-                           "results": results}, f, indent=1)  # fmt: skip
+            write_json(SPEED_ROWS, {"command": cmd, "model": args.model, "limit": args.limit,
+                                    "reps": args.reps, "machine": machine(), "date": today(),
+                                    "results": results})  # fmt: skip
         update_section(args.section, md)
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     main()

@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 from statistics import median
 
-from _results import machine, today, update_section
+from _results import ROOT, machine, rel, run_worker, today, update_section, worker_env
+from serkit.models.folder import CARD_NAME, ONNX_INT8, read_card
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG = "configs/w1-selfreg.toml"
 SERKIT = [sys.executable, "-m", "serkit"]
 
@@ -42,7 +42,7 @@ def _variant(name: str) -> tuple[int, bool]:
 
 
 def ensure_trained(out: Path, extra: list[str], threads: int) -> None:
-    if (out / "serkit.json").is_file():
+    if (out / CARD_NAME).is_file():
         return
     cmd = [*SERKIT, "train", "--config", CONFIG, *extra, "--threads", str(threads)]
     cmd += ["-o", str(out), "--no-progress"]
@@ -52,7 +52,7 @@ def ensure_trained(out: Path, extra: list[str], threads: int) -> None:
 
 def ensure_int8(model: Path) -> Path:
     onnx = model.parent / f"{model.name}-onnx"
-    if not (onnx / "model.int8.onnx").is_file():
+    if not (onnx / ONNX_INT8).is_file():
         from serkit.models.export_onnx import export_onnx
 
         export_onnx(model, onnx, quantize="int8")
@@ -80,10 +80,7 @@ def quality(model: Path, onnx: Path, threads: int) -> dict[str, float]:
 
 def time_runs(jobs: dict[str, tuple[str, Path]], limit: int, reps: int) -> dict[str, float]:
     """Median text-mode words per CPU-second of each (worker, model dir), interleaved."""
-    import os
-
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")  # fmt: skip
+    env = worker_env(1)
     got: dict[str, list[float]] = {name: [] for name in jobs}
     for rep in range(reps):
         for name, (worker, model) in jobs.items():
@@ -91,8 +88,7 @@ def time_runs(jobs: dict[str, tuple[str, Path]], limit: int, reps: int) -> dict[
                    "--model", str(model), "--limit", str(limit), "--threads", "1"]  # fmt: skip
             if not worker.startswith("hf-pipeline"):
                 cmd += ["--extra", f"{worker}={model}"]
-            res = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, env=env, text=True)
-            rate = json.loads(res.stdout.strip().splitlines()[-1])["text"]["words_per_cpu_s"]
+            rate = run_worker(cmd, env=env)["text"]["words_per_cpu_s"]
             got[name].append(rate)
             print(f"round {rep + 1}: {name} {rate:,.0f} words/CPU-s", file=sys.stderr, flush=True)
     return {name: median(v) for name, v in got.items()}
@@ -121,8 +117,8 @@ def main() -> None:
     jobs: dict[str, tuple[str, Path]] = {}
     for r in rows:
         r["onnx"] = ensure_int8(r["model"])
-        r["size_mb"] = (r["onnx"] / "model.int8.onnx").stat().st_size / 1e6
-        card = json.loads((r["model"] / "serkit.json").read_text())
+        r["size_mb"] = (r["onnx"] / ONNX_INT8).stat().st_size / 1e6
+        card = read_card(r["model"])
         r["train_min"] = card["training"]["train_seconds"] / 60
         r.update(quality(r["model"], r["onnx"], args.threads))
         print(json.dumps({k: str(v) for k, v in r.items()}), file=sys.stderr, flush=True)
@@ -131,10 +127,6 @@ def main() -> None:
     speed = time_runs(jobs, args.limit, args.reps)
     hf6 = speed[f"hf:{rows[0]['name']}"]
     wall = time.perf_counter() - t0
-
-    def rel(p: Path) -> str:
-        return str(p.relative_to(ROOT))
-
     lines = [
         "## Smaller students: layer-dropped and distilled W1 models (issue 6)",
         "",
@@ -178,5 +170,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     main()

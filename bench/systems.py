@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _results import DATA, ROOT, rel, worker_env
 from serkit.files.atomic import atomic_write
+from serkit.models.folder import CARD_NAME, LEXICON
 from serkit.tagger import Tagger
 from serkit.tokens import Sentence
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
 #: Trained bench models and cached predictions (ignored by git).
 RUNS = ROOT / "runs" / "bench"
 
@@ -80,11 +80,6 @@ TRANSFORMER_CONFIGS = {
 }
 
 
-def rel(p: Path) -> str:
-    """A data path as configs and commands spell it: relative to the repository root."""
-    return os.path.relpath(p, ROOT)
-
-
 def train_dev(proto: Protocol) -> tuple[list[Sentence], list[Sentence]]:
     """The protocol's training and validation sentences, exactly as ``serkit train`` cuts them."""
     from serkit.training.data import read_labelled, split_train_dev
@@ -103,6 +98,11 @@ def test_sentences(proto: Protocol) -> list[Sentence]:
     return read_all(proto.test)
 
 
+def preds_file(system: str, protocol: str) -> Path:
+    """Where ``bench/quality.py`` keeps a system's test predictions (for ``bench/errors.py``)."""
+    return RUNS / "preds" / f"{system}-{protocol}.json"
+
+
 def write_json(path: Path, obj: Any) -> None:
     with atomic_write(path) as f:
         json.dump(obj, f, indent=1)
@@ -112,22 +112,38 @@ def write_json(path: Path, obj: Any) -> None:
 WEAK_RATIOS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
-def train_weak(proto: Protocol, out: Path) -> dict[str, Any]:
-    """Lexicon from the training part; case policy and min ratio picked on validation."""
+def weak_f1(
+    lex: Any, gold: Sequence[Sentence], case: str, min_ratio: float, mapping: str | None = None
+) -> float:
+    """Strict micro F1 of the lexicon's matches (``case``, ``min_ratio``) on ``gold``."""
     from serkit.evaluate import evaluate
-    from serkit.lexicon import CASE_POLICIES, Lexicon
 
-    train, dev = train_dev(proto)
-    lex = Lexicon.build(train)
+    m = lex.matcher(case=case, min_ratio=min_ratio)
+    return evaluate([s.tags for s in gold], [m.tags(s.tokens) for s in gold], mapping=mapping).f1
+
+
+def select_weak(lex: Any, dev: Sequence[Sentence]) -> tuple[str, float, float]:
+    """(case policy, minimum labelled ratio, validation F1) with the best F1 on ``dev``."""
+    from serkit.lexicon import CASE_POLICIES
+
     best = ("smart", 0.0, -1.0)
     for case in CASE_POLICIES:
         for r in WEAK_RATIOS:
-            m = lex.matcher(case=case, min_ratio=r)
-            f = evaluate([s.tags for s in dev], [m.tags(s.tokens) for s in dev]).f1
+            f = weak_f1(lex, dev, case, r)
             if f > best[2]:
                 best = (case, r, f)
+    return best
+
+
+def train_weak(proto: Protocol, out: Path) -> dict[str, Any]:
+    """Lexicon from the training part; case policy and min ratio picked on validation."""
+    from serkit.lexicon import Lexicon
+
+    train, dev = train_dev(proto)
+    lex = Lexicon.build(train)
+    best = select_weak(lex, dev)
     out.mkdir(parents=True, exist_ok=True)
-    lex.save(out / "lexicon.tsv")
+    lex.save(out / LEXICON)
     info = {"arch": "weak", "case": best[0], "min_ratio": best[1], "dev_f1": best[2],
             "forms": len(lex), "types": lex.types, "protocol": proto.name}  # fmt: skip
     write_json(out / "weak.json", info)
@@ -142,7 +158,7 @@ class WeakTagger(Tagger):
         from serkit.lexicon import Lexicon
 
         self.card = json.loads((Path(model_dir) / "weak.json").read_text())
-        lex = Lexicon.load(Path(model_dir) / "lexicon.tsv")
+        lex = Lexicon.load(Path(model_dir) / LEXICON)
         self.matcher = lex.matcher(case=self.card["case"], min_ratio=self.card["min_ratio"])
         self.labels = bio_labels(self.card["types"])
 
@@ -193,8 +209,6 @@ SPACY_OVERRIDES = {
     "corpora.train.gold_preproc": "true",
     "corpora.dev.gold_preproc": "true",
 }
-#: Single-threaded numerics (BLAS/OpenMP) for training and tagging.
-ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
 def spaces_for(tokens: Sequence[str]) -> list[bool]:
@@ -273,7 +287,7 @@ def train_spacy(proto: Protocol, out: Path, log=print) -> dict[str, Any]:
     ]
     for k, v in SPACY_OVERRIDES.items():
         cmd += [f"--{k}", v]  # fmt: skip
-    env = dict(os.environ, **ONE_THREAD)
+    env = worker_env(1)  # single-threaded numerics (BLAS/OpenMP)
     log(f"spacy train {proto.name}: {n_train} train / {n_dev} validation sentences")
     t0 = time.perf_counter()
     best, steps = None, 0
@@ -348,7 +362,7 @@ def fingerprint(model_dir: Path) -> str | None:
     """Identifies one trained model: its card's hash (None when nothing is trained there)."""
     import hashlib
 
-    card = Path(model_dir) / "serkit.json"
+    card = Path(model_dir) / CARD_NAME
     if card.is_file():  # minus what scoring scripts add to a card later
         data = {k: v for k, v in json.loads(card.read_text()).items() if k != "results"}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
