@@ -253,7 +253,12 @@ def test_pipe_equals_tagging_sentence_by_sentence(model_dir, texts, batch_size) 
     for text in texts:
         sents = sentences(text)
         preds = [tagger.predict_words([[t.text for t in s]])[0] for s in sents]
-        want_tagged.append([(s, tags) for s, (tags, _) in zip(sents, preds, strict=True)])
+        want_tagged.append(
+            [
+                ([t.text for t in s], [(t.start, t.end) for t in s], tags)
+                for s, (tags, _) in zip(sents, preds, strict=True)
+            ]
+        )
         want_ents.append(
             [
                 e
@@ -268,8 +273,12 @@ def test_pipe_equals_tagging_sentence_by_sentence(model_dir, texts, batch_size) 
     for g, w in zip(got, want_ents, strict=True):
         assert [e.score for e in g] == pytest.approx([e.score for e in w], abs=1e-9)
     tagged = list(tagger.pipe_tagged(texts, batch_size=batch_size))
-    assert [text for text, _ in tagged] == texts
-    assert [[(s.tokens, s.tags) for s in sents] for _, sents in tagged] == want_tagged
+    assert [doc.text for doc in tagged] == texts
+    got_tagged = [[(s.tokens, s.meta["offsets"], s.tags) for s in d.sentences] for d in tagged]
+    assert got_tagged == want_tagged
+    assert [[(e.start, e.end, e.label) for e in d.entities] for d in tagged] == [
+        [(e.start, e.end, e.label) for e in d] for d in want_ents
+    ]
 
 
 _TAGGERS: dict = {}

@@ -65,11 +65,7 @@ class _Doc:
     id, text, path, record = "doc", "Python", None, None
     entities = [Entity(0, 6, "Language", "Python", 0.9)]
 
-    class _S:
-        tokens = [type("T", (), {"text": "Python"})()]
-        tags = ["B-Language"]
-
-    sentences = [_S()]
+    sentences = [Sentence(["Python"], ["B-Language"], "doc", 0, 0, {"offsets": [(0, 6)]})]
 
 
 def test_a_new_format_is_one_registration(tmp_path: Path) -> None:

@@ -96,8 +96,9 @@ def test_entities_of_a_long_text_are_those_of_its_paragraphs(tiny, monkeypatch):
     got = [(e.start, e.end, e.label, e.text) for e in next(long)]
     assert got == expected and len(got) > 40
     # and the tagged-sentence output agrees with it, sentence by sentence
-    ((_, sents),) = tiny.pipe_tagged([text], batch_size=4)
-    assert sum(len(s.tokens) for s in sents) == len(tokenize_arrays(text).words)
+    (doc,) = tiny.pipe_tagged([text], batch_size=4)
+    assert sum(len(s.tokens) for s in doc.sentences) == len(tokenize_arrays(text).words)
+    assert [(e.start, e.end, e.label) for e in doc.entities] == [g[:3] for g in got]
 
 
 def test_memory_does_not_grow_with_the_text(tiny, monkeypatch):

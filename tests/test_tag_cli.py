@@ -174,8 +174,10 @@ def test_column_formats_read_back(tmp_path, fmt, tiny_dirs, onnx_tagger):
     res = run([TEXT, TRICKY, "--format", fmt, "-o", str(out), "-m", str(tiny_dirs["onnx"])])
     assert res.exit_code == 0, res.output
     sents = list(read(out, fmt))
-    expected = [s for text in (TEXT, TRICKY) for s in next(onnx_tagger.pipe_tagged([text]))[1]]
-    assert [s.tokens for s in sents] == [[t.text for t in s.tokens] for s in expected]
+    expected = [
+        s for text in (TEXT, TRICKY) for s in next(onnx_tagger.pipe_tagged([text])).sentences
+    ]
+    assert [s.tokens for s in sents] == [s.tokens for s in expected]
     assert [s.tags for s in sents] == [s.tags for s in expected]
 
 
@@ -379,3 +381,24 @@ def test_help_has_plain_metavars_and_commands_in_a_users_order(capsys):
     ]
     assert listed[:3] == ["tag", "train", "eval"]
     assert listed.index("tokenize") > listed.index("data")
+
+
+def test_a_tagged_text_is_a_tagged_doc_of_plain_sentences(tmp_path, onnx_tagger):
+    """``pipe_tagged`` gives the document shape ``serkit tag`` writes: a ``TaggedDoc`` whose
+    sentences are plain ``Sentence`` objects (words, tags, scores, offsets into the text)
+    that any corpus writer takes as they are, and whose entities are ``tagger(text)``'s."""
+    from serkit import files
+    from serkit.tokens import Sentence, TaggedDoc
+
+    text = f"{TEXT} {TRICKY}"
+    (doc,) = onnx_tagger.pipe_tagged([text])
+    assert isinstance(doc, TaggedDoc) and doc.text == text and len(doc.sentences) >= 2
+    assert doc.entities == onnx_tagger(text)
+    for s in doc.sentences:
+        assert type(s) is Sentence
+        assert [text[a:b] for a, b in s.meta["offsets"]] == s.tokens
+        assert len(s.scores) == len(s.tags) == len(s.tokens)
+    out = tmp_path / "s.conll"
+    assert files.write(out, doc.sentences) == len(doc.sentences)
+    back = [(s.tokens, s.tags) for s in files.read_all(out)]
+    assert back == [(s.tokens, s.tags) for s in doc.sentences]

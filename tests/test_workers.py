@@ -42,11 +42,11 @@ def test_two_workers_give_what_one_process_gives(tiny_dirs, onnx_tagger):
         assert tagger.started  # the texts really went to worker processes
         # and the sentences too (CoNLL/WikiSER output), for a long text in pools
         long_text = " ".join(texts)
-        ((text, sents),) = tagger.pipe_tagged([long_text], 4)
+        (doc,) = tagger.pipe_tagged([long_text], 4)
     assert got == expected
-    ((_, want),) = onnx_tagger.pipe_tagged([long_text], 4)
-    assert [(s.tags, s.scores) for s in sents] == [(s.tags, s.scores) for s in want]
-    assert text == long_text
+    (want,) = onnx_tagger.pipe_tagged([long_text], 4)
+    assert doc == want  # words, offsets, tags, scores and entities
+    assert doc.text == long_text
 
 
 def test_pipe_function_and_small_inputs_start_no_process(tiny_dirs, onnx_tagger):

@@ -25,8 +25,8 @@ from typing import IO
 from serkit.errors import DataFormatError, SerkitError
 from serkit.files.inputs import AUTO, Input, check_encoding, decode, sniff_encoding
 from serkit.files.records import RECORD_FORMATS, Record, iter_records, record_format
-from serkit.render import TaggedDoc
 from serkit.tagger import Tagger
+from serkit.tokens import TaggedDoc
 
 __all__ = [
     "AUTO",
@@ -201,9 +201,8 @@ def tag_documents(
     items: Iterable[tuple[Source, str]],
     batch_size: int = 32,
 ) -> Iterator[TaggedDoc]:
-    """Tag ``(source, text)`` pairs as a stream, in order (sentences share batches)."""
-    from serkit.decode import entities_from_tags
-
+    """Tag ``(source, text)`` pairs as a stream, in order (sentences share batches): each
+    document is the tagger's ``TaggedDoc`` named after its source."""
     held: deque[Source] = deque()
 
     def texts() -> Iterator[str]:
@@ -211,13 +210,13 @@ def tag_documents(
             held.append(src)
             yield text
 
-    for text, sents in tagger.pipe_tagged(texts(), batch_size):
+    for doc in tagger.pipe_tagged(texts(), batch_size):
         src = held.popleft()
-        ents = []
-        for s in sents:
-            ents.extend(entities_from_tags(text, s.tokens, s.tags, s.scores))
-        path = src.path if src.path not in (None, "-") else None
-        yield TaggedDoc(src.id, text, ents, sents, path, src.record)
+        doc.id, doc.record = src.id, src.record
+        doc.path = src.path if src.path not in (None, "-") else None
+        for s in doc.sentences:
+            s.doc_id = src.id
+        yield doc
 
 
 def read_sources(

@@ -1,10 +1,10 @@
 """Writers for tagged documents: JSONL records, CoNLL/WikiSER columns, a standalone HTML page,
 and the notebook view (``displayed``).
 
-The formats themselves are declared once in ``serkit.files.formats``; this module holds the
-document shape ``serkit tag`` produces and the one writer interface over the table. Each
-writer streams: it gets documents one at a time and writes them at once, so ``serkit tag``
-output appears while the input is still being read.
+The formats themselves are declared once in ``serkit.files.formats`` and the document shape
+``serkit tag`` writes in ``serkit.tokens`` (``TaggedDoc``, re-exported here); this module holds
+the one writer interface over the table. Each writer streams: it gets documents one at a time
+and writes them at once, so ``serkit tag`` output appears while the input is still being read.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from serkit.files.html_page import HtmlWriter, chip, highlighted
 from serkit.files.jsonl import jsonl_record
 from serkit.palette import PALETTE
 from serkit.palette import color as type_color
-from serkit.tagger import TaggedSentence
-from serkit.tokens import Entity
+from serkit.tokens import Entity, TaggedDoc
 
 __all__ = [
     "FORMATS",
@@ -35,19 +34,6 @@ __all__ = [
 
 #: What ``serkit tag`` can write (from the format table).
 FORMATS = document_formats()
-
-
-@dataclass(slots=True)
-class TaggedDoc:
-    """One input document after tagging. ``path`` is set for files, else ``text`` is shown;
-    ``record``: the input record it came from (JSONL/CSV inputs), kept in the output."""
-
-    id: str
-    text: str
-    entities: list[Entity]
-    sentences: list[TaggedSentence]
-    path: str | None = None
-    record: dict | None = None
 
 
 class DocWriter:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from serkit.errors import InvalidText, SerkitError
-from serkit.tokens import Entity, Token
+from serkit.tokens import Entity, Sentence, TaggedDoc
 
 #: Sentences pooled per ``batch_size`` before sorting by length: a bigger pool pads
 #: less (length buckets) at the cost of holding a few more sentences in memory.
@@ -61,29 +61,26 @@ def check_text(text: object, what: str = "text") -> str:
     return text
 
 
-@dataclass(slots=True)
-class TaggedSentence:
-    """One sentence of a text with its word tags: what CoNLL/WikiSER outputs need."""
-
-    tokens: list[Token]
-    tags: list[str]
-    scores: list[float]
+#: The tagged sentence of earlier versions: now a plain ``Sentence`` (words, tags, scores,
+#: ``meta["offsets"]``), the shape of every sentence; the name stays importable.
+TaggedSentence = Sentence
 
 
 @dataclass(slots=True)
-class _Doc:
-    """A text in flight: one slot per sentence read so far, filled (with the sentence's
-    entities, or its ``TaggedSentence``) as batches come back; ``read`` once the text's
-    last sentence is in the pool."""
+class _InFlight:
+    """Bookkeeping of ``_tag_docs``, not a shape: a text whose sentences are being tagged,
+    one slot per sentence read so far (its entities, and with ``sentences`` its
+    ``Sentence``), filled as batches come back; ``read`` once its last sentence is pooled."""
 
     text: str
-    results: list[Any] = field(default_factory=list)
+    entities: list[Any] = field(default_factory=list)
+    sentences: list[Any] | None = None
     missing: int = 0
     read: bool = False
 
-    def entities(self) -> list[Entity]:
+    def all_entities(self) -> list[Entity]:
         """Entities of every sentence, in text order."""
-        return [e for ents in self.results for e in ents]
+        return [e for ents in self.entities for e in ents]
 
 
 def _text_sentences(text: str) -> Iterator[tuple[list[str], list[int], list[int]]]:
@@ -204,30 +201,32 @@ class Tagger(ABC):
     def pipe(self, texts: Iterable[str], batch_size: int = 32) -> Iterator[list[Entity]]:
         """Entities for each text, in order; see ``pipe_tagged`` for the memory bound."""
         for doc in self._tag_docs(texts, batch_size):
-            yield doc.entities()
+            yield doc.all_entities()
 
-    def pipe_tagged(
-        self, texts: Iterable[str], batch_size: int = 32
-    ) -> Iterator[tuple[str, list[TaggedSentence]]]:
-        """Each text with its tagged sentences, in input order.
+    def pipe_tagged(self, texts: Iterable[str], batch_size: int = 32) -> Iterator[TaggedDoc]:
+        """Each text as a ``TaggedDoc`` (its entities and its tagged sentences), in input
+        order; ``id`` is the text's position.
 
         Sentences of consecutive texts share batches (many short texts run as fast as
         one long one), sorted by length within a pool of ``POOL_FACTOR * batch_size``
         sentences so each batch pads little. At most that many sentences and that many
         unfinished texts are in flight at once, whatever the number or length of the
         texts: a long text is read ``CHUNK_CHARS`` characters at a time and each sentence
-        becomes its result (entities, or tokens and tags here) as soon as it is tagged,
-        so what grows with a text is only its result.
+        becomes its result (entities, or here also its words and tags) as soon as it is
+        tagged, so what grows with a text is only its result.
         """
-        for doc in self._tag_docs(texts, batch_size, tagged=True):
-            yield doc.text, doc.results
+        for i, doc in enumerate(self._tag_docs(texts, batch_size, tagged=True)):
+            sents = doc.sentences or []
+            for s in sents:
+                s.doc_id = str(i)
+            yield TaggedDoc(str(i), doc.text, doc.all_entities(), sents)
 
     def _tag_docs(
         self, texts: Iterable[str], batch_size: int, *, tagged: bool = False
-    ) -> Iterator[_Doc]:
-        """The tagged texts in input order, each sentence's result being its entities, or
-        (``tagged``) a ``TaggedSentence``. Tokens stay arrays (no ``Token`` per word)
-        until a result needs them, and are dropped once it is made."""
+    ) -> Iterator[_InFlight]:
+        """The tagged texts in input order: each sentence's entities and, when ``tagged``,
+        its ``Sentence``. Tokens stay arrays (``tokenize_arrays``: no object per word) from
+        the tokenizer to the entities; the words list itself becomes the sentence's tokens."""
         if not isinstance(batch_size, int):
             raise TypeError(f"batch_size must be an int, not {type(batch_size).__name__}")
         if batch_size < 1:
@@ -237,9 +236,9 @@ class Tagger(ABC):
         from serkit.decode import entities_from_offsets
 
         pool_size = POOL_FACTOR * batch_size
-        queue: deque[_Doc] = deque()
+        queue: deque[_InFlight] = deque()
         # (text, slot, words, starts, ends) of each sentence waiting for the model
-        pending: list[tuple[_Doc, int, list[str], list[int], list[int]]] = []
+        pending: list[tuple[_InFlight, int, list[str], list[int], list[int]]] = []
 
         def flush() -> None:
             pending.sort(key=lambda p: len(p[2]))  # stable: ties keep their text order
@@ -248,24 +247,27 @@ class Tagger(ABC):
                 chunk = pending[lo : lo + step]
                 preds = self.predict_words([p[2] for p in chunk])
                 for (doc, k, words, starts, ends), (tags, scores) in zip(chunk, preds, strict=True):
-                    if tagged:
-                        tokens = list(map(Token, words, starts, ends))
-                        doc.results[k] = TaggedSentence(tokens, list(tags), list(scores))
-                    else:
-                        doc.results[k] = entities_from_offsets(doc.text, starts, ends, tags, scores)
+                    doc.entities[k] = entities_from_offsets(doc.text, starts, ends, tags, scores)
+                    if doc.sentences is not None:
+                        offsets = {"offsets": list(zip(starts, ends, strict=True))}
+                        doc.sentences[k] = Sentence(
+                            words, list(tags), None, k, 0, offsets, list(scores)
+                        )
                     doc.missing -= 1
             pending.clear()
 
-        def finished() -> Iterator[_Doc]:
+        def finished() -> Iterator[_InFlight]:
             while queue and queue[0].read and queue[0].missing == 0:
                 yield queue.popleft()
 
         for i, text in enumerate(texts):
-            doc = _Doc(check_text(text, f"text {i}"))
+            doc = _InFlight(check_text(text, f"text {i}"), sentences=[] if tagged else None)
             queue.append(doc)
             for words, starts, ends in _text_sentences(text):
-                pending.append((doc, len(doc.results), words, starts, ends))
-                doc.results.append(None)
+                pending.append((doc, len(doc.entities), words, starts, ends))
+                doc.entities.append(None)
+                if doc.sentences is not None:
+                    doc.sentences.append(None)
                 doc.missing += 1
                 if len(pending) >= pool_size:
                     flush()

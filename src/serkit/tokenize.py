@@ -146,8 +146,11 @@ _SEP_CHARS = "".join(filter(_SEP_RE.match, map(chr, range(0x3001)))) + "\ufeff"
 
 @dataclass(frozen=True, slots=True)
 class TokenArrays:
-    """The tokens of a text as parallel lists, with no object per token: what tagging
-    needs on its hot path (models see ``words``; offsets matter only for entities)."""
+    """The tokens of a text as parallel lists, with no object per token: ``tokenize``'s
+    ``Token`` list in columns, not another sentence shape (no tags, no sentences). It is
+    what tagging needs on its hot path (models see ``words``; offsets matter only for
+    entities and ``Sentence.meta["offsets"]``): ``serkit.tagger`` and the server's batching
+    use it, and nothing of it leaves them."""
 
     words: list[str]
     starts: list[int]

@@ -16,11 +16,16 @@ class Token:
 
 @dataclass(slots=True)
 class Sentence:
-    """What every corpus reader yields: tokens plus optional IOB2 tags.
+    """The one sentence shape: tokens plus optional IOB2 tags. Every corpus reader yields
+    it, every writer takes it, and a tagged text's sentences (``TaggedDoc.sentences``) are
+    Sentences too, so a model's output writes like a corpus.
 
     ``doc_id`` is the article/document name when known; ``index`` is the 0-based
     position of the sentence in its source (used for the W1 validation slice);
-    ``line`` is the 1-based line where it starts, for error messages.
+    ``line`` is the 1-based line where it starts, for error messages; ``scores`` the
+    model's confidence in each tag, when the tags are predicted. ``meta["offsets"]``
+    holds each token's ``(start, end)`` in the text it came from, when it came from a text
+    (``meta["text"]`` for JSONL/Label Studio records; ``TaggedDoc.text`` for a tagged text).
     """
 
     tokens: list[str]
@@ -29,6 +34,7 @@ class Sentence:
     index: int = 0
     line: int = 0
     meta: dict = field(default_factory=dict)
+    scores: list[float] | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -68,3 +74,20 @@ class Entity:
             "start": self.start,
             "end": self.end,
         }
+
+
+@dataclass(slots=True)
+class TaggedDoc:
+    """The one shape of a tagged text: what ``Tagger.pipe_tagged`` yields and ``serkit tag``
+    writes. ``entities`` hold character offsets into ``text``; ``sentences`` its words with
+    their tags, scores and ``meta["offsets"]`` (into ``text``). ``id``: the source's name
+    (``pipe_tagged``: the text's position); ``path`` is set for files, else ``text`` is
+    shown; ``record``: the input record it came from (JSONL/CSV inputs), kept in the output.
+    """
+
+    id: str
+    text: str
+    entities: list[Entity]
+    sentences: list[Sentence]
+    path: str | None = None
+    record: dict | None = None

@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from serkit.errors import SerkitError
-from serkit.tagger import TaggedSentence, Tagger
-from serkit.tokens import Entity
+from serkit.tagger import Tagger
+from serkit.tokens import Entity, TaggedDoc
 
 #: Words tagged in this process before worker processes are started (a worker takes a
 #: second or two to start and load the model: not worth it for a few texts).
@@ -169,9 +169,7 @@ class WorkerTagger(Tagger):
         self._batch_size = batch_size
         return super().pipe(texts, batch_size * self.workers)
 
-    def pipe_tagged(
-        self, texts: Iterable[str], batch_size: int = 32
-    ) -> Iterator[tuple[str, list[TaggedSentence]]]:
+    def pipe_tagged(self, texts: Iterable[str], batch_size: int = 32) -> Iterator[TaggedDoc]:
         """``Tagger.pipe_tagged``, pooled as :meth:`pipe`."""
         self._batch_size = batch_size
         return super().pipe_tagged(texts, batch_size * self.workers)

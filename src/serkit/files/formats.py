@@ -76,17 +76,15 @@ class Format:
 
 
 class _SentenceDocWriter:
-    """Tagged documents written as their sentences (token/tag columns)."""
+    """Tagged documents written as their sentences (token/tag columns): a ``TaggedDoc``'s
+    sentences are ``Sentence`` objects, written as they are."""
 
     def __init__(self, f: IO[str], fmt: Format) -> None:
         self.f, self.fmt = f, fmt
         self.wrote = False
 
     def write(self, doc: Any) -> None:
-        sents = [
-            Sentence([t.text for t in s.tokens], s.tags, doc.id, i)
-            for i, s in enumerate(doc.sentences)
-        ]
+        sents = doc.sentences
         if not sents:
             return
         if self.wrote:
