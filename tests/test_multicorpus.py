@@ -221,12 +221,11 @@ def test_one_head_model_maps_to_known_schemes():
 A, B = CONVENTION_A, CONVENTION_B
 
 
-@pytest.fixture(scope="module")
-def toy_multihead(tmp_path_factory) -> Path:
-    tmp = tmp_path_factory.mktemp("mc")
+def _toy_run(tmp: Path, **overrides) -> Path:
+    """One multi-head model on the two conventions (corpora ``wiki`` and ``so``)."""
     bb = tiny_backbone(tmp / "bb")
     fa, fb = write_tagged(tmp / "a.txt", A), write_tagged(tmp / "b.txt", B)
-    cfg = TrainConfig.from_dict(dict(
+    cfg = TrainConfig.from_dict({**dict(
         mode="multihead",
         corpora=[{"name": "wiki", "declare": "wikiser", "train": str(fa), "val_slice": True},
                  {"name": "so", "declare": "softner-9", "train": str(fb), "val_slice": True}],
@@ -234,8 +233,13 @@ def toy_multihead(tmp_path_factory) -> Path:
         batch_tokens=128, max_length=16, stride=4, k=2, alpha=1.0, seed=3,
         output=str(tmp / "out"), eval_every=0, checkpoint_every=50, log_every=5, threads=1,
         keep_best=False,
-    ))  # fmt: skip
+    ), **overrides})  # fmt: skip
     return Trainer(cfg, progress=False).run()
+
+
+@pytest.fixture(scope="module")
+def toy_multihead(tmp_path_factory) -> Path:
+    return _toy_run(tmp_path_factory.mktemp("mc"))
 
 
 def test_toy_two_conventions_in_one_model(toy_multihead):
@@ -329,20 +333,11 @@ def test_in_convention_retypes_only_what_the_corpus_labels():
 
 @pytest.fixture(scope="module")
 def toy_multihead_lex(tmp_path_factory) -> Path:
-    """The toy two-convention run with the lexicon feature (no jackknife: 2 sentences)."""
-    tmp = tmp_path_factory.mktemp("mclex")
-    bb = tiny_backbone(tmp / "bb")
-    fa, fb = write_tagged(tmp / "a.txt", A), write_tagged(tmp / "b.txt", B)
-    cfg = TrainConfig.from_dict(dict(
-        mode="multihead",
-        corpora=[{"name": "wiki", "declare": "wikiser", "train": str(fa), "val_slice": True},
-                 {"name": "so", "declare": "softner-9", "train": str(fb), "val_slice": True}],
-        backbone=str(bb), features=["case", "lexicon"], lexicon_folds=0, epochs=2, lr=5e-3,
-        head_lr=3e-2, warmup=0.0, batch_tokens=128, max_length=16, stride=4, k=1, alpha=0.0,
-        seed=3, output=str(tmp / "out"), eval_every=0, checkpoint_every=50, log_every=5,
-        threads=1, keep_best=False,
-    ))  # fmt: skip
-    return Trainer(cfg, progress=False).run()
+    """The toy run with the lexicon feature (no jackknife: two distinct sentences)."""
+    return _toy_run(
+        tmp_path_factory.mktemp("mclex"), features=["case", "lexicon"], lexicon_folds=0,
+        epochs=2, k=1, alpha=0.0,
+    )  # fmt: skip
 
 
 def _lexicon_tags(tagger, text: str) -> list[str]:
