@@ -1,6 +1,7 @@
 """``serkit tag --engine ray`` (serkit.scale): Ray Data on a local 2-CPU instance gives the
 records of a local ``serkit tag``, and a run that crashes or loses a shard is resumed with
-nothing lost and nothing doubled."""
+nothing lost and nothing doubled; ``serkit weak-label --engine ray`` gives the sentences of a
+local ``serkit weak-label``."""
 
 from __future__ import annotations
 
@@ -180,3 +181,95 @@ def test_bad_inputs_are_one_line_errors(tmp_path, model):
     (tmp_path / "a.txt").write_text("Linux")
     with pytest.raises(SerkitError, match="holds the shards of another run"):
         ray_tag([tmp_path / "a.txt"], tmp_path / "o", model=model)
+
+
+def test_weak_label_bad_inputs_are_one_line_errors(tmp_path, capsys):
+    from serkit.scale import ray_weak_label
+
+    (tmp_path / "a.txt").write_text("Linux")
+    lex = tmp_path / "lex.tsv"
+    lex.write_text(LEXICON)
+    with pytest.raises(SerkitError, match="missing.tsv: cannot open"):
+        ray_weak_label([tmp_path / "a.txt"], tmp_path / "o", lexicon=tmp_path / "missing.tsv")
+    with pytest.raises(SerkitError, match="unknown format 'html'"):
+        ray_weak_label([tmp_path / "a.txt"], tmp_path / "o", lexicon=lex, fmt="html")
+    a = str(tmp_path / "a.txt")
+    for args, why in (
+        ([a, a], "give one input"),  # the local engine reads one
+        ([a, "--engine", "ray", "--from", "conll"], "not --from conll"),
+        ([a, "--engine", "spark"], "unknown engine"),
+    ):
+        with pytest.raises(SystemExit) as e:
+            serkit.cli.main.main(["weak-label", *args, "-l", str(lex), "-o", str(tmp_path / "w")])
+        assert e.value.code == 2 and why in capsys.readouterr().err
+
+
+# -- serkit weak-label --engine ray: the same engine, a lexicon instead of a model --------
+
+LEXICON = """surface\ttypes
+tensorflow\tLibrary:5
+ubuntu\tOperating_System:4
+java\tLanguage:9
+Linux\tOperating_System:7
+python\tLanguage:3,Library:1
+nvidia a100\tDevice:2
+pip\tApplication:1
+"""
+
+
+def local_weak_label(path: Path, lexicon: Path, out: Path) -> list[dict]:
+    res = CliRunner().invoke(app, ["weak-label", str(path), "-l", str(lexicon), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def test_weak_label_equals_local_weak_label_and_survives_a_dead_actor(ray_local, docs, tmp_path):
+    """Text files, JSONL records and Parquet rows: each document's sentences are those of a
+    local ``serkit weak-label`` of a text file holding it (a record's id as its stem)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from serkit.scale import ray_weak_label
+
+    lex = tmp_path / "lex.tsv"
+    lex.write_text(LEXICON)
+    recs = {f"r{k}": TEXTS[k] + "\r\n\r\nSecond paragraph: pip on Ubuntu." for k in range(3)}
+    jsonl = tmp_path / "recs.jsonl"
+    jsonl.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in recs.items()))
+    rows = {"p0": TEXTS[5], "p1": "Nothing here."}
+    parquet = tmp_path / "rows.parquet"
+    pq.write_table(pa.table({"id": list(rows), "text": list(rows.values())}), parquet)
+    as_files = tmp_path / "as-files"  # each record as a text file named after its id
+    as_files.mkdir()
+    for i, t in {**recs, **rows}.items():
+        (as_files / f"{i}.txt").write_bytes(t.encode())
+    texts = sorted(p for p in docs.glob("*.txt") if p.name != "bad.txt")
+    expected = [
+        rec
+        for k, f in enumerate([*texts, *(as_files / f"{i}.txt" for i in {**recs, **rows})])
+        for rec in local_weak_label(f, lex, tmp_path / f"local{k}.jsonl")
+    ]
+    assert sum(len(r["entities"]) for r in expected) > 10
+
+    out = tmp_path / "weak"
+    fault = {"shard": 1, "mode": "exit", "marker": str(tmp_path / "died-once")}
+    run = ray_weak_label([docs, jsonl, parquet], out, lexicon=lex, min_ratio=0.4, actors=2,
+                         docs_per_shard=4,
+                         _fault=fault)  # fmt: skip
+    assert (tmp_path / "died-once").exists()  # an actor did die mid-shard
+    assert (run.shards, run.tagged, run.docs) == (4 + 1 + 1, 6, len(TEXTS) + 3 + 2)
+    assert len(run.skipped) == 1 and "bad.txt:1: not UTF-8" in run.skipped[0]
+    got = list(read_manifest(out).records())
+    assert got == expected
+    assert run.entities == sum(len(r["entities"]) for r in expected)
+    assert not list(out.glob(".*.tmp"))
+
+    # The command: same output; another lexicon setting is another run, never mixed in.
+    cli = tmp_path / "cli"
+    args = [str(docs), str(jsonl), str(parquet), "-l", str(lex), "--engine", "ray", "-o", str(cli)]
+    res = CliRunner().invoke(app, ["weak-label", *args])
+    assert res.exit_code == 1, res.output  # bad.txt skipped, as serkit tag says
+    assert "bad.txt:1" in res.stderr and f"{cli}: 3 shards" in res.stderr  # 1000 docs each
+    assert list(read_manifest(cli).records()) == expected
+    with pytest.raises(SerkitError, match="another run.*min_ratio 0.4 -> 0.9"):
+        ray_weak_label([docs], cli, lexicon=lex, min_ratio=0.9)

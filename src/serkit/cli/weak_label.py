@@ -14,13 +14,18 @@ TEXT = "text"  # raw prose: an input kind of this command, not a corpus format
 
 @app.command("weak-label")
 def weak_label(
-    input: Path = typer.Argument(
-        ..., help="Raw text file, or a token file (wikiser/conll/jsonl); '-' for stdin."
+    inputs: list[Path] = typer.Argument(
+        ...,
+        help="Raw text file, or a token file (wikiser/conll/jsonl); '-' for stdin. With "
+        "--engine ray: files, folders or globs of documents read as serkit tag reads them.",
+        show_default=False,
     ),
     lexicon: Path = typer.Option(
         ..., "--lexicon", "-l", help="Lexicon TSV (serkit lexicon build)."
     ),
-    output: Path = typer.Option(..., "-o", "--output", help="Output file (written atomically)."),
+    output: Path = typer.Option(
+        ..., "-o", "--output", help="Output file (written atomically); a folder with --engine ray."
+    ),
     to: str | None = typer.Option(
         None, "--to", help="jsonl|conll|wikiser (default: from the output suffix, else jsonl)."
     ),
@@ -36,6 +41,22 @@ def weak_label(
         help="Skip forms labelled less often than this (0.4: best on the W1 validation slice).",
     ),
     min_count: int = typer.Option(1, "--min-count", min=1, help="Skip rarer forms."),
+    engine: str = typer.Option(
+        "local",
+        "--engine",
+        help="local, or ray: Ray Data actors over shards of documents (text files, JSONL "
+        "records, Parquet), each text labelled as a local run labels a text file; -o names "
+        "a folder of shards and a manifest; re-run to resume.",
+    ),
+    address: str | None = typer.Option(
+        None, "--address", help="Ray cluster (default: RAY_ADDRESS, else a local instance)."
+    ),
+    actors: int | None = typer.Option(
+        None, "--actors", min=1, help="Ray actors, each loading the lexicon once (default: CPUs)."
+    ),
+    pattern: str = typer.Option("*.txt", "--pattern", help="--engine ray: files from folders."),
+    text_field: str = typer.Option("text", "--text-field", help="--engine ray: records' text."),
+    id_field: str = typer.Option("id", "--id-field", help="--engine ray: records' id."),
 ) -> None:
     """Tag every longest lexicon match with the majority type of its entry."""
     import stat
@@ -53,6 +74,26 @@ def weak_label(
         raise SerkitError(f"unknown input kind {source!r} (choose from {', '.join(kinds)})")
     if to is not None:
         check_format(to)
+    if engine != "local":  # a scaled-out run: serkit.scale owns it
+        from serkit.scale import ray_weak_label
+
+        if engine != "ray":
+            raise SerkitError(f"unknown engine {engine!r} (choose from local, ray)")
+        if source not in ("auto", TEXT):
+            raise SerkitError(
+                f"--engine ray labels documents (texts, records, Parquet), not --from {source}"
+            )
+        run = ray_weak_label([str(p) for p in inputs], output, lexicon=lexicon, case=case,
+                             min_ratio=min_ratio, min_count=min_count, fmt=to or "jsonl",
+                             actors=actors, address=address, pattern=pattern,
+                             input_format="auto" if source == "auto" else "text",
+                             text_field=text_field, id_field=id_field)  # fmt: skip
+        for line in run.lines():
+            typer.echo(line, err=True)
+        raise typer.Exit(run.exit_code)
+    if len(inputs) != 1:
+        raise SerkitError("give one input (several, folders or globs with --engine ray)")
+    (input,) = inputs
     folder = not is_stdin(input) and stat.S_ISDIR(check_path(input).st_mode)
     if folder and source not in ("auto", "wikiser"):
         raise SerkitError(f"{input}: is a folder; only a WikiSER corpus folder can be read")

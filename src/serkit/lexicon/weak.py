@@ -43,8 +43,13 @@ def _paragraphs(src: Path | Input) -> Iterator[str]:
     """Blocks between blank lines; bad UTF-8 is reported with its line, a BOM is dropped."""
     from serkit.files._common import iter_lines
 
+    return paragraphs(line for _, line in iter_lines(src))
+
+
+def paragraphs(lines: Iterable[str]) -> Iterator[str]:
+    """Blocks between blank lines of ``lines`` (without their newlines)."""
     block: list[str] = []
-    for _, line in iter_lines(src):
+    for line in lines:
         if line.strip():
             block.append(line + "\n")
         elif block:
@@ -84,6 +89,13 @@ def label_text(
 def label_text_file(matcher: Matcher, path: str | Path | Input) -> Iterator[Sentence]:
     inp = as_input(path)
     return label_text(matcher, _paragraphs(inp), doc_id=inp.stem)
+
+
+def label_document(matcher: Matcher, text: str, doc_id: str | None) -> Iterator[Sentence]:
+    """A decoded text, labelled as :func:`label_text_file` labels a file holding it (lines
+    end at ``\n``, a ``\r`` before it dropped)."""
+    lines = (line.removesuffix("\r") for line in text.split("\n"))
+    return label_text(matcher, paragraphs(lines), doc_id=doc_id)
 
 
 def label_sentences(matcher: Matcher, sents: Iterable[Sentence]) -> Iterator[Sentence]:

@@ -1,13 +1,14 @@
-"""``serkit tag --engine ray``: tag a corpus on a Ray cluster (or all cores of this machine)
-with Ray Data.
+"""``serkit tag --engine ray`` and ``serkit weak-label --engine ray``: tag or weak-label a
+corpus on a Ray cluster (or all cores of this machine) with Ray Data.
 
 The driver cuts the inputs into shards (``serkit.scale.shards``), skips those the manifest
 lists as finished, and hands the rest to ``Dataset.map_batches`` over a fixed pool of
-actors (``ActorPoolStrategy``), one shard per call. Each actor loads the model once, reads
-its shard's documents, tags them with the library's ``Tagger`` (the very code of a local
-``serkit tag``, so the entities and offsets are the same) and writes the shard's output
-file atomically. Results stream back to the driver as shards finish (Ray Data's streaming
-executor: nothing is materialised), which records each in the manifest at once. An actor
+actors (``ActorPoolStrategy``), one shard per call. What an actor does to a shard is its
+run's *job* (``serkit.scale.jobs``): it loads the model (or the lexicon) once, reads its
+shard's documents, tags them with the library's ``Tagger`` (or labels them with the
+lexicon: the very code of a local run, so the output is the same) and writes the shard's
+output file atomically. Results stream back to the driver as shards finish (Ray Data's
+streaming executor: nothing is materialised), which records each in the manifest at once. An actor
 that dies is restarted by Ray and its shard run again; a run that stops (crash, Ctrl-C)
 is resumed by running the same command again.
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import json
 import os
 import re
@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from serkit.errors import SerkitError
+from serkit.scale.jobs import Job, TagJob, WeakLabelJob
+from serkit.scale.jobs import run_identity as run_identity  # it lived here
 from serkit.scale.manifest import Manifest
-from serkit.scale.shards import DOCS_PER_SHARD, OUTPUT_SUFFIXES, Shard, plan, read_shard
+from serkit.scale.shards import DOCS_PER_SHARD, Shard, plan, read_shard
 
 #: Environment variable Ray itself reads for the address of an existing cluster.
 RAY_ADDRESS = "RAY_ADDRESS"
@@ -110,13 +112,65 @@ def ray_tag(
     makes the actor tagging shard ``i`` die (or raise) after its first document, once
     (while ``marker`` does not exist).
     """
-    from serkit.models.registry import load_tagger
+    job = TagJob(str(model) if model is not None else None, runtime, scheme, fmt,
+                 threads_per_actor, batch_size)  # fmt: skip
+    return run_job(job, inputs, out_dir, actors=actors, address=address,
+                   docs_per_shard=docs_per_shard, pattern=pattern, encoding=encoding,
+                   input_format=input_format, text_field=text_field, id_field=id_field,
+                   threads_per_actor=threads_per_actor, progress=progress,
+                   _fault=_fault)  # fmt: skip
 
-    if fmt not in OUTPUT_SUFFIXES:
-        raise SerkitError(
-            f"unknown format {fmt!r} for a scaled-out run (choose from "
-            f"{', '.join(OUTPUT_SUFFIXES)})"
-        )
+
+def ray_weak_label(
+    inputs: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    lexicon: str | Path,
+    case: str = "smart",
+    min_ratio: float = 0.0,
+    min_count: int = 1,
+    fmt: str = "jsonl",
+    actors: int | None = None,
+    address: str | None = None,
+    docs_per_shard: int = DOCS_PER_SHARD,
+    pattern: str = "*.txt",
+    encoding: str = "utf-8",
+    input_format: str = "auto",
+    text_field: str = "text",
+    id_field: str = "id",
+    progress: bool = False,
+    _fault: dict[str, Any] | None = None,
+) -> RunSummary:
+    """Weak-label ``inputs`` (read as :func:`ray_tag` reads them) with the ``lexicon`` TSV
+    into ``out_dir``: each document's text labelled as a local ``serkit weak-label``
+    labels a text file (``case``, ``min_ratio``, ``min_count`` as there), one output file
+    per shard in the corpus format ``fmt`` and ``manifest.json``; resumed, and run on a
+    cluster or a local Ray instance, as :func:`ray_tag`."""
+    job = WeakLabelJob(str(lexicon), case, min_ratio, min_count, fmt)
+    return run_job(job, inputs, out_dir, actors=actors, address=address,
+                   docs_per_shard=docs_per_shard, pattern=pattern, encoding=encoding,
+                   input_format=input_format, text_field=text_field, id_field=id_field,
+                   progress=progress, _fault=_fault)  # fmt: skip
+
+
+def run_job(
+    job: Job,
+    inputs: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    actors: int | None = None,
+    address: str | None = None,
+    docs_per_shard: int = DOCS_PER_SHARD,
+    pattern: str = "*.txt",
+    encoding: str = "utf-8",
+    input_format: str = "auto",
+    text_field: str = "text",
+    id_field: str = "id",
+    threads_per_actor: int = 1,
+    progress: bool = False,
+    _fault: dict[str, Any] | None = None,
+) -> RunSummary:
+    """Run ``job`` over the shards of ``inputs`` into ``out_dir`` (see :func:`ray_tag`)."""
     if actors is not None and actors < 1:
         raise SerkitError(f"actors must be >= 1, got {actors}")
     out_dir = Path(out_dir)
@@ -129,11 +183,9 @@ def ray_tag(
         id_field=id_field,
         encoding=encoding,
     )
-    # Load once here: a bad model or scheme fails now, in one line, not in every actor.
-    tagger = load_tagger(model, prefer=runtime, scheme=scheme, threads=threads_per_actor)
-    run = run_identity(tagger, scheme, fmt)
-    model_dir = str(tagger.model_dir) if tagger.model_dir is not None else model
-    del tagger
+    # Checked (and the model or lexicon loaded) once here: a bad one fails now, in one
+    # line, not in every actor.
+    job, run = job.prepare()
     manifest = Manifest(out_dir, run)
     todo = manifest.plan(shards)
     summary = RunSummary(out_dir, len(shards), len(shards) - len(todo), 0, 0, 0)
@@ -142,16 +194,7 @@ def ray_tag(
     manifest.save()
     t0 = time.perf_counter()
     if todo:
-        worker_args = {
-            "model": model_dir,
-            "runtime": runtime,
-            "scheme": scheme,
-            "threads": threads_per_actor,
-            "out_dir": str(out_dir.resolve()),
-            "fmt": fmt,
-            "batch_size": batch_size,
-            "fault": _fault,
-        }
+        worker_args = {"job": job, "out_dir": str(out_dir.resolve()), "fault": _fault}
         with ray_session(address, actors * threads_per_actor if actors else None) as cpus:
             n = actors or max(1, min(len(todo), int(cpus // threads_per_actor)))
             if n * threads_per_actor > cpus:  # Ray would wait for them forever
@@ -173,20 +216,6 @@ def ray_tag(
         summary.entities += entry["entities"]
     summary.skipped = list(manifest.skipped())
     return summary
-
-
-def run_identity(tagger: Any, scheme: str | None, fmt: str) -> dict[str, Any]:
-    """What makes two runs' shards interchangeable: the model (folder and checksums), the
-    runtime actually used, the scheme and the output format."""
-    card = tagger.card or {}
-    sums = json.dumps(card.get("checksums") or card.get("files") or {}, sort_keys=True)
-    return {
-        "model": str(tagger.model_dir) if tagger.model_dir is not None else None,
-        "model_sha256": hashlib.sha256(sums.encode()).hexdigest()[:16],
-        "runtime": tagger.runtime,
-        "scheme": scheme,
-        "format": fmt,
-    }
 
 
 #: Ray settings of a local instance: on a loaded machine Ray's agents can take longer to
@@ -253,7 +282,7 @@ def _run_shards(
     ds = ray.data.from_items(
         [{"shard": s.to_json()} for s in todo], override_num_blocks=len(todo)
     ).map_batches(
-        ShardTagger,
+        ShardWorker,
         fn_constructor_kwargs=worker_args,
         batch_size=1,
         compute=ray.data.ActorPoolStrategy(size=actors),
@@ -303,62 +332,43 @@ def _root_cause(e: BaseException) -> str:
     return f"{type(last).__name__}: {lines[-1] if lines else ''}".rstrip(": ")
 
 
-class ShardTagger:
-    """One Ray actor: loads the model once, then tags whole shards, one per call."""
+class ShardWorker:
+    """One Ray actor: starts its run's job once (loads the model or the lexicon), then
+    does whole shards, one per call."""
 
-    def __init__(
-        self,
-        model: str | None,
-        runtime: str,
-        scheme: str | None,
-        threads: int,
-        out_dir: str,
-        fmt: str,
-        batch_size: int,
-        fault: dict[str, Any] | None = None,
-    ) -> None:
-        from serkit.models.registry import load_tagger
-
-        self.tagger = load_tagger(model, prefer=runtime, scheme=scheme, threads=threads)
-        self.out_dir, self.fmt, self.batch_size = Path(out_dir), fmt, batch_size
-        self.fault = fault
+    def __init__(self, job: Job, out_dir: str, fault: dict[str, Any] | None = None) -> None:
+        self.job, self.work = job, job.start()
+        self.out_dir, self.fault = Path(out_dir), fault
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
-        return {"result": [json.dumps(self.tag_shard(Shard.from_json(s))) for s in batch["shard"]]}
+        return {"result": [json.dumps(self.do_shard(Shard.from_json(s))) for s in batch["shard"]]}
 
-    def tag_shard(self, shard: Shard) -> dict[str, Any]:
-        """Tag one shard into its output file (atomically); its manifest entry."""
-        from serkit.documents import tag_documents
+    def do_shard(self, shard: Shard) -> dict[str, Any]:
+        """Write one shard's output file (atomically); its manifest entry."""
         from serkit.files.atomic import atomic_write
         from serkit.models.folder import sha256_file
-        from serkit.render import DocWriter
-        from serkit.scale.shards import ParquetDocWriter
 
         t0 = time.perf_counter()
         skipped: list[str] = []
-        name = shard.output_name(self.fmt)
+        name = shard.output_name(self.job.suffix)
         path = self.out_dir / name
-        n_docs = n_ents = n_words = 0
-        binary = self.fmt == "parquet"
-        with atomic_write(path, "wb" if binary else "w") as f:
-            writer: Any = ParquetDocWriter(f) if binary else DocWriter(f, "jsonl")
-            docs = tag_documents(self.tagger, read_shard(shard, skipped), self.batch_size)
-            for doc in docs:
-                writer.write(doc)
-                n_docs += 1
-                n_ents += len(doc.entities)
-                n_words += sum(len(s.tokens) for s in doc.sentences)
-                self._maybe_fail(shard)
-            writer.close()
+        counts = {"docs": 0, "words": 0, "entities": 0}
+
+        def done(entities: int, words: int) -> None:
+            counts["docs"] += 1
+            counts["entities"] += entities
+            counts["words"] += words
+            self._maybe_fail(shard)
+
+        with atomic_write(path, "wb" if self.job.binary else "w") as f:
+            self.work.write(read_shard(shard, skipped), f, done)
         return {
             "index": shard.index,
             "key": shard.key,
             "file": name,
             "bytes": path.stat().st_size,
             "sha256": sha256_file(path),
-            "docs": n_docs,
-            "words": n_words,
-            "entities": n_ents,
+            **counts,
             "skipped": skipped,
             "worker": _worker_stats(time.perf_counter() - t0),
         }

@@ -33,7 +33,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 #: Shard kinds: text files (grouped), a JSONL line range, a whole record file (JSON, CSV,
 #: TSV: a quoted CSV cell may span lines, so they are not cut), Parquet row groups.
 TEXT, RANGE, FILE, PARQUET = "text", "jsonl-range", "records", "parquet"
-#: Output formats of a scaled-out run and their file suffixes.
+#: Output formats of a scaled-out ``serkit tag`` and their file suffixes.
 OUTPUT_SUFFIXES = {"jsonl": ".jsonl", "parquet": ".parquet"}
 
 
@@ -71,8 +71,9 @@ class Shard:
         d["stamps"] = tuple(tuple(s) for s in d["stamps"])
         return cls(**d)
 
-    def output_name(self, fmt: str) -> str:
-        return f"part-{self.index:05d}{OUTPUT_SUFFIXES[fmt]}"
+    def output_name(self, suffix: str) -> str:
+        """The name of the shard's output file, ``suffix`` its job's (``.jsonl``...)."""
+        return f"part-{self.index:05d}{suffix}"
 
 
 def _stamp(path: str) -> tuple[int, int]:

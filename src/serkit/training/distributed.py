@@ -7,8 +7,8 @@ place through the standard variables ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``
 through its own (Open MPI's, MPICH's, MVAPICH's), read when those are absent;
 :func:`context` reads them once. With none (or ``WORLD_SIZE=1``) it returns
 :data:`SINGLE`, whose every hook is the identity, so a single-process run is exactly what it
-always was. ``accelerate launch --cpu --num_processes N`` without a host file starts ONE
-process: that is refused rather than run as one.
+always was. ``accelerate launch [--cpu] --num_processes N`` on a machine without GPUs and
+without a host file starts ONE process: that is refused rather than run as one.
 
 With N ranks (:class:`Group`):
 
@@ -207,13 +207,14 @@ def from_env(env: dict[str, str] | None = None) -> tuple[int, int, int]:
                     if var in env:
                         env.setdefault(name, env[var])
                 break
-    # `accelerate launch --cpu` sets MASTER_ADDR only when asked for more than one process.
-    cpu = env.get("ACCELERATE_USE_CPU", "").lower() in ("true", "1")
-    if "WORLD_SIZE" not in env and cpu and "MASTER_ADDR" in env:
+    # accelerate's one-process launcher (it alone sets ACCELERATE_USE_CPU) sets MASTER_ADDR
+    # only when asked for more than one process.
+    if "WORLD_SIZE" not in env and "ACCELERATE_USE_CPU" in env and "MASTER_ADDR" in env:
         raise SerkitError(
-            "accelerate launch --cpu started one process (it starts several CPU processes "
-            "only through mpirun and --mpirun_hostfile): use accelerate launch --multi_gpu "
-            "--num_processes N (CPUs too) or torchrun --nproc_per_node N"
+            "accelerate launch started one process although more were asked for (without "
+            "GPUs it starts several only with --multi_gpu, or through mpirun with --cpu "
+            "--mpirun_hostfile): use accelerate launch --multi_gpu --num_processes N (CPUs "
+            "too) or torchrun --nproc_per_node N"
         )
     world = _env_int("WORLD_SIZE", env, 1)
     if world <= 1:
