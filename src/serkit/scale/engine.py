@@ -143,9 +143,10 @@ def ray_weak_label(
 ) -> RunSummary:
     """Weak-label ``inputs`` (read as :func:`ray_tag` reads them) with the ``lexicon`` TSV
     into ``out_dir``: each document's text labelled as a local ``serkit weak-label``
-    labels a text file (``case``, ``min_ratio``, ``min_count`` as there), one output file
-    per shard in the corpus format ``fmt`` and ``manifest.json``; resumed, and run on a
-    cluster or a local Ray instance, as :func:`ray_tag`."""
+    labels a text file (``case``, ``min_ratio``, ``min_count``: ``Lexicon.matcher``'s
+    options and defaults; the command passes its own), one output file per shard in the
+    corpus format ``fmt`` and ``manifest.json``; resumed, and run on a cluster or a local
+    Ray instance, as :func:`ray_tag`."""
     job = WeakLabelJob(str(lexicon), case, min_ratio, min_count, fmt)
     return run_job(job, inputs, out_dir, actors=actors, address=address,
                    docs_per_shard=docs_per_shard, pattern=pattern, encoding=encoding,
