@@ -34,7 +34,6 @@ from serkit.tokens import Token
 __all__ = [
     "ABBREVIATIONS",
     "Agreement",
-    "TokenArrays",
     "detokenize",
     "round_trip_agreement",
     "sentences",
