@@ -100,6 +100,10 @@ def test_injected_error_ranked_first(tmp_path):
     # path:line of the finding is the token's own line in the WikiSER file
     line = path.read_text().splitlines()[result.corpus.sentences[i].token_lines[k] - 1]
     assert line == f"{sents[i].tokens[k]}\tB-Library"
+    # The report marks the span in bold as Markdown renders it: no space inside the marks.
+    from serkit.audit.report import markdown
+
+    assert f" **{sents[i].tokens[k]}** " in markdown(result, top=1)
 
 
 def test_error_free_and_empty_corpus_reports_say_so(tmp_path, capsys):

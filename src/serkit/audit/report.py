@@ -133,9 +133,12 @@ def markdown(result: AuditResult, top: int | None = None) -> str:
     for r in shown:
         sig = ", ".join(f"{k} {v:.2f}" for k, v in r["signals"].items())
         words = r["sentence"].split(" ")
-        marked = " ".join(
-            "**" if w == "[[" else "**" if w == "]]" else _md_escape(w) for w in words
-        ).replace("** ", "**", 1)
+        # CommonMark bolds `**span**` only with no space inside the marks.
+        marked = (
+            " ".join(w if w in ("[[", "]]") else _md_escape(w) for w in words)
+            .replace("[[ ", "**", 1)
+            .replace(" ]]", "**", 1)
+        )
         lines += [
             "",
             f"## {r['rank']}. {KIND_NAMES[r['kind']]}: {_md_escape(r['text'])} "
