@@ -83,42 +83,31 @@ def ray_tag(
     runtime: str = "auto",
     scheme: str | None = None,
     fmt: str = "jsonl",
-    actors: int | None = None,
-    address: str | None = None,
     batch_size: int = 32,
-    docs_per_shard: int = DOCS_PER_SHARD,
-    pattern: str = "*.txt",
-    encoding: str = "utf-8",
-    input_format: str = "auto",
-    text_field: str = "text",
-    id_field: str = "id",
     threads_per_actor: int = 1,
-    progress: bool = False,
-    _fault: dict[str, Any] | None = None,
+    **options: Any,
 ) -> RunSummary:
     """Tag ``inputs`` (files, folders, globs: texts and record files read as a local
     ``serkit tag`` reads them, ``input_format``/``text_field``/``id_field`` included, plus
     Parquet files with a ``text_field`` column) into ``out_dir``: one output file per
-    shard (``jsonl`` or ``parquet``) and ``manifest.json``. ``address`` (or
-    ``RAY_ADDRESS``) names an existing Ray cluster; without one a local Ray instance with
-    ``actors`` CPUs is started and shut down. ``actors`` defaults to the usable cores here,
-    or the cluster's CPUs divided by ``threads_per_actor``. Re-running the same call
-    resumes: finished shards are skipped. On a Ray instance the caller started, a failed
-    run's actors are freed only once nothing references its error (Ray Data releases them
-    by reference counting): re-run from a new process, as the CLI does, or after
-    ``ray.shutdown()``.
+    shard (``jsonl`` or ``parquet``) and ``manifest.json``. ``options`` are
+    :func:`run_job`'s: ``actors``, ``address``, ``docs_per_shard``, ``pattern``,
+    ``encoding``, ``input_format``, ``text_field``, ``id_field``, ``progress``.
+    ``address`` (or ``RAY_ADDRESS``) names an existing Ray cluster; without one a local
+    Ray instance with ``actors`` CPUs is started and shut down. ``actors`` defaults to the
+    usable cores here, or the cluster's CPUs divided by ``threads_per_actor``. Re-running
+    the same call resumes: finished shards are skipped. On a Ray instance the caller
+    started, a failed run's actors are freed only once nothing references its error (Ray
+    Data releases them by reference counting): re-run from a new process, as the CLI does,
+    or after ``ray.shutdown()``.
 
-    ``_fault`` is for tests only: ``{"shard": i, "mode": "exit"|"raise", "marker": path}``
-    makes the actor tagging shard ``i`` die (or raise) after its first document, once
-    (while ``marker`` does not exist).
+    ``_fault`` (an option, for tests only): ``{"shard": i, "mode": "exit"|"raise",
+    "marker": path}`` makes the actor working on shard ``i`` die (or raise) after its
+    first document, once (while ``marker`` does not exist).
     """
     job = TagJob(str(model) if model is not None else None, runtime, scheme, fmt,
                  threads_per_actor, batch_size)  # fmt: skip
-    return run_job(job, inputs, out_dir, actors=actors, address=address,
-                   docs_per_shard=docs_per_shard, pattern=pattern, encoding=encoding,
-                   input_format=input_format, text_field=text_field, id_field=id_field,
-                   threads_per_actor=threads_per_actor, progress=progress,
-                   _fault=_fault)  # fmt: skip
+    return run_job(job, inputs, out_dir, threads_per_actor=threads_per_actor, **options)
 
 
 def ray_weak_label(
@@ -130,28 +119,16 @@ def ray_weak_label(
     min_ratio: float = 0.0,
     min_count: int = 1,
     fmt: str = "jsonl",
-    actors: int | None = None,
-    address: str | None = None,
-    docs_per_shard: int = DOCS_PER_SHARD,
-    pattern: str = "*.txt",
-    encoding: str = "utf-8",
-    input_format: str = "auto",
-    text_field: str = "text",
-    id_field: str = "id",
-    progress: bool = False,
-    _fault: dict[str, Any] | None = None,
+    **options: Any,
 ) -> RunSummary:
     """Weak-label ``inputs`` (read as :func:`ray_tag` reads them) with the ``lexicon`` TSV
     into ``out_dir``: each document's text labelled as a local ``serkit weak-label``
     labels a text file (``case``, ``min_ratio``, ``min_count``: ``Lexicon.matcher``'s
     options and defaults; the command passes its own), one output file per shard in the
     corpus format ``fmt`` and ``manifest.json``; resumed, and run on a cluster or a local
-    Ray instance, as :func:`ray_tag`."""
+    Ray instance, as :func:`ray_tag` (``options``: :func:`run_job`'s)."""
     job = WeakLabelJob(str(lexicon), case, min_ratio, min_count, fmt)
-    return run_job(job, inputs, out_dir, actors=actors, address=address,
-                   docs_per_shard=docs_per_shard, pattern=pattern, encoding=encoding,
-                   input_format=input_format, text_field=text_field, id_field=id_field,
-                   progress=progress, _fault=_fault)  # fmt: skip
+    return run_job(job, inputs, out_dir, **options)
 
 
 def run_job(
