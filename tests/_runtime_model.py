@@ -96,3 +96,78 @@ def build_tiny_model(
     model.save_pretrained(str(out), safe_serialization=True)
     write_card(out, {"arch": "transformer", "labels": labels, "backbone": "tiny-random-bert"})
     return out
+
+
+#: The vocabulary of :func:`tiny_backbone` (whole words plus their characters).
+BACKBONE_WORDS = [
+    "i",
+    "use",
+    "python",
+    "and",
+    "linux",
+    "on",
+    "my",
+    "laptop",
+    ".",
+    "we",
+    "wrote",
+    "it",
+    "in",
+    "java",
+    "with",
+    "spring",
+    "boot",
+    ";",
+    "the",
+    "windows",
+    "kernel",
+    "runs",
+    "numpy",
+    "arrays",
+    "quick",
+    "sort",
+    "over",
+    "a",
+    "hash",
+    "table",
+]
+
+
+def tiny_backbone(root: Path) -> Path:
+    """A random 2-layer BERT + WordPiece tokenizer saved like a hub model directory: the
+    backbone of the training and transformer tests (``backbone`` fixture in conftest.py)."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    out = root / "tiny-bert"
+    out.mkdir(parents=True, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    for w in sorted(set(BACKBONE_WORDS)):
+        vocab.append(w)
+    for w in sorted(set(BACKBONE_WORDS)):
+        for ch in w:
+            if ch not in vocab:
+                vocab.append(ch)
+            if f"##{ch}" not in vocab:
+                vocab.append(f"##{ch}")
+    tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", 2), ("[SEP]", 3)],
+    )  # fmt: skip
+    tok.decoder = decoders.WordPiece()
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+        sep_token="[SEP]", mask_token="[MASK]",
+    )  # fmt: skip
+    fast.save_pretrained(out)
+    torch.manual_seed(0)
+    cfg = BertConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=512, type_vocab_size=2,
+    )  # fmt: skip
+    BertModel(cfg).save_pretrained(out)
+    return out

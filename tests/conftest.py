@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from _runtime_model import build_tiny_model
+from _runtime_model import build_tiny_model, tiny_backbone
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +37,9 @@ def torch_tagger(tiny_dirs):
     from serkit.models.registry import load_tagger
 
     return load_tagger(tiny_dirs["torch"], prefer="torch", threads=1)
+
+
+@pytest.fixture(scope="session")
+def backbone(tmp_path_factory) -> Path:
+    """A tiny random BERT saved like a hub model (the trainers' and encoders' tests)."""
+    return tiny_backbone(tmp_path_factory.mktemp("bb"))

@@ -91,7 +91,7 @@ def _worker(job_file: str) -> None:
 @pytest.fixture(scope="module")
 def ddp(tmp_path_factory) -> dict[str, Any]:
     from _corpus import write_tagged
-    from test_transformer import tiny_backbone
+    from _runtime_model import tiny_backbone
 
     root = tmp_path_factory.mktemp("ddp")
     backbone = tiny_backbone(root)

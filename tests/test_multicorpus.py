@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 import serkit
 from _corpus import CONVENTION_A, CONVENTION_B, write_tagged
+from _runtime_model import tiny_backbone
 from serkit.corpora import BUILTIN, CorpusSpec, LabelSpace
 from serkit.errors import DataFormatError, SerkitError
 from serkit.labels import bio_labels
@@ -20,7 +21,6 @@ from serkit.training.config import TrainConfig
 from serkit.training.losses import partial_selfreg_loss
 from serkit.training.selfreg import selfreg_loss
 from serkit.training.trainer import Trainer
-from test_transformer import tiny_backbone
 
 
 # -- the loss -------------------------------------------------------------------------

@@ -6,12 +6,12 @@ import pytest
 import torch
 
 from serkit.training.selfreg import repeat_batch, selfreg_loss
-from test_transformer import LABELS, make_tagger, tiny_backbone
+from test_transformer import LABELS, make_tagger
 
 
 @pytest.fixture(scope="module")
-def model_and_batch(tmp_path_factory):
-    tagger = make_tagger(tiny_backbone(tmp_path_factory.mktemp("bb")))
+def model_and_batch(backbone):
+    tagger = make_tagger(backbone)
     windows = tagger.encoder.encode(
         [["i", "use", "python", "on", "linux"], ["java", "and", "spring", "boot", "."]]
     )

@@ -18,12 +18,6 @@ from serkit.training.batching import make_batches
 from serkit.training.config import TrainConfig, load_config
 from serkit.training.data import label_set, read_labelled, split_train_dev, val_slice, val_tail
 from serkit.training.trainer import Trainer, train
-from test_transformer import tiny_backbone
-
-
-@pytest.fixture(scope="module")
-def backbone(tmp_path_factory) -> Path:
-    return tiny_backbone(tmp_path_factory.mktemp("bb"))
 
 
 @pytest.fixture(scope="module")

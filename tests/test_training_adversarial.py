@@ -18,16 +18,10 @@ from serkit.training.config import TrainConfig
 from serkit.training.crf import train_from_config
 from serkit.training.trainer import Trainer, train
 from test_training import config as training_config
-from test_transformer import tiny_backbone
 
 TOY = TRAINING_TOY[:4]
 #: test_training's config, made short and plain: no validation slice, k = 1, six steps.
 PLAIN = dict(val_slice=False, head_lr=None, k=1, alpha=0.0, alpha_warmup=0.1, max_steps=6)
-
-
-@pytest.fixture(scope="module")
-def backbone(tmp_path_factory) -> Path:
-    return tiny_backbone(tmp_path_factory.mktemp("bb"))
 
 
 def config(backbone: Path, data: Path, out: Path, **kw) -> TrainConfig:

@@ -15,6 +15,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _runtime_model import BACKBONE_WORDS as WORDS
 from serkit.labels import bio_labels
 from serkit.models.encoding import (
     CASE_CLASSES,
@@ -26,82 +27,7 @@ from serkit.models.encoding import (
 )
 from serkit.models.transformer import TransformerTagger, build_model, save_tokenizer
 
-WORDS = [
-    "i",
-    "use",
-    "python",
-    "and",
-    "linux",
-    "on",
-    "my",
-    "laptop",
-    ".",
-    "we",
-    "wrote",
-    "it",
-    "in",
-    "java",
-    "with",
-    "spring",
-    "boot",
-    ";",
-    "the",
-    "windows",
-    "kernel",
-    "runs",
-    "numpy",
-    "arrays",
-    "quick",
-    "sort",
-    "over",
-    "a",
-    "hash",
-    "table",
-]
 LABELS = bio_labels(["Language", "Operating_System", "Library"])
-
-
-def tiny_backbone(root: Path) -> Path:
-    """A random 2-layer BERT + WordPiece tokenizer saved like a hub model directory."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
-
-    out = root / "tiny-bert"
-    out.mkdir(parents=True, exist_ok=True)
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    for w in sorted(set(WORDS)):
-        vocab.append(w)
-    for w in sorted(set(WORDS)):
-        for ch in w:
-            if ch not in vocab:
-                vocab.append(ch)
-            if f"##{ch}" not in vocab:
-                vocab.append(f"##{ch}")
-    tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
-        special_tokens=[("[CLS]", 2), ("[SEP]", 3)],
-    )  # fmt: skip
-    tok.decoder = decoders.WordPiece()
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-        sep_token="[SEP]", mask_token="[MASK]",
-    )  # fmt: skip
-    fast.save_pretrained(out)
-    torch.manual_seed(0)
-    cfg = BertConfig(
-        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=512, type_vocab_size=2,
-    )  # fmt: skip
-    BertModel(cfg).save_pretrained(out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def backbone(tmp_path_factory) -> Path:
-    return tiny_backbone(tmp_path_factory.mktemp("bb"))
 
 
 def make_tagger(backbone: Path, scheme: FeatureScheme | None = None, max_length: int = 32):
