@@ -21,6 +21,11 @@ from serkit.labels import OUTSIDE, spans
 KINDS = ("missed", "wrong_type", "wrong_boundary", "spurious")
 
 
+#: Decimals of a finding's score wherever it is shown or compared with ``--min-score``:
+#: a finding listed as 0.9 is fixed at ``--min-score 0.9``.
+SCORE_DIGITS = 4
+
+
 @dataclass(slots=True)
 class Finding:
     """A suspected label error: tokens ``[start, end)`` of sentence ``sentence``."""

@@ -18,6 +18,7 @@ from typing import Any
 
 from serkit.audit.core import AuditResult
 from serkit.audit.corpus import AuditSentence, SourceFile
+from serkit.audit.findings import SCORE_DIGITS
 from serkit.audit.report import record
 from serkit.errors import SerkitError
 from serkit.files.atomic import atomic_write
@@ -95,7 +96,7 @@ def apply_fixes(result: AuditResult, min_score: float, out_dir: str | Path) -> l
     new_tags: dict[int, list[str]] = {}
     applied = []
     for rank, f in enumerate(result.findings, 1):
-        if f.score < min_score:
+        if round(f.score, SCORE_DIGITS) < min_score:  # the score as findings.jsonl lists it
             continue
         a = corpus.sentences[f.sentence]
         tags = new_tags.setdefault(f.sentence, list(a.raw_tags))

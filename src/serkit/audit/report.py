@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from serkit.audit.core import AuditResult
-from serkit.audit.findings import KINDS, Finding
+from serkit.audit.findings import KINDS, SCORE_DIGITS, Finding
 from serkit.files.atomic import atomic_write
 from serkit.labels import spans
 
@@ -46,7 +46,7 @@ def record(result: AuditResult, f: Finding, rank: int) -> dict[str, Any]:
     marked = [*toks[: f.start], "[[", *toks[f.start : f.end], "]]", *toks[f.end :]]
     return {
         "rank": rank,
-        "score": round(f.score, 4),
+        "score": round(f.score, SCORE_DIGITS),
         "kind": f.kind,
         "path": str(a.source.path),
         "line": a.token_lines[f.start] if a.token_lines else a.sentence.line,
@@ -59,7 +59,7 @@ def record(result: AuditResult, f: Finding, rank: int) -> dict[str, Any]:
         "suggested": _spans(toks, f.suggested, f.start),
         "given_tags": list(f.given),
         "suggested_tags": list(f.suggested),
-        "signals": {k: round(v, 4) for k, v in sorted(f.signals.items())},
+        "signals": {k: round(v, SCORE_DIGITS) for k, v in sorted(f.signals.items())},
         "sentence": " ".join(marked),
     }
 
