@@ -40,8 +40,15 @@ def audit_cmd(
         bool, typer.Option("--fix", help="Write corrected copies and changes.jsonl into -o.")
     ] = False,
     min_score: Annotated[
-        float, typer.Option("--min-score", min=0.0, max=1.0, help="Fix findings scoring this.")
-    ] = 0.8,
+        float,
+        typer.Option(
+            "--min-score",
+            min=0.0,
+            max=1.0,
+            help="Fix findings scoring this (on WikiSER dev a fix at ~0.9 was right 16 times "
+            "in 25, at ~0.8 7 times).",
+        ),
+    ] = 0.9,
     top: Annotated[
         int, typer.Option("--top", min=0, help="Findings in the Markdown/HTML report (0: all).")
     ] = 200,
