@@ -385,3 +385,28 @@ def test_head_lexicons_travel_with_an_export_and_are_checked(toy_multihead_lex, 
         f.write("pytorch\tLibrary:1\t1\t0\t1.0000\t1\n")
     with pytest.raises(ModelLoadError, match="lexicon.so.tsv: damaged or changed"):
         serkit.load(str(bad), prefer="torch")
+
+
+def test_training_features_follow_each_corpus_convention():
+    """lexicon_conventions: a training sentence's (jackknifed) lexicon feature is typed as
+    its own corpus types the surface, as the head of that corpus reads it at inference."""
+    from serkit.corpora.declare import SERKIT_TYPES
+    from serkit.tokens import Sentence
+    from serkit.training.trainer import build_features
+
+    sents = [Sentence(t.split(), g.split()) for t, g in A + B]
+    corpus_of = ["wiki"] * len(A) + ["so"] * len(B)
+    cfg = TrainConfig.from_dict({"features": ["lexicon"], "lexicon_folds": 2, "seed": 0})
+    labels = bio_labels(SERKIT_TYPES)
+    scheme, _, merged = build_features(cfg, sents, labels)
+    _, _, conv = build_features(cfg, sents, labels, corpus_of)
+    tf = [
+        (i, s.tokens.index("tensorflow")) for i, s in enumerate(sents) if "tensorflow" in s.tokens
+    ]
+    lex_tag = {i: scheme.lexicon_tags[ids[k] % scheme.n_lex] for i, k in tf for ids in [conv[i]]}
+    assert {lex_tag[i] for i, _ in tf if corpus_of[i] == "wiki"} == {"B-Language"}
+    assert {lex_tag[i] for i, _ in tf if corpus_of[i] == "so"} == {"B-Library"}
+    # Without conventions a sentence reads the merged majority of the other folds, which
+    # for some sentences is the other corpus's type.
+    merged_tag = {i: scheme.lexicon_tags[merged[i][k] % scheme.n_lex] for i, k in tf}
+    assert any(merged_tag[i] != lex_tag[i] for i, _ in tf)

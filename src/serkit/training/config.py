@@ -71,6 +71,12 @@ class TrainConfig:
         "verbatim; 0 or 1: off. Unset: 5 for a transformer, off for the CRF.",
         "model",
     )
+    lexicon_conventions: bool = opt(
+        False,
+        "Multi-head: each training sentence's lexicon feature in its own corpus's convention "
+        "(Lexicon.in_convention of the other folds), as each scheme reads it at inference.",
+        "model",
+    )
     lexicon_case: str = opt("smart", "Lexicon match case policy: smart, sensitive, insensitive.",
                             "model")  # fmt: skip
     lexicon_min_ratio: float = opt(

@@ -73,11 +73,16 @@ def _publish(stage: Path, out: Path) -> None:
 
 
 def build_features(
-    cfg: TrainConfig, train: Sequence[Sentence], labels: Sequence[str]
+    cfg: TrainConfig,
+    train: Sequence[Sentence],
+    labels: Sequence[str],
+    corpus_of: Sequence[str] | None = None,
 ) -> tuple[FeatureScheme, Any, list[list[int]]]:
     """Feature scheme, the full training lexicon (or None), and type ids per training
     sentence. A training sentence's lexicon tags come from a lexicon built on the other
-    folds, so the feature is as (un)reliable in training as on unseen text."""
+    folds, so the feature is as (un)reliable in training as on unseen text. With
+    ``corpus_of`` (each sentence's corpus), that lexicon is typed in the sentence's own
+    corpus's convention, as a scheme of that corpus's head reads it at inference."""
     scheme = FeatureScheme(
         case="case" in cfg.features,
         lexicon="lexicon" in cfg.features,
@@ -95,10 +100,20 @@ def build_features(
         m = full.matcher(**scheme.matcher_options())
         return scheme, full, [scheme.word_type_ids(s.tokens, m.tags(s.tokens)) for s in train]
     ids: list[list[int]] = [[] for _ in train]
+    opts = scheme.matcher_options()
     for lex, members in jackknife(train, folds, cfg.seed):
-        m = lex.matcher(**scheme.matcher_options())
+        taggers: dict[str | None, Any] = {}
+        if corpus_of is not None:
+            inside = set(members.tolist())
+            for name in sorted(set(corpus_of)):
+                own = Lexicon.build(
+                    [s for i, s in enumerate(train) if corpus_of[i] == name and i not in inside]
+                )
+                taggers[name] = lex.in_convention(own).matcher(**opts).tags
+        merged = lex.matcher(**opts).tags if corpus_of is None else None
         for i in members:
-            ids[i] = scheme.word_type_ids(train[i].tokens, m.tags(train[i].tokens))
+            tags = merged if corpus_of is None else taggers[corpus_of[i]]
+            ids[i] = scheme.word_type_ids(train[i].tokens, tags(train[i].tokens))
     return scheme, full, ids
 
 
@@ -249,7 +264,10 @@ class Trainer:
         self._read_data()
         self.backbone_dir = resolve_backbone(cfg.backbone)
         lex_train, lex_labels = self._lexicon_view()
-        self.scheme, self.lexicon, type_ids = build_features(cfg, lex_train, lex_labels)
+        corpus_of = None
+        if cfg.lexicon_conventions and self.multi and self.space.mode == "multihead":
+            corpus_of = [self.specs[ci].name for ci in self.sent_corpus]
+        self.scheme, self.lexicon, type_ids = build_features(cfg, lex_train, lex_labels, corpus_of)
         self.head_lexicons = self._head_lexicons(lex_train)
         self.model = build_model(
             self.backbone_dir,
