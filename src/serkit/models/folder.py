@@ -80,21 +80,23 @@ MAX_LEXICON_BYTES = MAX_TSV_BYTES
 MAX_GRAPH_BYTES = 2 << 30
 
 
+def _plain_word(text: str) -> bool:
+    return bool(text) and all(c.isalnum() or c in "-_" for c in text)
+
+
 def head_lexicon(head: str) -> str:
     """The file name of head ``head``'s own lexicon (a head name is a plain word)."""
-    if not head or not all(c.isalnum() or c in "-_" for c in head):
+    if not _plain_word(head):
         raise ModelLoadError(f"head name {_short(head)} is not a plain word (letters, digits, - _)")
     return HEAD_LEXICON.format(head)
 
 
 def _is_head_lexicon(name: str) -> bool:
     pre, _, post = HEAD_LEXICON.partition("{}")
-    mid = name[len(pre) : len(name) - len(post)]
     return (
         name.startswith(pre)
         and name.endswith(post)
-        and len(name) > len(pre) + len(post)
-        and (all(c.isalnum() or c in "-_" for c in mid))
+        and _plain_word(name[len(pre) : len(name) - len(post)])
     )
 
 

@@ -54,6 +54,11 @@ class LexiconFeature:
                 tags = self._taggers[key] = lex.matcher(**self.options).tags
         return tags
 
+    def initial_tagger(self) -> LexiconTagger | None:
+        """The encoder's tagger before a scheme is chosen: the merged lexicon's, or None
+        when heads have their own (the scheme's view builds only the one it reads)."""
+        return None if self.own else self.tagger()
+
     def _own(self, head: str) -> Lexicon:
         """Head ``head``'s lexicon, read on first use (a scheme not asked for costs nothing)."""
         lex = self.own[head]

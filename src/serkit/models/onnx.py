@@ -54,7 +54,7 @@ def build_encoder(
         max_length=int(config.get("serkit_max_length", 256)),
         stride=int(config.get("serkit_stride", 64)),
         scheme=scheme,
-        lexicon_tagger=lexicons.tagger() if lexicons is not None else None,
+        lexicon_tagger=lexicons.initial_tagger() if lexicons is not None else None,
     )
     return encoder, lexicons
 

@@ -154,7 +154,7 @@ class TransformerTagger(WindowedTagger):
             max_length=int(getattr(cfg, "serkit_max_length", 256)),
             stride=int(getattr(cfg, "serkit_stride", 64)),
             scheme=self.scheme,
-            lexicon_tagger=lexicons.tagger() if lexicons and self.scheme.lexicon else None,
+            lexicon_tagger=lexicons.initial_tagger() if lexicons and self.scheme.lexicon else None,
         )
         self.max_tokens = max_tokens
         self.threads = threads
