@@ -410,3 +410,31 @@ def test_training_features_follow_each_corpus_convention():
     # for some sentences is the other corpus's type.
     merged_tag = {i: scheme.lexicon_tags[merged[i][k] % scheme.n_lex] for i, k in tf}
     assert any(merged_tag[i] != lex_tag[i] for i, _ in tf)
+
+
+def test_validation_reads_each_corpus_lexicon_in_its_convention(tmp_path):
+    """Checkpoint selection scores each corpus as the saved model will answer it: while a
+    corpus is validated, the lexicon feature is typed in its head's convention."""
+    bb = tiny_backbone(tmp_path / "bb")
+    fa, fb = write_tagged(tmp_path / "a.txt", A), write_tagged(tmp_path / "b.txt", B)
+    cfg = TrainConfig.from_dict(dict(
+        mode="multihead",
+        corpora=[{"name": "wiki", "declare": "wikiser", "train": str(fa), "val_slice": True},
+                 {"name": "so", "declare": "softner-9", "train": str(fb), "val_slice": True}],
+        backbone=str(bb), features=["case", "lexicon"], lexicon_folds=0, max_length=16,
+        stride=4, output=str(tmp_path / "out"), threads=1,
+    ))  # fmt: skip
+    trainer = Trainer(cfg, progress=False)
+    trainer._setup()
+    seen: dict[str, str] = {}
+    predict = trainer.tagger.predict_words
+
+    def spy(batch):
+        view = trainer.tagger.view
+        seen[view.head] = _lexicon_tags(trainer.tagger, "i use tensorflow on linux .")[2]
+        return predict(batch)
+
+    trainer.tagger.predict_words = spy
+    dev = trainer.evaluate_dev()
+    assert set(dev["corpora"]) == {"wiki", "so"}
+    assert seen == {"wiki": "B-Language", "so": "B-Library"}

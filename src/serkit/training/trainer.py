@@ -25,6 +25,7 @@ from serkit.models import folder
 from serkit.models.backbone import backbone_tokenizer, resolve_backbone
 from serkit.models.encoding import Encoder, FeatureScheme, Window
 from serkit.models.heads import Heads
+from serkit.models.lexicons import LexiconFeature
 from serkit.models.transformer import TransformerTagger, build_model, save_tokenizer
 from serkit.tokens import Sentence
 from serkit.training.batching import make_batches
@@ -287,7 +288,11 @@ class Trainer:
             self.model.config.serkit_default_scheme = default
         self.forward = self.dist.wrap(self.model)
         self.tagger = TransformerTagger(
-            self.model, backbone_tokenizer(self.backbone_dir), lexicon=self.lexicon, max_tokens=8192
+            self.model,
+            backbone_tokenizer(self.backbone_dir),
+            lexicon=self.lexicon,
+            lexicons=self._lexicon_feature(),
+            max_tokens=8192,
         )
         self.heads: Heads = self.tagger.heads  # read from the config it was built with
         self.encoder: Encoder = self.tagger.encoder
@@ -363,8 +368,8 @@ class Trainer:
     def _head_lexicons(self, lex_train: Sequence[Sentence]) -> dict[str, Any]:
         """A multi-head model's corpora's own lexicons (in serkit's types), saved beside the
         merged one: a scheme then reads the lexicon feature in its head's corpus's
-        convention (:mod:`serkit.models.lexicons`). Training and its validation read the
-        merged lexicon, as before."""
+        convention (:mod:`serkit.models.lexicons`). Training reads the merged lexicon
+        (unless ``lexicon_conventions``); validation reads each head's, as inference does."""
         if not self.multi or self.space.mode != "multihead" or self.lexicon is None:
             return {}
         from serkit.lexicon import Lexicon
@@ -373,6 +378,13 @@ class Trainer:
         for sent, ci in zip(lex_train, self.sent_corpus, strict=True):
             by.setdefault(self.specs[ci].name, []).append(sent)
         return {name: Lexicon.build(sents) for name, sents in by.items()}
+
+    def _lexicon_feature(self) -> LexiconFeature | None:
+        """With head lexicons, validation reads each corpus's lexicon feature in its head's
+        convention, as the saved model does at inference (each scheme's view picks it)."""
+        if self.lexicon is None or not self.head_lexicons:
+            return None
+        return LexiconFeature(self.lexicon, self.head_lexicons, self.scheme.matcher_options())
 
     def _lexicon_view(self) -> tuple[list[Sentence], list[str]]:
         """Training sentences in one tag set for the lexicon feature: the corpus's own for
