@@ -7,7 +7,8 @@ Measures, in one run, on WikiSER-small test sentences tagged by the shipped defa
   includes starting the actors and loading the model in each, not ``ray.init``);
 * whether the entities are identical (every record compared);
 * per-document overhead on short texts (one clipped sentence per document);
-* peak RSS of one local process and of each actor;
+* memory of one local process and of each actor: peak RSS, and PSS/USS (shared library
+  pages counted once per node / not at all), read when each shard is done;
 
 and projects, on paper, the 1.7M-sentence WikiSER corpus on a 16-node CPU cluster and on
 one GPU from the per-actor figures. Writes the ``scale`` section of bench/RESULTS.md.
@@ -20,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -37,6 +37,8 @@ WIKISER_SENTENCES = 1_700_000
 #: Paper assumptions for the projection (not measured here).
 NODE_CPUS = 16
 NODES = 16
+#: Memory rows of the table: key of ``serkit.workers.process_memory`` -> row name.
+MEMORY_ROWS = {"peak": "peak RSS", "pss": "PSS", "uss": "USS (private)"}
 CLUSTER_EFFICIENCY_NOTE = "per-actor rate measured here x actors x measured scaling efficiency"
 
 
@@ -62,6 +64,7 @@ def child_local(path: str, out: str) -> None:
     from serkit.documents import Reading, Source, read_documents, tag_documents
     from serkit.models.registry import load_tagger
     from serkit.render import DocWriter
+    from serkit.workers import process_memory
 
     t0 = time.perf_counter()
     tagger = load_tagger(None, threads=1)
@@ -76,9 +79,8 @@ def child_local(path: str, out: str) -> None:
             docs += 1
             words += sum(len(s.tokens) for s in doc.sentences)
     seconds = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"load_s": load_s, "seconds": seconds, "words": words, "docs": docs,
-                      "max_rss_mb": rss}))  # fmt: skip
+                      "memory_mb": process_memory()}))  # fmt: skip
 
 
 def run_local(path: Path, out: Path) -> dict:
@@ -104,11 +106,13 @@ def run_ray(path: Path, out: Path, actors: int, per_shard: int) -> dict:
     by_actor: dict[int, dict] = {}
     for e in man.shards.values():
         w = e["worker"]
-        a = by_actor.setdefault(w["pid"], {"seconds": 0.0, "words": 0, "docs": 0, "rss": 0.0})
+        a = by_actor.setdefault(w["pid"], {"seconds": 0.0, "words": 0, "docs": 0, "memory": {}})
         a["seconds"] += w["seconds"]
         a["words"] += e["words"]
         a["docs"] += e["docs"]
-        a["rss"] = max(a["rss"], w["max_rss_mb"])
+        for k, v in w["memory_mb"].items():
+            a["memory"][k] = max(a["memory"].get(k, 0.0), v)
+        a["before_job"] = w["memory_before_job_mb"]
     return {
         "wall": wall,
         "run_seconds": run.seconds,
@@ -120,8 +124,8 @@ def run_ray(path: Path, out: Path, actors: int, per_shard: int) -> dict:
     }
 
 
-def uptime() -> str:
-    return Path("/proc/loadavg").read_text().split(" ")[:3].__str__()
+def uptime() -> list[str]:
+    return Path("/proc/loadavg").read_text().split(" ")[:3]
 
 
 def main() -> None:
@@ -182,7 +186,13 @@ def write_section(args, ll, ls, rl, rs, init_s, identical, load_before, load_aft
     actors = list(rl["actors"].values())
     actor_wps = [a["words"] / a["seconds"] for a in actors]
     per_actor = sum(actor_wps) / len(actor_wps)
-    rss_actor = max(a["rss"] for a in actors + list(rs["actors"].values()))
+    every_actor = actors + list(rs["actors"].values())
+    mem_actor = {k: max(a["memory"].get(k, 0.0) for a in every_actor) for k in MEMORY_ROWS}
+    mem_local = {k: max(x["memory_mb"].get(k, 0.0) for x in (ll, ls)) for k in MEMORY_ROWS}
+    bare = {k: max(a["before_job"].get(k, 0.0) for a in every_actor) for k in MEMORY_ROWS}
+    mem_ratio = {
+        k: mem_actor[k] / mem_local[k] if mem_local[k] else float("nan") for k in MEMORY_ROWS
+    }
     efficiency = ray_wps / (args.actors * local_wps)
     startup = rl["wall"] - max(a["seconds"] for a in actors)  # not spent tagging
     # short texts: per-document cost, local vs in the actors and end to end
@@ -197,6 +207,13 @@ def write_section(args, ll, ls, rl, rs, init_s, identical, load_before, load_aft
     hours = corpus_words / cluster_wps / 3600
     one_proc_hours = corpus_words / local_wps / 3600
     n = args.actors
+    busy = float(load_before[0]) > 0.5 or float(load_after[0]) > 2.5
+    load_note = (
+        ": the machine was shared with other work, so these are lower bounds of what an "
+        "idle machine gives"
+        if busy
+        else " (idle before the run; the run itself loads both cores)"
+    )
     rows = [
         ("words/s, long documents (wall)", f"{local_wps:,.0f}",
          f"{ray_wps:,.0f} (x{ray_wps / local_wps:.2f})"),
@@ -205,7 +222,8 @@ def write_section(args, ll, ls, rl, rs, init_s, identical, load_before, load_aft
          f"`ray.init` {init_s:.1f} s; {rl['wall']:.1f} s"),
         ("ms per short document", f"{local_doc_ms:.2f}",
          f"{actor_doc_ms:.2f} in the actors, {e2e_doc_ms:.2f} end to end (wall x actors)"),
-        ("peak RSS per process / actor", f"{ll['max_rss_mb']:.0f} MB", f"{rss_actor:.0f} MB"),
+        *((f"{MEMORY_ROWS[k]} per process / actor", f"{mem_local[k]:.0f} MB",
+           f"{mem_actor[k]:.0f} MB (x{mem_ratio[k]:.2f})") for k in MEMORY_ROWS),
         ("entities identical to local (every record)", "", "yes" if identical else "NO"),
     ]  # fmt: skip
     table = "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)
@@ -213,8 +231,7 @@ def write_section(args, ll, ls, rl, rs, init_s, identical, load_before, load_aft
 
 Command: `python bench/scale.py --sentences {args.sentences} --short {args.short} \
 --actors {n}` · {machine()} · {today()} · wall {wall:.0f} s.
-Load average (1/5/15 min) before: {load_before}, after: {load_after}: the machine was
-shared with other work, so these are lower bounds of what an idle machine gives.
+Load average (1/5/15 min) before: {" ".join(load_before)}, after: {" ".join(load_after)}{load_note}.
 Model: the shipped default (ONNX int8), one thread per process/actor. Corpus: the first
 {args.sentences} WikiSER-small test sentences ({ll["words"]:,} words) in documents of
 {args.per_doc} sentences ({ll["docs"]} JSONL records); short texts: {args.short} documents
@@ -228,6 +245,15 @@ Scaling efficiency (Ray words/s / ({n} x local)): {efficiency:.2f}. Per-document
 of Ray on short texts: {actor_doc_ms - local_doc_ms:+.2f} ms inside the actors (shard
 reading, output writing) and {e2e_doc_ms - local_doc_ms:+.2f} ms end to end, which
 includes the fixed cost of starting {n} actors and loading the model in each.
+
+Memory: RSS counts the shared libraries (ONNX Runtime, Arrow, Ray's core) in full in every
+process; PSS divides each shared page among the processes that map it; USS is what one
+more actor adds. Issue 18's target, memory per actor <= 1.2x one process:
+{"met" if mem_ratio["uss"] <= 1.2 else "**not met**"} (USS x{mem_ratio["uss"]:.2f}, RSS
+x{mem_ratio["peak"]:.2f}). Before it loads the model, an actor already holds
+{bare["uss"]:.0f} MB USS ({bare["peak"]:.0f} MB RSS): Ray's worker and what Ray Data's
+workers import (pandas, pyarrow), measured when the actor starts; the model then adds about
+what it adds to a local process. Read with `serkit.workers.process_memory`.
 
 **Projection, on paper (not measured)**: WikiSER, {WIKISER_SENTENCES:,} sentences x
 {words_per_sentence:.1f} words (the measured mean here) = {corpus_words / 1e6:.0f}M words.

@@ -59,11 +59,10 @@ def load_texts(limit: int, per_doc: int) -> tuple[list[str], int]:
 
 
 def peak_rss_mb(pid: int | str = "self") -> float:
-    """VmHWM (peak resident set) of a process, in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Peak resident set of a process, in MB."""
+    from serkit.workers import process_memory
+
+    return process_memory(pid).get("peak", float("nan"))
 
 
 def child(args: argparse.Namespace) -> dict:

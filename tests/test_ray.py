@@ -6,6 +6,7 @@ local ``serkit weak-label``."""
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -86,6 +87,11 @@ def test_ray_equals_local_tag_and_resumes_a_deleted_shard(ray_local, docs, model
     assert (done.tagged, done.reused) == (0, 4)
     manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["complete"] and [s["index"] for s in manifest["shards"]] == [0, 1, 2, 3]
+    # Each shard says what its actor held, before and after loading the model (bench/scale).
+    for w in (s["worker"] for s in manifest["shards"]):
+        if os.path.exists("/proc/self/smaps_rollup"):
+            before, after = w["memory_before_job_mb"], w["memory_mb"]
+            assert 0 < before["uss"] < after["uss"] <= after["pss"] <= after["peak"]
 
 
 def test_jsonl_records_and_parquet_inputs(ray_local, model, tmp_path):

@@ -4,6 +4,7 @@ input order; no process for small inputs; ``serkit tag --workers``."""
 from __future__ import annotations
 
 import json
+import os
 import random
 
 import pytest
@@ -93,3 +94,17 @@ def test_cli_workers_output_identical_to_one_worker(tmp_path, tiny_dirs, monkeyp
     assert started == [2]  # one worker never starts a process
     assert outs["1"] == outs["2"]
     assert [json.loads(line)["id"] for line in outs["2"].splitlines()] == list(range(80))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps_rollup"), reason="needs Linux /proc")
+def test_process_memory_counts_private_pages():
+    """USS grows by what the process itself writes; shared pages make RSS >= PSS >= USS."""
+    from serkit.workers import process_memory
+
+    before = process_memory()
+    assert 0 < before["uss"] <= before["pss"] <= before["rss"] <= before["peak"]
+    block = bytearray(os.urandom(1)) * (64 << 20)  # 64 MB written by this process
+    after = process_memory()
+    assert after["uss"] - before["uss"] > 50
+    assert after["peak"] >= after["rss"] >= 64
+    del block

@@ -60,6 +60,35 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def process_memory(pid: int | str = "self") -> dict[str, float]:
+    """A process's memory in MB: ``rss`` and ``peak`` (resident now / at most), ``pss``
+    (resident, each shared page divided among the processes that map it) and ``uss`` (pages
+    no other process maps: what another worker really adds).
+
+    RSS counts shared libraries (ONNX Runtime, Arrow, Ray's core) in full in every process,
+    so N workers on one node use about N x USS plus the shared pages once. Read from
+    ``/proc`` (Linux); elsewhere only ``peak`` of this process (``getrusage``).
+    """
+    out: dict[str, float] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                out["rss" if line.startswith("VmRSS") else "peak"] = int(line.split()[1]) / 1024
+        kb: dict[str, int] = {}
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                kb[parts[0].rstrip(":")] = int(parts[1])
+        out["pss"] = kb["Pss"] / 1024
+        out["uss"] = (kb["Private_Clean"] + kb["Private_Dirty"]) / 1024
+    except (OSError, KeyError, ValueError):
+        if pid == "self" and "peak" not in out:
+            import resource  # not on Windows; there is no /proc there either
+
+            out["peak"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {k: round(v, 1) for k, v in out.items()}
+
+
 def _init(path: Path | None, prefer: str, kwargs: dict[str, Any]) -> None:
     """A worker's initializer: load the model once. Ctrl-C is left to the parent, which
     stops the workers itself."""

@@ -315,6 +315,9 @@ class ShardWorker:
     does whole shards, one per call."""
 
     def __init__(self, job: Job, out_dir: str, fault: dict[str, Any] | None = None) -> None:
+        from serkit.workers import process_memory
+
+        self.memory_before_job = process_memory()  # Ray's and Ray Data's share of an actor
         self.job, self.work = job, job.start()
         self.out_dir, self.fault = Path(out_dir), fault
 
@@ -348,7 +351,10 @@ class ShardWorker:
             "sha256": sha256_file(path),
             **counts,
             "skipped": skipped,
-            "worker": _worker_stats(time.perf_counter() - t0),
+            "worker": {
+                **_worker_stats(time.perf_counter() - t0),
+                "memory_before_job_mb": self.memory_before_job,
+            },
         }
 
     def _maybe_fail(self, shard: Shard) -> None:
@@ -365,12 +371,15 @@ class ShardWorker:
 
 
 def _worker_stats(seconds: float) -> dict[str, Any]:
-    import resource
     import socket
 
+    from serkit.workers import process_memory
+
+    mem = process_memory()
     return {
         "pid": os.getpid(),
         "node": socket.gethostname(),
-        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "max_rss_mb": mem.get("peak"),
+        "memory_mb": mem,
         "seconds": round(seconds, 3),
     }
