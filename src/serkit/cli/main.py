@@ -19,6 +19,7 @@ COMMANDS = (
     "tokenize",
     "eval",
     "train",
+    "average",
     "predict",
     "lexicon",
     "weak_label",

@@ -302,7 +302,7 @@ def checked_path(folder: str | Path, name: str, card: Mapping[str, Any] | None, 
 def command_line() -> str:
     """How this model was made, as the user typed it (``serkit ...`` for the CLI)."""
     argv = list(sys.argv)
-    if argv and argv[0].endswith("serkit"):
+    if argv and argv[0].endswith(("serkit", "serkit/__main__.py")):
         argv[0] = "serkit"
     return shlex.join(argv)
 

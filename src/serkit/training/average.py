@@ -1,0 +1,152 @@
+"""Weight averaging: one model from several checkpoints of one training run.
+
+Averaging the weights of checkpoints taken along one run (stochastic weight averaging,
+Izmailov et al. 2018; "model soups", Wortsman et al. 2022) lands in a flatter region than
+any one of them and costs nothing at inference: the result is an ordinary model folder.
+The shipped default is such an average (``make m1-model``; numbers in bench/RESULTS.md).
+
+Only weights of one model are averaged: the first input is a model folder and supplies
+everything but the weights (config, tokenizer, lexicons, card); every other input, a
+model folder or a training checkpoint folder (``<run>/checkpoint``), must have the same
+tensors (names, shapes, dtypes), the same labels and the same training data, and every
+weight file is verified against the checksum its folder lists before it is read.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from serkit.errors import SerkitError
+from serkit.models import folder
+from serkit.training import checkpoint
+from serkit.training.trainer import METRICS
+
+#: Files of the first input that do not describe the average: its card and Hub README
+#: (written anew) and its training log.
+NOT_COPIED = (folder.CARD_NAME, folder.README, METRICS)
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    """One input: its weight file, the labels and training data it was trained on."""
+
+    path: Path
+    weights: Path
+    kind: str  # "model" or "checkpoint"
+    labels: list[str]
+    train_data_sha256: str | None
+    step: int | None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "kind": self.kind,
+            "step": self.step,
+            "sha256": folder.sha256_file(self.weights),
+        }
+
+
+def weight_source(path: str | Path) -> WeightSource:
+    """A model folder (``serkit.json``) or a training checkpoint (``state.json``), verified."""
+    d = Path(path)
+    if (d / checkpoint.STATE).is_file():
+        state = checkpoint.read_state(d)
+        want = (state.get("files") or {}).get(checkpoint.MODEL)
+        weights = d / checkpoint.MODEL
+        if not weights.is_file():
+            raise SerkitError(f"{d}: checkpoint without {checkpoint.MODEL}")
+        if want is not None and folder.sha256_file(weights) != want:
+            raise SerkitError(f"{weights}: changed since the checkpoint was saved (sha256)")
+        return WeightSource(
+            d, weights, "checkpoint", list(state.get("labels") or []),
+            state.get("train_data_sha256"), state.get("step"),
+        )  # fmt: skip
+    if not (d / folder.CARD_NAME).is_file():
+        raise SerkitError(f"{d}: neither a model folder ({folder.CARD_NAME}) nor a checkpoint")
+    card = folder.read_card(d)
+    names = [p.name for p in folder.checked_torch_weights(d, card)]
+    if names != [folder.SAFETENSORS]:
+        raise SerkitError(f"{d}: only a single {folder.SAFETENSORS} can be averaged")
+    step = (card.get("dev") or {}).get("step")
+    return WeightSource(
+        d, d / folder.SAFETENSORS, "model", list(card.get("labels") or []),
+        card.get("train_data_sha256"), step,
+    )  # fmt: skip
+
+
+def _check_same(base: WeightSource, other: WeightSource) -> None:
+    if other.labels != base.labels:
+        raise SerkitError(f"{other.path}: other labels than {base.path}: not one model")
+    if other.train_data_sha256 != base.train_data_sha256:
+        raise SerkitError(
+            f"{other.path}: trained on other data than {base.path} (train_data_sha256): "
+            "its lexicon feature would not match"
+        )
+
+
+def average_weights(files: Sequence[Path]) -> dict[str, np.ndarray]:
+    """The element-wise mean of float tensors (in float64, stored in their dtype); other
+    tensors (integer buffers) must be equal in every file."""
+    first = load_file(str(files[0]))
+    sums = {k: v.astype(np.float64) for k, v in first.items() if v.dtype.kind == "f"}
+    for f in files[1:]:
+        other = load_file(str(f))
+        if set(other) != set(first):
+            diff = sorted(set(other) ^ set(first))[:3]
+            raise SerkitError(f"{f}: other tensors than {files[0]} ({', '.join(diff)}...)")
+        for k, v in other.items():
+            if v.shape != first[k].shape or v.dtype != first[k].dtype:
+                raise SerkitError(f"{f}: tensor {k} is {v.dtype}{list(v.shape)}, not "
+                                  f"{first[k].dtype}{list(first[k].shape)}")  # fmt: skip
+            if k in sums:
+                sums[k] += v
+            elif not np.array_equal(v, first[k]):
+                raise SerkitError(f"{f}: integer tensor {k} differs from {files[0]}")
+    n = len(files)
+    return {k: (sums[k] / n).astype(v.dtype) if k in sums else v for k, v in first.items()}
+
+
+def average_models(inputs: Sequence[str | Path], output: str | Path) -> Path:
+    """Average the weights of ``inputs`` (the first a model folder) into a new model
+    folder ``output``; returns it. Its card lists what was averaged; the base's validation
+    scores and recorded results are dropped (they described other weights)."""
+    if len(inputs) < 2:
+        raise SerkitError("give at least two models or checkpoints to average")
+    sources = [weight_source(p) for p in inputs]
+    base = sources[0]
+    if base.kind != "model":
+        raise SerkitError(f"{base.path}: the first input must be a model folder (config, card)")
+    for s in sources[1:]:
+        _check_same(base, s)
+    out = Path(output)
+    if out.exists() and any(out.iterdir()):
+        raise SerkitError(f"{out}: exists and is not empty; choose a new folder")
+    weights = average_weights([s.weights for s in sources])
+    stage = out.with_name(out.name + ".averaging")
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    try:
+        for p in sorted(base.path.iterdir()):
+            if p.is_file() and p.name not in (*folder.SAFETENSORS_WEIGHTS, *NOT_COPIED):
+                shutil.copy2(p, stage / p.name)
+        save_file(weights, str(stage / folder.SAFETENSORS), metadata={"format": "pt"})
+        card = folder.read_card(base.path)
+        for stale in ("dev", "results", "created"):
+            card.pop(stale, None)
+        card["command"] = folder.command_line()
+        card["averaged_from"] = [s.describe() for s in sources]
+        folder.write_card(stage, card)
+        out.mkdir(parents=True, exist_ok=True)
+        for p in sorted(stage.iterdir(), key=lambda p: p.name == folder.CARD_NAME):
+            p.replace(out / p.name)  # the card last: a half-moved folder does not load
+        stage.rmdir()
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return out
