@@ -67,6 +67,12 @@ def score(model: str, runtime: str, only: list[str]) -> dict[str, dict]:
     return rows
 
 
+def _command(note: str) -> str:
+    """This run's arguments, the note (printed under the table) shortened to a mark."""
+    argv = ["'<the note below>'" if a == note and note else a for a in sys.argv[1:]]
+    return " ".join(argv)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", action="append", required=True, metavar="NAME=DIR",
@@ -106,7 +112,7 @@ def main() -> None:
         [
             "## M1: one model for developer text, three test sets (issue 20)",
             "",
-            f"Command: `python bench/m1.py {' '.join(sys.argv[1:])}` ({today()}, {machine()}, "
+            f"Command: `python bench/m1.py {_command(args.note)}` ({today()}, {machine()}, "
             f"wall {wall / 60:.1f} min for the rows this run scored; each row keeps the date it "
             "was scored in bench/out/m1.json).",
             "",
