@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from _cli import run_cli
 from serkit.audit import audit, read_corpus
 from serkit.audit.findings import diff_regions, kind_of
-from serkit.cli.main import main
 from serkit.files import read, write
 from serkit.tokens import Sentence
 
@@ -58,18 +58,6 @@ def inject_wrong_type(sentences: list[Sentence]) -> tuple[int, int]:
     k = next(i for i, t in enumerate(s.tags) if t == "B-Language")
     s.tags[k] = "B-Library"
     return 10, k
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str]:
-    """``serkit ARGS`` through the real entry point (errors mapped to exit 2)."""
-    capsys.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    got = capsys.readouterr()
-    return code, got.out + got.err
 
 
 def sha(path: Path) -> str:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
+from _cli import run_cli
 from _corpus import TOY, write_tagged
 from _runtime_model import build_tiny_model
-from serkit.cli.main import main
 from serkit.errors import SerkitError
 from serkit.models.folder import SAFETENSORS, read_card, write_card
 from serkit.training.average import average_models
@@ -60,26 +60,14 @@ def test_average_is_the_elementwise_mean_and_loads(three, tmp_path):
     assert len(tagger.predict_words([["i", "use", "java"]])[0][0]) == 3
 
 
-def _cli(capsys, *args: str) -> tuple[int, str]:
-    """``serkit ARGS`` through the real entry point (errors mapped to exit 2)."""
-    capsys.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    got = capsys.readouterr()
-    return code, got.out + got.err
-
-
 def test_cli_and_refusals(three, tmp_path, capsys):
     out = tmp_path / "cli"
-    code, text = _cli(capsys, "average", str(three[0]), str(three[1]), "-o", str(out))
+    code, text = run_cli(capsys, "average", str(three[0]), str(three[1]), "-o", str(out))
     assert code == 0, text
     assert (out / SAFETENSORS).is_file()
-    code, text = _cli(capsys, "average", str(three[0]), str(three[1]), "-o", str(out))
+    code, text = run_cli(capsys, "average", str(three[0]), str(three[1]), "-o", str(out))
     assert code == 2 and "not empty" in text and "Traceback" not in text
-    code, text = _cli(capsys, "average", str(three[0]), "-o", str(tmp_path / "x"))
+    code, text = run_cli(capsys, "average", str(three[0]), "-o", str(tmp_path / "x"))
     assert code == 2 and "at least two" in text
 
     other = tmp_path / "other-labels"
