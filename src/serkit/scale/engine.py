@@ -379,7 +379,6 @@ def _worker_stats(seconds: float) -> dict[str, Any]:
     return {
         "pid": os.getpid(),
         "node": socket.gethostname(),
-        "max_rss_mb": mem.get("peak"),
         "memory_mb": mem,
         "seconds": round(seconds, 3),
     }

@@ -43,14 +43,10 @@ class WeightSource:
     labels: list[str]
     train_data_sha256: str | None
     step: int | None
+    sha256: str  # of ``weights``, as verified
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "path": str(self.path),
-            "kind": self.kind,
-            "step": self.step,
-            "sha256": folder.sha256_file(self.weights),
-        }
+        return {"path": str(self.path), "kind": self.kind, "step": self.step, "sha256": self.sha256}
 
 
 def weight_source(path: str | Path) -> WeightSource:
@@ -58,15 +54,15 @@ def weight_source(path: str | Path) -> WeightSource:
     d = Path(path)
     if (d / checkpoint.STATE).is_file():
         state = checkpoint.read_state(d)
-        want = (state.get("files") or {}).get(checkpoint.MODEL)
         weights = d / checkpoint.MODEL
         if not weights.is_file():
             raise SerkitError(f"{d}: checkpoint without {checkpoint.MODEL}")
-        if want is not None and folder.sha256_file(weights) != want:
+        if checkpoint.changed_files(d, state, (checkpoint.MODEL,)):
             raise SerkitError(f"{weights}: changed since the checkpoint was saved (sha256)")
         return WeightSource(
             d, weights, "checkpoint", list(state.get("labels") or []),
             state.get("train_data_sha256"), state.get("step"),
+            _listed_or_hashed(state, weights),
         )  # fmt: skip
     if not (d / folder.CARD_NAME).is_file():
         raise SerkitError(f"{d}: neither a model folder ({folder.CARD_NAME}) nor a checkpoint")
@@ -75,10 +71,17 @@ def weight_source(path: str | Path) -> WeightSource:
     if names != [folder.SAFETENSORS]:
         raise SerkitError(f"{d}: only a single {folder.SAFETENSORS} can be averaged")
     step = (card.get("dev") or {}).get("step")
+    weights = d / folder.SAFETENSORS
     return WeightSource(
-        d, d / folder.SAFETENSORS, "model", list(card.get("labels") or []),
-        card.get("train_data_sha256"), step,
+        d, weights, "model", list(card.get("labels") or []),
+        card.get("train_data_sha256"), step, _listed_or_hashed(card, weights),
     )  # fmt: skip
+
+
+def _listed_or_hashed(doc: dict[str, Any], weights: Path) -> str:
+    """The weight file's sha256 as its card or state lists it (already verified against
+    the file), hashed only where nothing lists it."""
+    return (doc.get("files") or {}).get(weights.name) or folder.sha256_file(weights)
 
 
 def _check_same(base: WeightSource, other: WeightSource) -> None:

@@ -146,6 +146,20 @@ def _damaged(ckpt_dir: str | Path, why: object) -> SerkitError:
     )
 
 
+def changed_files(
+    ckpt_dir: str | Path, state: dict[str, Any], names: tuple[str, ...] | None = None
+) -> list[str]:
+    """The tensor files (all listed, or ``names``) whose sha256 is not the one the state
+    lists; older checkpoints list none."""
+    d = Path(ckpt_dir)
+    listed = state.get("files") or {}
+    return [
+        name
+        for name, want in listed.items()
+        if (names is None or name in names) and folder.sha256_file(d / name) != want
+    ]
+
+
 def load_checkpoint(
     ckpt_dir: str | Path,
     model: torch.nn.Module,
@@ -166,10 +180,10 @@ def _load(
     d: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any
 ) -> dict[str, Any]:
     doc = read_state(d)
-    for name, want in (doc.pop("files", None) or {}).items():  # older checkpoints: none
-        got = folder.sha256_file(d / name)
-        if got != want:
-            raise _damaged(d, f"{name} changed since it was saved (sha256 differs)")
+    changed = changed_files(d, doc)
+    doc.pop("files", None)
+    if changed:
+        raise _damaged(d, f"{changed[0]} changed since it was saved (sha256 differs)")
     weights = load_file(str(d / MODEL))
     tensors = load_file(str(d / OPTIM))
     for name, t in (*weights.items(), *tensors.items()):
