@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from serkit.devices import is_cuda
 from serkit.errors import ModelLoadError, SerkitError
 
 
@@ -33,6 +34,8 @@ class Architecture:
     trainer: str
     #: Runtimes ``serkit.load(..., prefer=...)`` may ask of it besides ``auto``.
     runtimes: tuple[str, ...] = ("torch",)
+    #: Whether its loader takes a ``device`` (:mod:`serkit.devices`); others run on the CPU.
+    gpu: bool = False
 
     def load(self, model_dir: Path, card: dict[str, Any], prefer: str, kwargs: dict[str, Any]):
         if prefer != "auto" and prefer not in self.runtimes:
@@ -40,6 +43,12 @@ class Architecture:
                 f"{model_dir}: a {self.name} model has no {prefer!r} runtime "
                 f"(it runs on: {', '.join(self.runtimes)})"
             )
+        if not self.gpu:
+            device = kwargs.pop("device", None)
+            if is_cuda(device):
+                raise ModelLoadError(
+                    f"{model_dir}: a {self.name} model runs on the CPU only, not {device!r}"
+                )
         return _resolve(self.loader)(model_dir, card, prefer, kwargs)
 
     def train(self, cfg: Any, *, resume: bool = False, progress: bool = True) -> Path:
@@ -70,6 +79,7 @@ register(
         loader="serkit.models.registry:load_transformer",
         trainer="serkit.training.trainer:train",
         runtimes=("torch", "onnx", "onnx-fp32", "onnx-int8"),
+        gpu=True,
     )
 )
 register(

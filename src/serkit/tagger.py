@@ -145,6 +145,8 @@ class Tagger(ABC):
     #: How word scores become tags (``viterbi``/``argmax``); None where there is no choice
     #: (the CRF decodes itself).
     decoding: str | None = None
+    #: Where the scores are computed: ``cpu``, ``cuda:0``... (:mod:`serkit.devices`).
+    device: str = "cpu"
 
     @property
     def runtime(self) -> str | None:

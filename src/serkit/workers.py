@@ -121,7 +121,8 @@ def _predict_with(tagger: Tagger, batch: Sequence[Sequence[str]], size: int) -> 
 
 
 class WorkerTagger(Tagger):
-    """A model tagging in ``workers`` processes (default: :func:`usable_cores`); use it
+    """A model tagging in ``workers`` processes (default: :func:`usable_cores`, or one
+    when the model runs on a GPU, ``device="cuda"``); use it
     like any ``Tagger`` (``pipe``, ``pipe_tagged``, ``__call__``) and close it (or use it
     as a context manager) to stop the workers.
 
@@ -144,12 +145,15 @@ class WorkerTagger(Tagger):
     ) -> None:
         from serkit.models.registry import load_tagger
 
-        n = usable_cores() if workers is None else workers
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        if workers is not None and (
+            not isinstance(workers, int) or isinstance(workers, bool) or workers < 1
+        ):
             raise ValueError(f"workers must be an int >= 1, got {workers!r}")
-        self.workers = n
         here = dict(kwargs) if threads is None else {**kwargs, "threads": threads}
         self.local = load_tagger(model, prefer=prefer, scheme=scheme, **here)
+        # On a GPU one process feeds it; more would each hold a copy of the model there.
+        default = usable_cores() if self.local.device == "cpu" else 1
+        self.workers = default if workers is None else workers
         self._prefer, self._scheme = prefer, scheme
         self._kwargs = {**kwargs, "threads": 1 if threads is None else threads}
         self.on_words = on_words
@@ -163,6 +167,7 @@ class WorkerTagger(Tagger):
         local = self.local
         self.labels, self.card = local.labels, local.card
         self.model_dir, self.decoding = local.model_dir, local.decoding
+        self.device = local.device
         # Several workers: pools come whole, to be cut into pieces for them.
         self.batches_itself = local.batches_itself or self.workers > 1
 

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from serkit.cli._app import app
+from serkit.devices import DEVICES
 
 
 class Mode(StrEnum):
@@ -87,6 +88,9 @@ def eval_cmd(
             "softner-9, sner, developer; default: the model's own).",
         ),
     ] = None,
+    device: Annotated[
+        str, typer.Option("--device", help=f"With --model: where it runs: {DEVICES}.")
+    ] = "cpu",
     batch_size: Annotated[int, typer.Option(help="Sentences per batch with --model.", min=1)] = 64,
     progress: Annotated[bool, typer.Option(help="Progress bar on stderr with --model.")] = True,
 ) -> None:
@@ -108,6 +112,8 @@ def eval_cmd(
         raise SerkitError("--record needs --model (it writes into that model's card)")
     if scheme is not None and model is None:
         raise SerkitError("--scheme needs --model (it picks how the model answers)")
+    if device != "cpu" and model is None:
+        raise SerkitError("--device needs --model (it says where the model runs)")
     check_stdin_once([gold, pred])
     if output is not None:
         check_output(output, [gold, pred, map_spec, gold_map])
@@ -117,7 +123,7 @@ def eval_cmd(
     if model is not None:
         import serkit
 
-        tagger = serkit.load(str(model), scheme=scheme)
+        tagger = serkit.load(str(model), scheme=scheme, device=device)
         pred_sents = predict_sentences(tagger, gold_sents, batch_size=batch_size, progress=progress)
     else:
         pred_sents = read_all(pred)

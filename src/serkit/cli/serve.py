@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from serkit.cli._app import app
+from serkit.devices import DEVICES
 from serkit.serve.limits import ConnectionLimits, Limits
 
 _D = Limits()
@@ -26,6 +27,7 @@ def serve(
         help="auto (ONNX when the model has it), torch, onnx, onnx-fp32, onnx-int8.",
     ),
     threads: int | None = typer.Option(None, "--threads", min=0, help="Inference threads."),
+    device: str = typer.Option("cpu", "--device", help=f"Where the model runs: {DEVICES}."),
     batch_size: int = typer.Option(32, "--batch-size", "-b", min=1, help="Sentences per batch."),
     max_wait_ms: float = typer.Option(
         2.0, "--max-wait-ms", min=0.0, help="How long a request waits for others to batch with."
@@ -119,7 +121,7 @@ def serve(
         max_connections=max_connections,
     )
     kwargs = {"threads": threads} if threads is not None else {}
-    tagger = load_tagger(model, prefer=runtime, **kwargs)
+    tagger = load_tagger(model, prefer=runtime, device=device, **kwargs)
     application = create_app(
         tagger,
         limits,

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from serkit.cli._app import app
+from serkit.devices import DEVICES
 from serkit.errors import SerkitError
 from serkit.files.formats import document_formats
 
@@ -92,6 +93,19 @@ def tag(
         help="Inference threads per process (more threads gave no gain on small windows: "
         "use --workers for more cores).",
     ),
+    device: str = typer.Option(
+        "cpu",
+        "--device",
+        help=f"Where the model runs: {DEVICES}. On a GPU one worker feeds it (--workers 1 "
+        "by default); the transformer's torch weights are used when the folder has them.",
+    ),
+    gpus_per_actor: float = typer.Option(
+        0.0,
+        "--gpus-per-actor",
+        min=0.0,
+        help="--engine ray: GPUs each actor asks Ray for (a fraction shares one GPU); "
+        "above 0 the actors run the model on cuda.",
+    ),
     progress: bool | None = typer.Option(
         None,
         "--progress/--no-progress",
@@ -122,6 +136,7 @@ def tag(
                       fmt=fmt or "jsonl", actors=actors, address=address, batch_size=batch_size,
                       pattern=pattern, encoding=encoding, input_format=input_format,
                       text_field=text_field, id_field=id_field, threads_per_actor=threads or 1,
+                      device=device, gpus_per_actor=gpus_per_actor,
                       progress=bool(progress))  # fmt: skip
         for line in run.lines():
             typer.echo(line, err=True)
@@ -148,6 +163,7 @@ def tag(
         prefer=runtime,
         scheme=scheme,
         threads=threads,
+        device=device,
         on_words=lambda batch: _advance(bar, _batch_bytes(batch)),
     )
     from serkit.files.labelstudio import MODEL_VERSION, model_version

@@ -14,7 +14,8 @@ default), ``scheme`` (label scheme), ``spans_key`` (null: set ``doc.ents``, repl
 was there; a key: put the spans in ``doc.spans[key]`` and leave ``doc.ents`` alone),
 ``alignment_mode`` (``expand``, ``contract`` or ``strict``), ``batch_size`` (sentences
 per model call, at most: ``nlp.pipe(batch_size=...)`` lowers it), ``runtime``,
-``threads``. Each span's score is ``span._.serkit_score``.
+``threads``, ``device`` (``cpu``, ``cuda``...: :mod:`serkit.devices`). Each span's
+score is ``span._.serkit_score``.
 
 ``nlp.to_disk`` copies the model folder into the pipeline (safetensors/ONNX and the
 other model files, never pickles), so ``spacy.load`` of it needs nothing else; the model
@@ -33,6 +34,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
+from serkit.devices import check_device
 from serkit.errors import SerkitError
 
 if TYPE_CHECKING:
@@ -62,6 +64,7 @@ class MisalignedEntities(UserWarning):
         "batch_size": 32,
         "runtime": "auto",
         "threads": None,
+        "device": "cpu",
     },
 )
 def make_serkit(
@@ -74,6 +77,7 @@ def make_serkit(
     batch_size: int,
     runtime: str,
     threads: int | None,
+    device: str,
 ) -> SerkitComponent:
     return SerkitComponent(
         nlp,
@@ -85,6 +89,7 @@ def make_serkit(
         batch_size=batch_size,
         runtime=runtime,
         threads=threads,
+        device=device,
     )
 
 
@@ -108,6 +113,7 @@ class SerkitComponent:
         batch_size: int = 32,
         runtime: str = "auto",
         threads: int | None = None,
+        device: str = "cpu",
     ) -> None:
         if alignment_mode not in ALIGNMENT_MODES:
             raise SerkitError(
@@ -125,6 +131,7 @@ class SerkitComponent:
         self.batch_size = batch_size
         self.runtime = runtime
         self.threads = threads
+        self.device = check_device(device)
         #: Entities whose offsets were not on spaCy token boundaries (adjusted or dropped).
         self.misaligned = 0
         #: Entities that did not become a span (no aligned span, or overlapping in doc.ents).
@@ -139,7 +146,11 @@ class SerkitComponent:
         if self._tagger is None:
             from serkit.models.registry import load_tagger
 
-            kwargs: dict[str, Any] = {"prefer": self.runtime, "scheme": self.scheme}
+            kwargs: dict[str, Any] = {
+                "prefer": self.runtime,
+                "scheme": self.scheme,
+                "device": self.device,
+            }
             if self.threads is not None:
                 kwargs["threads"] = self.threads
             self._tagger = load_tagger(self._model_dir or self.model, **kwargs)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from serkit.devices import CUDA_EP, is_cuda, onnx_providers
 from serkit.errors import ModelLoadError
 from serkit.models import folder
 from serkit.models.encoding import (
@@ -68,6 +69,8 @@ class OnnxTagger(WindowedTagger):
     windows (no padding), and it makes int8 results independent of what else is in the
     batch (dynamic quantisation scales each run's activations as a whole), so
     ``tagger(text)`` and ``tagger.pipe(texts)`` agree exactly.
+    ``device`` picks the execution providers (:func:`serkit.devices.onnx_providers`):
+    ``cuda`` needs the ``onnxruntime-gpu`` wheel.
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class OnnxTagger(WindowedTagger):
         threads: int = 0,
         max_tokens: int = 0,
         decoding: str = "viterbi",
+        device: str | None = "cpu",
     ) -> None:
         import onnxruntime as ort
 
@@ -105,10 +109,16 @@ class OnnxTagger(WindowedTagger):
         opts.intra_op_num_threads = int(threads)
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = onnx_providers(device)
         try:
-            self.session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(graph, opts, providers=providers)
         except Exception as e:  # onnxruntime raises its own unexported exception types
             raise ModelLoadError(f"{path}: cannot load the ONNX graph: {e}") from e
+        # ONNX Runtime falls back to the CPU with only a logged warning when CUDA fails.
+        on_gpu = CUDA_EP in self.session.get_providers()
+        if is_cuda(device) and not on_gpu:
+            raise ModelLoadError(f"{path}: ONNX Runtime could not start {CUDA_EP} ({device})")
+        self.device = f"cuda:{providers[0][1]['device_id']}" if on_gpu else "cpu"
         self.input_names = [i.name for i in self.session.get_inputs()]
         self._check_graph(path)
         self.max_tokens = int(max_tokens)

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from serkit.devices import check_device, is_cuda, wants_gpu
 from serkit.errors import ModelLoadError, SerkitError
 from serkit.labels import OUTSIDE
 from serkit.models import folder
@@ -64,15 +65,20 @@ def installed_model(name: str) -> Path | None:
     return None
 
 
-def load_tagger(path: str | Path | None = None, prefer: str = "auto", **kwargs: Any) -> Tagger:
+def load_tagger(
+    path: str | Path | None = None, prefer: str = "auto", device: str = "cpu", **kwargs: Any
+) -> Tagger:
     """Load a saved serkit model; ``path=None`` loads the shipped default.
 
-    ``prefer``: ``auto`` (ONNX when present, else torch), ``torch``, ``onnx`` (int8 first),
-    ``onnx-fp32`` or ``onnx-int8``. Extra keyword arguments go to the tagger
-    (e.g. ``threads``, ``max_tokens``).
+    ``prefer``: ``auto`` (ONNX when present, else torch; on a GPU the torch weights when
+    the folder has them, see :func:`transformer_runtime`), ``torch``, ``onnx`` (int8
+    first), ``onnx-fp32`` or ``onnx-int8``. ``device``: ``cpu`` (default), ``cuda``,
+    ``cuda:N`` or ``auto`` (:mod:`serkit.devices`). Extra keyword arguments go to the
+    tagger (e.g. ``threads``, ``max_tokens``).
     """
     if prefer not in PREFER:
         raise ModelLoadError(f"unknown runtime {prefer!r}; choose one of {', '.join(PREFER)}")
+    kwargs["device"] = check_device(device)
     if path is None:
         d = default_model_dir()
         if not (d / CARD_NAME).is_file():
@@ -177,19 +183,56 @@ def _short(value: object, n: int = 160) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
+def has_torch_weights(d: Path) -> bool:
+    return any((d / name).is_file() for name in SAFETENSORS_WEIGHTS)
+
+
+def transformer_runtime(d: Path, prefer: str, device: str | None) -> str:
+    """The runtime ``prefer`` resolves to for the transformer folder ``d`` on ``device``:
+    ``torch``, ``onnx-int8`` or ``onnx-fp32``, decided from the folder's files alone.
+
+    ``auto`` takes the ONNX graph (int8 first) on the CPU; on a GPU it takes the torch
+    weights when the folder has them (torch's CUDA build is the common GPU install, and
+    dynamic int8 is a CPU format), else the graph (``onnxruntime-gpu``)."""
+    from serkit.models.onnx import find_onnx
+
+    if prefer == "torch":
+        return "torch"
+    if prefer == "auto" and wants_gpu(device) and has_torch_weights(d):
+        return "torch"
+    onnx_file = find_onnx(d, prefer)
+    if onnx_file is None:
+        if prefer.startswith("onnx"):
+            raise ModelLoadError(
+                f"{d}: no ONNX graph for runtime {prefer!r}; run `serkit export onnx`"
+            )
+        return "torch"
+    return "onnx-int8" if onnx_file.name == folder.ONNX_INT8 else "onnx-fp32"
+
+
+def runtime_on(d: Path, card: dict[str, Any], prefer: str, device: str) -> str:
+    """The runtime ``load_tagger(d, prefer, device=device)`` would use, decided on this
+    machine without loading (a Ray driver checks a model on its CPU for GPU actors)."""
+    from serkit.architectures import get
+
+    arch = get(card.get("arch"), f"{d}/{CARD_NAME}", ModelLoadError)
+    if not arch.gpu:
+        if is_cuda(device):
+            raise ModelLoadError(f"{d}: a {arch.name} model runs on the CPU only, not {device!r}")
+        return prefer
+    return transformer_runtime(d, prefer, device)
+
+
 def load_transformer(d: Path, card: dict[str, Any], prefer: str, kwargs: dict[str, Any]) -> Tagger:
     from serkit.models.onnx import find_onnx
 
-    onnx_file = find_onnx(d, prefer) if prefer != "torch" else None
+    runtime = transformer_runtime(d, prefer, kwargs.get("device"))
+    onnx_file = find_onnx(d, runtime) if runtime != "torch" else None
     if onnx_file is not None:
         from serkit.models.onnx import OnnxTagger
 
         return OnnxTagger(d, onnx_file, card=card, **kwargs)
-    if prefer.startswith("onnx"):
-        raise ModelLoadError(f"{d}: no ONNX graph for runtime {prefer!r}; run `serkit export onnx`")
-    if not any((d / name).is_file() for name in SAFETENSORS_WEIGHTS) and not any(
-        any(d.glob(pattern)) for pattern in PICKLE_WEIGHTS
-    ):
+    if not has_torch_weights(d) and not any(any(d.glob(pattern)) for pattern in PICKLE_WEIGHTS):
         raise ModelLoadError(f"{d}: transformer model without weights (model.safetensors, *.onnx)")
     # Before torch is even imported: no auto_map, no pickle-only weights, no shard outside.
     folder.torch_weights(d)

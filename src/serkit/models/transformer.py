@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from serkit.devices import torch_device
 from serkit.errors import ModelLoadError, SerkitError
 from serkit.models import folder
 from serkit.models.encoding import (
@@ -118,10 +119,12 @@ def save_tokenizer(src_dir: str, out_dir: Path) -> None:
 class TransformerTagger(WindowedTagger):
     """A fine-tuned encoder on torch; see :func:`TransformerTagger.load`.
 
-    ``max_tokens`` bounds the padded sub-tokens per forward pass. Small runs are faster
-    on CPU: activations stay in cache. On the W1 model with one thread, 256-512 ran
-    about twice as fast as 8192 (words/CPU-s, 160 WikiSER test sentences); the trainer
-    passes a larger value for its evaluations.
+    ``max_tokens`` bounds the padded sub-tokens per forward pass (default: 512 on the CPU,
+    8192 on a GPU). Small runs are faster on CPU: activations stay in cache. On the W1
+    model with one thread, 256-512 ran about twice as fast as 8192 (words/CPU-s, 160
+    WikiSER test sentences); the trainer passes a larger value for its evaluations.
+    ``device`` (:mod:`serkit.devices`) moves the model there; ``None`` leaves it where it
+    is (the trainer's model). Logits come back to the CPU for decoding.
     """
 
     runtime = "torch"  # type: ignore[assignment]
@@ -134,12 +137,17 @@ class TransformerTagger(WindowedTagger):
         lexicon=None,
         lexicons: LexiconFeature | None = None,
         card: dict[str, Any] | None = None,
-        max_tokens: int = 512,
+        max_tokens: int | None = None,
         threads: int | None = None,
         decoding: str = "viterbi",
+        device: str | None = None,
     ) -> None:
         cfg = model.config
+        if device is not None:
+            model = model.to(torch_device(device))
         self.model = model.eval()
+        self.torch_device = next(model.parameters()).device
+        self.device = str(self.torch_device)
         self.labels = [cfg.id2label[i] for i in range(cfg.num_labels)]
         self.card = card or {}
         self.scheme = FeatureScheme.from_dict(getattr(cfg, "serkit_features", None))
@@ -156,6 +164,8 @@ class TransformerTagger(WindowedTagger):
             scheme=self.scheme,
             lexicon_tagger=lexicons.initial_tagger() if lexicons and self.scheme.lexicon else None,
         )
+        if max_tokens is None:
+            max_tokens = 512 if self.torch_device.type == "cpu" else 8192
         self.max_tokens = max_tokens
         self.threads = threads
         self.decoding = check_decoding(decoding)
@@ -166,6 +176,8 @@ class TransformerTagger(WindowedTagger):
         from transformers import AutoModelForTokenClassification
 
         model_dir = Path(model_dir)
+        if kw.get("device") is not None:
+            torch_device(kw["device"])  # no GPU where one is asked for: say so before loading
         card = kw.pop("card", None)  # the registry has read it already
         if card is None:
             card = folder.read_card(model_dir) if (model_dir / folder.CARD_NAME).is_file() else {}
@@ -202,8 +214,9 @@ class TransformerTagger(WindowedTagger):
 
     def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         with torch.inference_mode():
-            out = self.model(**{k: torch.from_numpy(v) for k, v in inputs.items()})
-        return out.logits.float().numpy()
+            dev = self.torch_device
+            out = self.model(**{k: torch.from_numpy(v).to(dev) for k, v in inputs.items()})
+        return out.logits.float().cpu().numpy()
 
     def _before_run(self) -> None:
         if self.threads:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from serkit.devices import check_device
 from serkit.errors import SerkitError
 from serkit.scale.jobs import Job, TagJob, WeakLabelJob
 from serkit.scale.jobs import run_identity as run_identity  # it lived here
@@ -85,6 +86,8 @@ def ray_tag(
     fmt: str = "jsonl",
     batch_size: int = 32,
     threads_per_actor: int = 1,
+    device: str = "cpu",
+    gpus_per_actor: float = 0.0,
     **options: Any,
 ) -> RunSummary:
     """Tag ``inputs`` (files, folders, globs: texts and record files read as a local
@@ -101,13 +104,26 @@ def ray_tag(
     Data releases them by reference counting): re-run from a new process, as the CLI does,
     or after ``ray.shutdown()``.
 
+    GPUs: ``gpus_per_actor`` > 0 asks Ray for that many GPUs per actor (a fraction lets
+    actors share one) and runs the model on ``cuda`` there; ``device="cuda"`` alone asks
+    one GPU per actor. The driver checks the model on its CPU and fixes the actors'
+    runtime (:func:`serkit.models.registry.runtime_on`); actor count defaults to what the
+    cluster's GPUs hold.
+
     ``_fault`` (an option, for tests only): ``{"shard": i, "mode": "exit"|"raise",
     "marker": path}`` makes the actor working on shard ``i`` die (or raise) after its
     first document, once (while ``marker`` does not exist).
     """
+    if not gpus_per_actor >= 0:
+        raise SerkitError(f"gpus_per_actor must be >= 0, got {gpus_per_actor!r}")
+    if gpus_per_actor > 0:
+        device = "cuda" if check_device(device) == "cpu" else device
+    elif check_device(device) == "cuda":
+        gpus_per_actor = 1.0
     job = TagJob(str(model) if model is not None else None, runtime, scheme, fmt,
-                 threads_per_actor, batch_size)  # fmt: skip
-    return run_job(job, inputs, out_dir, threads_per_actor=threads_per_actor, **options)
+                 threads_per_actor, batch_size, device)  # fmt: skip
+    return run_job(job, inputs, out_dir, threads_per_actor=threads_per_actor,
+                   gpus_per_actor=gpus_per_actor, **options)  # fmt: skip
 
 
 def ray_weak_label(
@@ -145,6 +161,7 @@ def run_job(
     text_field: str = "text",
     id_field: str = "id",
     threads_per_actor: int = 1,
+    gpus_per_actor: float = 0.0,
     progress: bool = False,
     _fault: dict[str, Any] | None = None,
 ) -> RunSummary:
@@ -173,15 +190,11 @@ def run_job(
     t0 = time.perf_counter()
     if todo:
         worker_args = {"job": job, "out_dir": str(out_dir.resolve()), "fault": _fault}
-        with ray_session(address, actors * threads_per_actor if actors else None) as cpus:
-            n = actors or max(1, min(len(todo), int(cpus // threads_per_actor)))
-            if n * threads_per_actor > cpus:  # Ray would wait for them forever
-                raise SerkitError(
-                    f"{n} actors x {threads_per_actor} threads need {n * threads_per_actor} "
-                    f"CPUs; the Ray cluster has {cpus:g}"
-                )
+        with ray_session(address, actors * threads_per_actor if actors else None) as have:
+            n = actors_for(len(todo), actors, have, threads_per_actor, gpus_per_actor)
             summary.actors = n
-            for entry in _run_shards(todo, worker_args, n, threads_per_actor, progress):
+            need = {"num_cpus": threads_per_actor, "num_gpus": gpus_per_actor}
+            for entry in _run_shards(todo, worker_args, n, need, progress):
                 manifest.record(entry)
                 manifest.save()
                 summary.tagged += 1
@@ -223,13 +236,13 @@ def init_local(num_cpus: int) -> None:
 def ray_session(address: str | None, num_cpus: int | None) -> Iterator[float]:
     """Connect to ``address`` (or ``RAY_ADDRESS``), or start a local Ray instance (no
     dashboard) and shut it down afterwards; an instance already started by the caller is
-    used as is. Yields the CPUs the cluster has."""
+    used as is. Yields the cluster's resources (``{"CPU": 2.0, "GPU": 1.0, ...}``)."""
     import logging
 
     import ray
 
     if ray.is_initialized():
-        yield ray.cluster_resources().get("CPU", 1.0)
+        yield ray.cluster_resources()
         return
     address = address or os.environ.get(RAY_ADDRESS) or None
     try:
@@ -241,13 +254,42 @@ def ray_session(address: str | None, num_cpus: int | None) -> Iterator[float]:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise SerkitError(f"cannot start or reach {where}: {str(e).splitlines()[0]}") from None
     try:
-        yield ray.cluster_resources().get("CPU", 1.0)
+        yield ray.cluster_resources()
     finally:
         ray.shutdown()
 
 
+def actors_for(
+    shards: int, actors: int | None, have: dict[str, float], cpus: int, gpus: float
+) -> int:
+    """How many actors a run gets: ``actors``, or as many as the cluster's CPUs (and GPUs,
+    for GPU actors) hold, at most one per shard; more than it holds is an error (Ray
+    would wait for them forever)."""
+    n_cpu, n_gpu = have.get("CPU", 1.0), have.get("GPU", 0.0)
+    if actors is None:
+        fit = int(n_cpu // cpus)
+        if gpus > 0:
+            fit = min(fit, int(n_gpu // gpus + 1e-9))
+        actors = max(1, min(shards, fit))
+    if actors * cpus > n_cpu:
+        raise SerkitError(
+            f"{actors} actors x {cpus} threads need {actors * cpus} CPUs; the Ray cluster "
+            f"has {n_cpu:g}"
+        )
+    if gpus > 0 and actors * gpus > n_gpu + 1e-9:
+        raise SerkitError(
+            f"{actors} actors x {gpus:g} GPUs need {actors * gpus:g} GPUs; the Ray cluster "
+            f"has {n_gpu:g}"
+        )
+    return actors
+
+
 def _run_shards(
-    todo: list[Shard], worker_args: dict[str, Any], actors: int, cpus: int, progress: bool
+    todo: list[Shard],
+    worker_args: dict[str, Any],
+    actors: int,
+    need: dict[str, float],
+    progress: bool,
 ) -> Iterator[dict[str, Any]]:
     """Ray Data over the shards: one row per shard, one shard per ``map_batches`` call on a
     fixed pool of ``actors``; yields each shard's manifest entry as it finishes."""
@@ -264,7 +306,7 @@ def _run_shards(
         fn_constructor_kwargs=worker_args,
         batch_size=1,
         compute=ray.data.ActorPoolStrategy(size=actors),
-        num_cpus=cpus,
+        **need,
     )
     cause = None
     try:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from serkit.devices import check_device
 from serkit.errors import SerkitError
 from serkit.scale.shards import OUTPUT_SUFFIXES, Item
 
@@ -65,12 +66,19 @@ class TagJob:
     fmt: str = "jsonl"
     threads: int = 1
     batch_size: int = 32
+    #: Where each actor runs the model: ``cpu``, or ``cuda`` (the GPU Ray gives it).
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.fmt not in OUTPUT_SUFFIXES:
             raise SerkitError(
                 f"unknown format {self.fmt!r} for a scaled-out run (choose from "
                 f"{', '.join(OUTPUT_SUFFIXES)})"
+            )
+        if check_device(self.device) not in ("cpu", "cuda"):
+            raise SerkitError(
+                f"device {self.device!r}: a scaled-out run takes cpu or cuda (each actor "
+                "uses the GPU Ray gives it)"
             )
 
     @property
@@ -82,24 +90,34 @@ class TagJob:
         return self.fmt == "parquet"
 
     def prepare(self) -> tuple[TagJob, dict[str, Any]]:
-        tagger = self._load()
+        tagger = self._load("cpu")  # the driver checks the model on its own CPU
         model = str(tagger.model_dir) if tagger.model_dir is not None else self.model
-        return replace(self, model=model), run_identity(tagger, self.scheme, self.fmt)
+        job = replace(self, model=model)
+        if self.device != "cpu":  # fix the GPU actors' runtime here, and check that one
+            from serkit.models.registry import runtime_on
 
-    def _load(self) -> Any:
+            assert tagger.model_dir is not None
+            runtime = runtime_on(tagger.model_dir, tagger.card, self.runtime, self.device)
+            job = replace(job, runtime=runtime)
+            tagger = job._load("cpu")
+        return job, run_identity(tagger, self.scheme, self.fmt, self.device)
+
+    def _load(self, device: str) -> Any:
         from serkit.models.registry import load_tagger
 
         return load_tagger(
-            self.model, prefer=self.runtime, scheme=self.scheme, threads=self.threads
-        )
+            self.model, prefer=self.runtime, scheme=self.scheme, threads=self.threads,
+            device=device,
+        )  # fmt: skip
 
     def start(self) -> Worker:
-        return _Tagging(self._load(), self.binary, self.batch_size)
+        return _Tagging(self._load(self.device), self.binary, self.batch_size)
 
 
-def run_identity(tagger: Any, scheme: str | None, fmt: str) -> dict[str, Any]:
+def run_identity(tagger: Any, scheme: str | None, fmt: str, device: str = "cpu") -> dict[str, Any]:
     """What makes two tagging runs' shards interchangeable: the model (folder and
-    checksums), the runtime actually used, the scheme and the output format."""
+    checksums), the runtime actually used, the scheme, the output format and, for GPU
+    actors, the device (GPU arithmetic may break a near tie differently)."""
     card = tagger.card or {}
     sums = json.dumps(card.get("checksums") or card.get("files") or {}, sort_keys=True)
     return {
@@ -108,6 +126,7 @@ def run_identity(tagger: Any, scheme: str | None, fmt: str) -> dict[str, Any]:
         "runtime": tagger.runtime,
         "scheme": scheme,
         "format": fmt,
+        **({"device": device} if device != "cpu" else {}),
     }
 
 

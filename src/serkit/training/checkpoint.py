@@ -53,6 +53,8 @@ def save_checkpoint(
     save_file(weights, str(tmp / MODEL))
     opt = optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {"rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():  # dropout on the GPU
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
     scalars: dict[str, dict[str, Any]] = {}
     for idx, pstate in opt["state"].items():
         for name, value in pstate.items():
@@ -191,6 +193,9 @@ def _load(
             raise _damaged(d, f"{name} holds NaN or infinite values")
     model.load_state_dict(weights)
     torch.set_rng_state(tensors.pop("rng.torch"))
+    cuda_rng = tensors.pop("rng.cuda", None)
+    if cuda_rng is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state(cuda_rng)
     opt_state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
         _, idx, name = key.split(".", 2)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from serkit.devices import check_device
 from serkit.errors import SerkitError
 from serkit.tomlfile import load_table
 
@@ -130,6 +131,10 @@ class TrainConfig:
     keep_best: bool = opt(True, "Keep the best model by validation F1 (else the last).", "run")
     log_every: int = opt(20, "Log the loss every N steps (metrics.jsonl).", "run")
     threads: int = opt(2, "CPU threads for torch.", "run")
+    device: str = opt(
+        "auto", "Where to train: cpu, cuda, cuda:N, or auto (a CUDA GPU when torch sees one).",
+        "run",
+    )  # fmt: skip
     # -- crf (read by the CRF architecture) -------------------------------------------
     c1: float | None = opt(None, "CRF L1 penalty.", "crf")
     c2: float | None = opt(None, "CRF L2 penalty.", "crf")
@@ -153,6 +158,7 @@ class TrainConfig:
             raise SerkitError("dropout must be in [0, 1) and warmup in [0, 1]")
         if self.eval_every < 0 or self.weight_decay < 0 or self.grad_clip < 0:
             raise SerkitError("eval_every, weight_decay and grad_clip must be >= 0")
+        self.device = check_device(self.device)
         if self.k < 1:
             raise SerkitError("k must be >= 1")
         if self.alpha < 0:

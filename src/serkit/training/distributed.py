@@ -26,8 +26,9 @@ With N ranks (:class:`Group`):
   (:meth:`Group.on_main`, the end of a run). A resume reads the same checkpoint on every
   rank.
 
-The processes talk over gloo for CPU tensors (the trainer trains on the CPU) and NCCL for
-CUDA tensors where torch has it.
+The processes talk over gloo for CPU tensors and NCCL for CUDA tensors where torch has
+it; with ``device = "cuda"`` (or ``auto`` on a GPU machine) each rank trains on its own
+GPU (``LOCAL_RANK``).
 """
 
 from __future__ import annotations
@@ -127,7 +128,8 @@ class Group(Single):
         # global mean, so every rank sees the same (non-)finite loss and logs the same.
         scaled = loss * (self.world * n / total)
         mean = float(sums[1]) / total
-        out = scaled + (torch.tensor(mean, dtype=scaled.dtype) - scaled).detach()
+        mean_t = torch.tensor(mean, dtype=scaled.dtype, device=scaled.device)
+        out = scaled + (mean_t - scaled).detach()
         return out, {k: float(sums[2 + i]) / total for i, k in enumerate(keys)}
 
     def total(self, count: int) -> int:

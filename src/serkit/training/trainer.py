@@ -19,6 +19,7 @@ import torch
 
 from serkit.card import CARD_NAME, read_card, sha256_files, write_card
 from serkit.corpora import SERKIT_TYPES, CorpusSpec, Declaration, LabelSpace
+from serkit.devices import torch_device
 from serkit.errors import SerkitError
 from serkit.labels import OUTSIDE, bio_labels, split_tag
 from serkit.models import folder
@@ -262,6 +263,8 @@ class Trainer:
         cfg = self.cfg
         torch.set_num_threads(max(1, cfg.threads))
         torch.manual_seed(cfg.seed)
+        # Under torchrun each rank's current CUDA device is its own (distributed.context).
+        self.device = torch_device(cfg.device)
         self._read_data()
         self.backbone_dir = resolve_backbone(cfg.backbone)
         lex_train, lex_labels = self._lexicon_view()
@@ -286,6 +289,7 @@ class Trainer:
             ]
             self.model.config.serkit_schemes = schemes
             self.model.config.serkit_default_scheme = default
+        self.model.to(self.device)
         self.forward = self.dist.wrap(self.model)
         self.tagger = TransformerTagger(
             self.model,
@@ -299,12 +303,13 @@ class Trainer:
         self.teacher = None
         if cfg.teacher:
             self.teacher = load_teacher(cfg.teacher, self.labels, self.scheme.to_dict())
+            self.teacher.to(self.device)
             self._check_teacher_tokenizer(Path(cfg.teacher))
         self.windows: list[Window] = self.encoder.encode([s.tokens for s in self.train_s], type_ids)
         self.lengths = [len(w.input_ids) for w in self.windows]
         self.loss_fn = LOSSES[cfg.loss]
-        self.set_table = torch.from_numpy(self.space.set_table())
-        self.head_table = torch.from_numpy(self.space.head_mask())
+        self.set_table = torch.from_numpy(self.space.set_table()).to(self.device)
+        self.head_table = torch.from_numpy(self.space.head_mask()).to(self.device)
         self.steps_per_epoch = len(self._batches(0))
         if cfg.max_steps:
             self.total_steps = cfg.max_steps
@@ -609,8 +614,9 @@ class Trainer:
     def _loss(self, batch: list[Window], alpha: float) -> tuple[torch.Tensor, dict[str, float]]:
         """The configured loss (:data:`LOSSES`) on one batch, plus distillation if asked."""
         cfg = self.cfg
-        inputs = {k: torch.from_numpy(v) for k, v in self.encoder.pad(batch).items()}
-        labels = torch.from_numpy(self.encoder.labels(batch, self.word_sets))
+        dev = self.device
+        inputs = {k: torch.from_numpy(v).to(dev) for k, v in self.encoder.pad(batch).items()}
+        labels = torch.from_numpy(self.encoder.labels(batch, self.word_sets)).to(dev)
         allowed = self.set_table[labels.clamp(min=0)] & (labels >= 0).unsqueeze(-1)
         head_mask = self.head_table[[self.sent_head[w.sentence] for w in batch]]
         logits = self.forward(**repeat_batch(inputs, cfg.k)).logits
@@ -662,6 +668,7 @@ class Trainer:
             "seconds_per_epoch": round(secs / epochs, 1) if epochs else None,
             "sentences_per_s": round(state["sentences_seen"] / secs, 2) if secs else None,
             "threads": self.cfg.threads,
+            "device": str(self.device),
             "finished": False,
         }
 
@@ -674,9 +681,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     if resume:
         saved = read_state(ckpt)
         # The run continues with the settings it started with; only where it writes, how
-        # many threads it may use and how long it runs can change (a new length re-plans
+        # many threads it may use, its device and how long it runs can change (a new length re-plans
         # the learning-rate decay from the current step on).
-        keep = {"output", "threads", "epochs", "max_steps"}
+        keep = {"output", "threads", "device", "epochs", "max_steps"}
         cfg = TrainConfig.from_dict(saved["config"] | {k: getattr(cfg, k) for k in keep})
     return Trainer(cfg, progress=progress).run(resume=resume)
 
