@@ -42,6 +42,8 @@ MEMORY_ROWS = {"peak": "peak RSS", "pss": "PSS", "uss": "USS (private)"}
 #: Assumptions of the one-GPU projection (not measured): an A100's dense fp16 tensor-core
 #: peak, the share of it a small encoder's inference reaches, host cores feeding it.
 GPU_PEAK_TFLOPS = 312
+#: The same GPU's fp32 peak (no tensor cores): what serkit's torch tagger runs on a GPU today.
+GPU_PEAK_TFLOPS_FP32 = 19.5
 GPU_UTILISATION = 0.25
 GPU_HOST_CORES = 16
 CLUSTER_EFFICIENCY_NOTE = "per-actor rate measured here x actors x measured scaling efficiency"
@@ -242,6 +244,9 @@ def gpu_projection(ll: dict, host: dict, corpus_words: float, efficiency: float)
     host_words = GPU_HOST_CORES * host_wps * min(1.0, efficiency)
     rate = min(gpu_words, host_words)
     bound = "the host CPUs" if host_words < gpu_words else "the GPU"
+    fp32_words = gpu_words * GPU_PEAK_TFLOPS_FP32 / GPU_PEAK_TFLOPS
+    rate32 = min(fp32_words, host_words)
+    bound32 = "the host CPUs" if host_words < fp32_words else "the GPU"
     return (
         f"**One GPU, on paper** (projected, not measured: no GPU here): the model costs "
         f"{flops / 1e6:.0f} MFLOP per sub-word token ({n_layers} layers, hidden {h}, "
@@ -254,9 +259,12 @@ def gpu_projection(ll: dict, host: dict, corpus_words: float, efficiency: float)
         f"{GPU_HOST_CORES} host cores feeding the GPU (at the scaling efficiency measured "
         f"above) give {host_words / 1e6:.2f}M words/s. "
         f"The slower of the two, {bound}, sets the rate: {rate:,.0f} words/s, about "
-        f"{corpus_words / rate / 60:.0f} min for the corpus (the GPU runtime would be the "
-        f"torch model in fp16 in one Ray actor with `num_gpus=1`, not wired in "
-        f"`serkit.scale` yet)."
+        f"{corpus_words / rate / 60:.0f} min for the corpus, in fp16, which serkit does not "
+        f"run yet. As wired today (`serkit tag --engine ray --device cuda`: the torch model "
+        f"in fp32 in one actor holding one GPU; not run on a GPU here), the same share of "
+        f"the A100's {GPU_PEAK_TFLOPS_FP32} fp32 TFLOP/s gives {fp32_words / 1e6:.2f}M "
+        f"words/s: {bound32} set the rate, {rate32:,.0f} words/s, about "
+        f"{corpus_words / rate32 / 60:.0f} min."
     )
 
 
