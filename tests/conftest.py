@@ -6,7 +6,12 @@ builder), ``_serve_helpers`` (dictionary tagger, live server), ``_corpus`` (tiny
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# The suite runs on the CPU even on a GPU machine: several tests compare runs bit for bit,
+# and training defaults to device "auto". GPU paths are tested with torch.cuda patched.
+os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
 import pytest
 

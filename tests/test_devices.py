@@ -79,18 +79,29 @@ def _folder(d: Path, *names: str) -> Path:
     return d
 
 
-def test_transformer_runtime_takes_torch_weights_on_a_gpu_and_the_graph_on_the_cpu(tmp_path):
+def test_transformer_runtime_takes_torch_weights_on_a_gpu_and_the_graph_on_the_cpu(
+    tmp_path, monkeypatch
+):
     from serkit.models.registry import transformer_runtime
 
     both = _folder(tmp_path / "both", "model.safetensors", "model.int8.onnx")
     graph_only = _folder(tmp_path / "graph", "model.onnx")
     assert transformer_runtime(both, "auto", "cpu") == "onnx-int8"
-    assert transformer_runtime(both, "auto", "cuda") == "torch"
+    assert transformer_runtime(both, "auto", "cuda", here=False) == "torch"  # a Ray driver
     assert transformer_runtime(both, "onnx", "cuda") == "onnx-int8"  # asked for by name
     assert transformer_runtime(both, "torch", "cpu") == "torch"
     assert transformer_runtime(graph_only, "auto", "cuda") == "onnx-fp32"
     with pytest.raises(ModelLoadError, match="no ONNX graph for runtime 'onnx-int8'"):
         transformer_runtime(graph_only, "onnx-int8", "cpu")
+    # Here, on a machine whose torch has no CUDA (a CPU wheel next to onnxruntime-gpu),
+    # the graph is the way to the GPU; with torch's CUDA the weights are.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert transformer_runtime(both, "auto", "cuda") == "onnx-int8"
+    weights_only = _folder(tmp_path / "weights", "model.safetensors")
+    assert transformer_runtime(weights_only, "auto", "cuda") == "torch"  # torch says why not
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert transformer_runtime(both, "auto", "cuda") == "torch"
+    assert transformer_runtime(both, "auto", "auto") == "torch"
 
 
 def test_models_load_on_the_cpu_and_refuse_a_missing_gpu(tiny_dirs, no_gpu):
@@ -146,6 +157,8 @@ def test_cli_device_errors_are_one_line(capsys, tiny_dirs, no_gpu):
     assert len(out.strip().splitlines()) == 1
     code, out = run_cli(capsys, "tag", "--text", "I use Java", "--device", "gpu")
     assert code == 2 and "unknown device 'gpu'" in out
+    code, out = run_cli(capsys, "tag", "--text", "I use Java", "--gpus-per-actor", "1")
+    assert code == 2 and "--gpus-per-actor needs --engine ray" in out  # never a silent CPU run
     code, out = run_cli(capsys, "tag", "--text", "I use Java", "-m", str(tiny_dirs["int8"]),
                         "--device", "auto", "--workers", "1")  # fmt: skip
     assert code == 0, out
@@ -198,6 +211,7 @@ def test_ray_gpu_job_fixes_the_actors_runtime_on_the_driver(tmp_path, tiny_dirs)
     assert job.runtime == "onnx-int8"  # no torch weights: the graph, on onnxruntime-gpu
     with pytest.raises(SerkitError, match="takes cpu or cuda"):
         TagJob(str(both), device="auto")
+    assert TagJob(str(both), device=" CPU ").device == "cpu"  # one spelling in the manifest
 
 
 def test_ray_tag_asks_one_gpu_per_actor_for_cuda(monkeypatch, tmp_path):
@@ -239,6 +253,33 @@ def test_training_device_is_a_checked_option_that_a_resume_may_change(backbone, 
     card = json.loads((tmp_path / "m" / "serkit.json").read_text())
     state = json.loads((tmp_path / "m" / "checkpoint" / "state.json").read_text())
     assert card["training"]["device"] == "cpu" and state["config"]["device"] == "cpu"
+
+
+def test_training_device_per_rank_and_under_accelerate_cpu(monkeypatch):
+    from serkit.training.config import TrainConfig
+    from serkit.training.trainer import Trainer
+
+    class Ranks:
+        world = 2
+        is_main = True
+
+    t = Trainer(TrainConfig(train="x", device="cuda:1"), progress=False)
+    t.dist = Ranks()
+    with pytest.raises(SerkitError, match="'cuda:1' under a launcher of 2 processes: use cuda"):
+        t._device_name()
+    t.cfg = TrainConfig(train="x", device="auto")
+    monkeypatch.setenv("ACCELERATE_USE_CPU", "true")
+    assert t._device_name() == "cpu"
+    monkeypatch.delenv("ACCELERATE_USE_CPU")
+    assert t._device_name() == "auto"
+
+
+def test_crf_training_refuses_a_gpu():
+    from serkit.architectures import get
+    from serkit.training.config import TrainConfig
+
+    with pytest.raises(SerkitError, match="crf model trains on the CPU only, not 'cuda'"):
+        get("crf").train(TrainConfig(train="x", arch="crf", device="cuda"))
 
 
 def test_spacy_component_checks_its_device():

@@ -52,6 +52,9 @@ class Architecture:
         return _resolve(self.loader)(model_dir, card, prefer, kwargs)
 
     def train(self, cfg: Any, *, resume: bool = False, progress: bool = True) -> Path:
+        device = getattr(cfg, "device", None)
+        if not self.gpu and is_cuda(device):
+            raise SerkitError(f"a {self.name} model trains on the CPU only, not {device!r}")
         return _resolve(self.trainer)(cfg, resume=resume, progress=progress)
 
 

@@ -97,7 +97,7 @@ def onnx_providers(device: str | None, available: list[str] | None = None) -> li
         if name == "auto":
             return [CPU_EP]
         raise SerkitError(
-            f"device {name!r}: this onnxruntime has no {CUDA_EP} (install onnxruntime-gpu), "
-            "or run the model's torch weights: --runtime torch"
+            f"device {name!r}: this onnxruntime has no {CUDA_EP} (install onnxruntime-gpu; "
+            "a model folder with torch weights also runs on torch's CUDA: --runtime torch)"
         )
     return [(CUDA_EP, {"device_id": _index(name) or 0}), CPU_EP]

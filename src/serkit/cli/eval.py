@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from serkit.cli._app import app
-from serkit.devices import DEVICES
+from serkit.devices import DEVICES, check_device
 
 
 class Mode(StrEnum):
@@ -112,7 +112,7 @@ def eval_cmd(
         raise SerkitError("--record needs --model (it writes into that model's card)")
     if scheme is not None and model is None:
         raise SerkitError("--scheme needs --model (it picks how the model answers)")
-    if device != "cpu" and model is None:
+    if check_device(device) != "cpu" and model is None:
         raise SerkitError("--device needs --model (it says where the model runs)")
     check_stdin_once([gold, pred])
     if output is not None:

@@ -24,7 +24,8 @@ def serve(
     runtime: str = typer.Option(
         "auto",
         "--runtime",
-        help="auto (ONNX when the model has it), torch, onnx, onnx-fp32, onnx-int8.",
+        help="auto (ONNX when the model has it; on a GPU the torch weights when it has "
+        "them), torch, onnx, onnx-fp32, onnx-int8.",
     ),
     threads: int | None = typer.Option(None, "--threads", min=0, help="Inference threads."),
     device: str = typer.Option("cpu", "--device", help=f"Where the model runs: {DEVICES}."),

@@ -39,7 +39,8 @@ def tag(
     runtime: str = typer.Option(
         "auto",
         "--runtime",
-        help="auto (ONNX when the model has it), torch, onnx, onnx-fp32, onnx-int8.",
+        help="auto (ONNX when the model has it; on a GPU the torch weights when it has "
+        "them), torch, onnx, onnx-fp32, onnx-int8.",
     ),
     scheme: str | None = typer.Option(
         None,
@@ -84,7 +85,8 @@ def tag(
         "--workers",
         min=1,
         help="Processes tagging at once, each loading the model once; output in input order, "
-        "as with one (default: the usable cores). Small inputs are tagged in this process.",
+        "as with one (default: the usable cores; 1 on a GPU). Small inputs are tagged in this "
+        "process.",
     ),
     threads: int | None = typer.Option(
         None,
@@ -97,7 +99,8 @@ def tag(
         "cpu",
         "--device",
         help=f"Where the model runs: {DEVICES}. On a GPU one worker feeds it (--workers 1 "
-        "by default); the transformer's torch weights are used when the folder has them.",
+        "by default); the transformer's torch weights are used when the folder has them. "
+        "--engine ray takes cpu or cuda.",
     ),
     gpus_per_actor: float = typer.Option(
         0.0,
@@ -121,10 +124,16 @@ def tag(
         None, "--address", help="Ray cluster (default: RAY_ADDRESS, else a local instance)."
     ),
     actors: int | None = typer.Option(
-        None, "--actors", min=1, help="Ray actors, each loading the model once (default: CPUs)."
+        None,
+        "--actors",
+        min=1,
+        help="Ray actors, each loading the model once (default: as many as the cluster's "
+        "CPUs, and GPUs for GPU actors, hold).",
     ),
 ) -> None:
     """Tag software entities; one output record per input document, exact character offsets."""
+    if gpus_per_actor and engine == "local":
+        raise SerkitError("--gpus-per-actor needs --engine ray (locally: --device cuda)")
     if engine != "local":  # a scaled-out run: serkit.scale owns it
         from serkit.scale import ray_tag
 

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from serkit.devices import check_device, is_cuda, wants_gpu
+from serkit.devices import check_device, is_cuda, torch_cuda_available, wants_gpu
 from serkit.errors import ModelLoadError, SerkitError
 from serkit.labels import OUTSIDE
 from serkit.models import folder
@@ -187,18 +187,21 @@ def has_torch_weights(d: Path) -> bool:
     return any((d / name).is_file() for name in SAFETENSORS_WEIGHTS)
 
 
-def transformer_runtime(d: Path, prefer: str, device: str | None) -> str:
+def transformer_runtime(d: Path, prefer: str, device: str | None, *, here: bool = True) -> str:
     """The runtime ``prefer`` resolves to for the transformer folder ``d`` on ``device``:
-    ``torch``, ``onnx-int8`` or ``onnx-fp32``, decided from the folder's files alone.
+    ``torch``, ``onnx-int8`` or ``onnx-fp32``.
 
     ``auto`` takes the ONNX graph (int8 first) on the CPU; on a GPU it takes the torch
     weights when the folder has them (torch's CUDA build is the common GPU install, and
-    dynamic int8 is a CPU format), else the graph (``onnxruntime-gpu``)."""
+    dynamic int8 is a CPU format), else the graph (``onnxruntime-gpu``). ``here``: the
+    model runs on this machine, so a torch without CUDA next to a graph means the graph;
+    a Ray driver deciding for GPU actors elsewhere passes False (the files alone decide)."""
     from serkit.models.onnx import find_onnx
 
     if prefer == "torch":
         return "torch"
-    if prefer == "auto" and wants_gpu(device) and has_torch_weights(d):
+    gpu = prefer == "auto" and wants_gpu(device) and has_torch_weights(d)
+    if gpu and (not here or torch_cuda_available() or find_onnx(d) is None):
         return "torch"
     onnx_file = find_onnx(d, prefer)
     if onnx_file is None:
@@ -220,7 +223,7 @@ def runtime_on(d: Path, card: dict[str, Any], prefer: str, device: str) -> str:
         if is_cuda(device):
             raise ModelLoadError(f"{d}: a {arch.name} model runs on the CPU only, not {device!r}")
         return prefer
-    return transformer_runtime(d, prefer, device)
+    return transformer_runtime(d, prefer, device, here=False)
 
 
 def load_transformer(d: Path, card: dict[str, Any], prefer: str, kwargs: dict[str, Any]) -> Tagger:

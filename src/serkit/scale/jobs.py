@@ -75,7 +75,8 @@ class TagJob:
                 f"unknown format {self.fmt!r} for a scaled-out run (choose from "
                 f"{', '.join(OUTPUT_SUFFIXES)})"
             )
-        if check_device(self.device) not in ("cpu", "cuda"):
+        object.__setattr__(self, "device", check_device(self.device))  # frozen
+        if self.device not in ("cpu", "cuda"):
             raise SerkitError(
                 f"device {self.device!r}: a scaled-out run takes cpu or cuda (each actor "
                 "uses the GPU Ray gives it)"

@@ -263,8 +263,7 @@ class Trainer:
         cfg = self.cfg
         torch.set_num_threads(max(1, cfg.threads))
         torch.manual_seed(cfg.seed)
-        # Under torchrun each rank's current CUDA device is its own (distributed.context).
-        self.device = torch_device(cfg.device)
+        self.device = torch_device(self._device_name())
         self._read_data()
         self.backbone_dir = resolve_backbone(cfg.backbone)
         lex_train, lex_labels = self._lexicon_view()
@@ -321,6 +320,20 @@ class Trainer:
         self.scheduler = get_linear_schedule_with_warmup(
             self.optimizer, int(cfg.warmup * self.total_steps), self.total_steps
         )
+
+    def _device_name(self) -> str:
+        """``cfg.device``, read for this process: under a launcher each rank takes its own
+        GPU (``distributed.context`` made it the current one), so a fixed ``cuda:N`` would
+        put every rank on one GPU; ``accelerate launch --cpu`` keeps ``auto`` on the CPU."""
+        name = self.cfg.device
+        if self.dist.world > 1 and name.startswith("cuda:"):
+            raise SerkitError(
+                f"device {name!r} under a launcher of {self.dist.world} processes: use cuda "
+                "or auto (each rank takes its own GPU, LOCAL_RANK)"
+            )
+        if name == "auto" and os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true"):
+            return "cpu"
+        return name
 
     def _read_data(self) -> None:
         """Training and validation sentences of every corpus, the label space, and each
