@@ -259,11 +259,11 @@ def gpu_projection(ll: dict, host: dict, corpus_words: float, efficiency: float)
         f"{GPU_HOST_CORES} host cores feeding the GPU (at the scaling efficiency measured "
         f"above) give {host_words / 1e6:.2f}M words/s. "
         f"The slower of the two, {bound}, sets the rate: {rate:,.0f} words/s, about "
-        f"{corpus_words / rate / 60:.0f} min for the corpus, in fp16, which serkit does not "
-        f"run yet. As wired today (`serkit tag --engine ray --device cuda`: the torch model "
-        f"in fp32 in one actor holding one GPU; not run on a GPU here), the same share of "
-        f"the A100's {GPU_PEAK_TFLOPS_FP32} fp32 TFLOP/s gives {fp32_words / 1e6:.2f}M "
-        f"words/s: {bound32} set the rate, {rate32:,.0f} words/s, about "
+        f"{corpus_words / rate / 60:.0f} min for the corpus in fp16 (`serkit tag --engine ray "
+        f"--device cuda --dtype fp16`: the torch weights in one actor holding one GPU; not "
+        f"run on a GPU here). In fp32, the default dtype, the same share of the A100's "
+        f"{GPU_PEAK_TFLOPS_FP32} fp32 TFLOP/s gives {fp32_words / 1e6:.2f}M words/s: "
+        f"{bound32} set the rate, {rate32:,.0f} words/s, about "
         f"{corpus_words / rate32 / 60:.0f} min."
     )
 

@@ -287,5 +287,63 @@ def test_spacy_component_checks_its_device():
     nlp = spacy.blank("en")
     with pytest.raises(SerkitError, match="unknown device"):
         nlp.add_pipe("serkit", config={"device": "gpu"})
-    pipe = nlp.add_pipe("serkit", config={"device": "CPU"})
-    assert pipe.device == "cpu"
+    with pytest.raises(SerkitError, match="unknown dtype"):
+        nlp.add_pipe("serkit", config={"dtype": "fp8"})
+    pipe = nlp.add_pipe("serkit", config={"device": "CPU", "dtype": "BF16"})
+    assert (pipe.device, pipe.dtype) == ("cpu", "bf16")
+
+
+@pytest.mark.parametrize(("given", "name"), [(None, "fp32"), ("FP16", "fp16"), (" bf16", "bf16")])
+def test_dtype_names(given, name):
+    from serkit.devices import check_dtype, torch_dtype
+
+    assert check_dtype(given) == name
+    assert torch_dtype(given) == {"fp32": torch.float32, "fp16": torch.float16,
+                                  "bf16": torch.bfloat16}[name]  # fmt: skip
+    with pytest.raises(SerkitError, match="unknown dtype 'fp8': choose fp32, fp16, bf16"):
+        check_dtype("fp8")
+
+
+def test_bf16_runs_the_torch_weights_and_agrees_with_fp32_on_a_tiny_model(tiny_dirs):
+    from serkit.models.registry import load_tagger
+
+    fp32 = load_tagger(tiny_dirs["torch"], prefer="torch")
+    bf16 = load_tagger(tiny_dirs["torch"], dtype="bf16")  # auto: the torch weights
+    assert bf16.runtime == "torch" and next(bf16.model.parameters()).dtype == torch.bfloat16
+    words = [["I", "use", "Java", "and", "Linux", "on", "a", "Raspberry", "Pi"]]
+    (tags32, scores32), (tags16, scores16) = (
+        fp32.predict_words(words)[0],
+        bf16.predict_words(words)[0],
+    )
+    assert len(tags16) == len(tags32) == 9
+    assert all(0.0 <= s <= 1.0 for s in scores16)
+    # bf16 keeps 8 bits of mantissa: scores stay close to fp32's
+    assert max(abs(a - b) for a, b in zip(scores32, scores16, strict=True)) < 0.1
+
+
+def test_dtype_is_refused_where_the_precision_is_fixed(tiny_dirs, tmp_path, capsys):
+    from serkit.models.registry import load_tagger
+    from serkit.scale.jobs import TagJob
+
+    with pytest.raises(ModelLoadError, match="dtype 'fp16' runs the torch weights"):
+        load_tagger(tiny_dirs["int8"], dtype="fp16")  # a graph only
+    with pytest.raises(ModelLoadError, match="dtype 'bf16' runs the torch weights"):
+        load_tagger(tiny_dirs["torch"], prefer="onnx", dtype="bf16")
+    code, out = run_cli(capsys, "tag", "--text", "I use Java", "-m", str(tiny_dirs["int8"]),
+                        "--dtype", "fp16")  # fmt: skip
+    assert code == 2 and "runs the torch weights" in out and len(out.strip().splitlines()) == 1
+    code, out = run_cli(capsys, "tag", "--text", "I use Java", "--dtype", "half")
+    assert code == 2 and "unknown dtype 'half'" in out
+    job, run = TagJob(str(tiny_dirs["torch"]), dtype="BF16").prepare()
+    assert job.dtype == "bf16" and run["runtime"] == "torch" and run["dtype"] == "bf16"
+
+
+def test_crf_keeps_its_own_precision(tmp_path):
+    from serkit.models.registry import load_tagger
+    from serkit.tokens import Sentence
+    from serkit.training.crf import train_crf
+
+    sents = [Sentence(["I", "use", "Java"], ["O", "O", "B-Language"])] * 3
+    train_crf(sents, sents[:1], tmp_path / "crf", {"max_iterations": 5, "lexicon": False})
+    with pytest.raises(ModelLoadError, match="crf model computes in its own precision"):
+        load_tagger(tmp_path / "crf", dtype="bf16")

@@ -34,7 +34,8 @@ class Architecture:
     trainer: str
     #: Runtimes ``serkit.load(..., prefer=...)`` may ask of it besides ``auto``.
     runtimes: tuple[str, ...] = ("torch",)
-    #: Whether its loader takes a ``device`` (:mod:`serkit.devices`); others run on the CPU.
+    #: Whether its loader takes a ``device`` and a ``dtype`` (:mod:`serkit.devices`);
+    #: others run on the CPU in their own precision.
     gpu: bool = False
 
     def load(self, model_dir: Path, card: dict[str, Any], prefer: str, kwargs: dict[str, Any]):
@@ -48,6 +49,11 @@ class Architecture:
             if is_cuda(device):
                 raise ModelLoadError(
                     f"{model_dir}: a {self.name} model runs on the CPU only, not {device!r}"
+                )
+            if "dtype" in kwargs:
+                raise ModelLoadError(
+                    f"{model_dir}: a {self.name} model computes in its own precision, not "
+                    f"{kwargs['dtype']!r}"
                 )
         return _resolve(self.loader)(model_dir, card, prefer, kwargs)
 

@@ -1,4 +1,5 @@
-"""Where a model runs: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
+"""Where a model runs (``cpu``, ``cuda``, ``cuda:N`` or ``auto``) and in what precision
+(``fp32``, ``fp16``, ``bf16``).
 
 The one home of the device option of ``serkit tag``, ``eval``, ``serve``, ``train``, the
 Python API and the Ray engine. Names are torch's; ``auto`` means a CUDA GPU when one is
@@ -20,7 +21,14 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 DEVICES = "cpu, cuda, cuda:N or auto (a CUDA GPU when there is one, else the CPU)"
+DTYPES_HELP = (
+    "fp32, fp16 or bf16: the torch runtime's precision (half precision is for GPUs; bf16 "
+    "also runs on recent CPUs; ONNX graphs and the CRF keep their own)"
+)
 _NAME = re.compile(r"^(cpu|auto|cuda(:\d+)?)$")
+#: Precisions of the torch runtime (``--dtype``): name -> torch dtype name. fp32 is what
+#: every model is saved in; half precision is for GPUs (bf16 also runs on recent CPUs).
+DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 CUDA_EP = "CUDAExecutionProvider"
 CPU_EP = "CPUExecutionProvider"
 
@@ -31,6 +39,20 @@ def check_device(device: str | None) -> str:
     if not _NAME.match(name):
         raise SerkitError(f"unknown device {device!r}: choose {DEVICES}")
     return name
+
+
+def check_dtype(dtype: str | None) -> str:
+    """The precision's name (``None`` is ``fp32``); a clear error for anything else."""
+    name = "fp32" if dtype is None else str(dtype).strip().lower()
+    if name not in DTYPES:
+        raise SerkitError(f"unknown dtype {dtype!r}: choose {', '.join(DTYPES)}")
+    return name
+
+
+def torch_dtype(dtype: str | None) -> torch.dtype:
+    import torch
+
+    return getattr(torch, DTYPES[check_dtype(dtype)])
 
 
 def is_cuda(device: str | None) -> bool:

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from serkit.cli._app import app
-from serkit.devices import DEVICES, check_device
+from serkit.devices import DEVICES, DTYPES_HELP, check_device, check_dtype
 
 
 class Mode(StrEnum):
@@ -91,6 +91,7 @@ def eval_cmd(
     device: Annotated[
         str, typer.Option("--device", help=f"With --model: where it runs: {DEVICES}.")
     ] = "cpu",
+    dtype: Annotated[str, typer.Option("--dtype", help=f"With --model: {DTYPES_HELP}.")] = "fp32",
     batch_size: Annotated[int, typer.Option(help="Sentences per batch with --model.", min=1)] = 64,
     progress: Annotated[bool, typer.Option(help="Progress bar on stderr with --model.")] = True,
 ) -> None:
@@ -112,8 +113,8 @@ def eval_cmd(
         raise SerkitError("--record needs --model (it writes into that model's card)")
     if scheme is not None and model is None:
         raise SerkitError("--scheme needs --model (it picks how the model answers)")
-    if check_device(device) != "cpu" and model is None:
-        raise SerkitError("--device needs --model (it says where the model runs)")
+    if (check_device(device) != "cpu" or check_dtype(dtype) != "fp32") and model is None:
+        raise SerkitError("--device and --dtype need --model (they say how the model runs)")
     check_stdin_once([gold, pred])
     if output is not None:
         check_output(output, [gold, pred, map_spec, gold_map])
@@ -123,7 +124,7 @@ def eval_cmd(
     if model is not None:
         import serkit
 
-        tagger = serkit.load(str(model), scheme=scheme, device=device)
+        tagger = serkit.load(str(model), scheme=scheme, device=device, dtype=dtype)
         pred_sents = predict_sentences(tagger, gold_sents, batch_size=batch_size, progress=progress)
     else:
         pred_sents = read_all(pred)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from serkit.cli._app import app
-from serkit.devices import DEVICES
+from serkit.devices import DEVICES, DTYPES_HELP
 from serkit.serve.limits import ConnectionLimits, Limits
 
 _D = Limits()
@@ -29,6 +29,7 @@ def serve(
     ),
     threads: int | None = typer.Option(None, "--threads", min=0, help="Inference threads."),
     device: str = typer.Option("cpu", "--device", help=f"Where the model runs: {DEVICES}."),
+    dtype: str = typer.Option("fp32", "--dtype", help=DTYPES_HELP),
     batch_size: int = typer.Option(32, "--batch-size", "-b", min=1, help="Sentences per batch."),
     max_wait_ms: float = typer.Option(
         2.0, "--max-wait-ms", min=0.0, help="How long a request waits for others to batch with."
@@ -122,7 +123,7 @@ def serve(
         max_connections=max_connections,
     )
     kwargs = {"threads": threads} if threads is not None else {}
-    tagger = load_tagger(model, prefer=runtime, device=device, **kwargs)
+    tagger = load_tagger(model, prefer=runtime, device=device, dtype=dtype, **kwargs)
     application = create_app(
         tagger,
         limits,

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from serkit.cli._app import app
-from serkit.devices import DEVICES
+from serkit.devices import DEVICES, DTYPES_HELP
 from serkit.errors import SerkitError
 from serkit.files.formats import document_formats
 
@@ -102,6 +102,7 @@ def tag(
         "by default); the transformer's torch weights are used when the folder has them. "
         "--engine ray takes cpu or cuda.",
     ),
+    dtype: str = typer.Option("fp32", "--dtype", help=DTYPES_HELP),
     gpus_per_actor: float = typer.Option(
         0.0,
         "--gpus-per-actor",
@@ -145,7 +146,7 @@ def tag(
                       fmt=fmt or "jsonl", actors=actors, address=address, batch_size=batch_size,
                       pattern=pattern, encoding=encoding, input_format=input_format,
                       text_field=text_field, id_field=id_field, threads_per_actor=threads or 1,
-                      device=device, gpus_per_actor=gpus_per_actor,
+                      device=device, gpus_per_actor=gpus_per_actor, dtype=dtype,
                       progress=bool(progress))  # fmt: skip
         for line in run.lines():
             typer.echo(line, err=True)
@@ -173,6 +174,7 @@ def tag(
         scheme=scheme,
         threads=threads,
         device=device,
+        dtype=dtype,
         on_words=lambda batch: _advance(bar, _batch_bytes(batch)),
     )
     from serkit.files.labelstudio import MODEL_VERSION, model_version

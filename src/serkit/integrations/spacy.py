@@ -14,7 +14,8 @@ default), ``scheme`` (label scheme), ``spans_key`` (null: set ``doc.ents``, repl
 was there; a key: put the spans in ``doc.spans[key]`` and leave ``doc.ents`` alone),
 ``alignment_mode`` (``expand``, ``contract`` or ``strict``), ``batch_size`` (sentences
 per model call, at most: ``nlp.pipe(batch_size=...)`` lowers it), ``runtime``,
-``threads``, ``device`` (``cpu``, ``cuda``...: :mod:`serkit.devices`). Each span's
+``threads``, ``device`` (``cpu``, ``cuda``...) and ``dtype`` (``fp32``, ``fp16``,
+``bf16``: :mod:`serkit.devices`). Each span's
 score is ``span._.serkit_score``.
 
 ``nlp.to_disk`` copies the model folder into the pipeline (safetensors/ONNX and the
@@ -34,7 +35,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from serkit.devices import check_device
+from serkit.devices import check_device, check_dtype
 from serkit.errors import SerkitError
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ class MisalignedEntities(UserWarning):
         "runtime": "auto",
         "threads": None,
         "device": "cpu",
+        "dtype": "fp32",
     },
 )
 def make_serkit(
@@ -78,6 +80,7 @@ def make_serkit(
     runtime: str,
     threads: int | None,
     device: str,
+    dtype: str,
 ) -> SerkitComponent:
     return SerkitComponent(
         nlp,
@@ -90,6 +93,7 @@ def make_serkit(
         runtime=runtime,
         threads=threads,
         device=device,
+        dtype=dtype,
     )
 
 
@@ -114,6 +118,7 @@ class SerkitComponent:
         runtime: str = "auto",
         threads: int | None = None,
         device: str = "cpu",
+        dtype: str = "fp32",
     ) -> None:
         if alignment_mode not in ALIGNMENT_MODES:
             raise SerkitError(
@@ -132,6 +137,7 @@ class SerkitComponent:
         self.runtime = runtime
         self.threads = threads
         self.device = check_device(device)
+        self.dtype = check_dtype(dtype)
         #: Entities whose offsets were not on spaCy token boundaries (adjusted or dropped).
         self.misaligned = 0
         #: Entities that did not become a span (no aligned span, or overlapping in doc.ents).
@@ -150,6 +156,7 @@ class SerkitComponent:
                 "prefer": self.runtime,
                 "scheme": self.scheme,
                 "device": self.device,
+                "dtype": self.dtype,
             }
             if self.threads is not None:
                 kwargs["threads"] = self.threads

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from serkit.devices import check_device, is_cuda, torch_cuda_available, wants_gpu
+from serkit.devices import check_device, check_dtype, is_cuda, torch_cuda_available, wants_gpu
 from serkit.errors import ModelLoadError, SerkitError
 from serkit.labels import OUTSIDE
 from serkit.models import folder
@@ -66,19 +66,26 @@ def installed_model(name: str) -> Path | None:
 
 
 def load_tagger(
-    path: str | Path | None = None, prefer: str = "auto", device: str = "cpu", **kwargs: Any
+    path: str | Path | None = None,
+    prefer: str = "auto",
+    device: str = "cpu",
+    dtype: str = "fp32",
+    **kwargs: Any,
 ) -> Tagger:
     """Load a saved serkit model; ``path=None`` loads the shipped default.
 
     ``prefer``: ``auto`` (ONNX when present, else torch; on a GPU the torch weights when
     the folder has them, see :func:`transformer_runtime`), ``torch``, ``onnx`` (int8
     first), ``onnx-fp32`` or ``onnx-int8``. ``device``: ``cpu`` (default), ``cuda``,
-    ``cuda:N`` or ``auto`` (:mod:`serkit.devices`). Extra keyword arguments go to the
-    tagger (e.g. ``threads``, ``max_tokens``).
+    ``cuda:N`` or ``auto`` (:mod:`serkit.devices`). ``dtype``: ``fp32`` (default),
+    ``fp16`` or ``bf16``, the torch runtime's precision (ONNX graphs and the CRF hold their
+    own). Extra keyword arguments go to the tagger (e.g. ``threads``, ``max_tokens``).
     """
     if prefer not in PREFER:
         raise ModelLoadError(f"unknown runtime {prefer!r}; choose one of {', '.join(PREFER)}")
     kwargs["device"] = check_device(device)
+    if check_dtype(dtype) != "fp32":  # only the torch runtime takes it
+        kwargs["dtype"] = check_dtype(dtype)
     if path is None:
         d = default_model_dir()
         if not (d / CARD_NAME).is_file():
@@ -187,7 +194,9 @@ def has_torch_weights(d: Path) -> bool:
     return any((d / name).is_file() for name in SAFETENSORS_WEIGHTS)
 
 
-def transformer_runtime(d: Path, prefer: str, device: str | None, *, here: bool = True) -> str:
+def transformer_runtime(
+    d: Path, prefer: str, device: str | None, *, here: bool = True, dtype: str = "fp32"
+) -> str:
     """The runtime ``prefer`` resolves to for the transformer folder ``d`` on ``device``:
     ``torch``, ``onnx-int8`` or ``onnx-fp32``.
 
@@ -195,10 +204,18 @@ def transformer_runtime(d: Path, prefer: str, device: str | None, *, here: bool 
     weights when the folder has them (torch's CUDA build is the common GPU install, and
     dynamic int8 is a CPU format), else the graph (``onnxruntime-gpu``). ``here``: the
     model runs on this machine, so a torch without CUDA next to a graph means the graph;
-    a Ray driver deciding for GPU actors elsewhere passes False (the files alone decide)."""
+    a Ray driver deciding for GPU actors elsewhere passes False (the files alone decide).
+    A ``dtype`` other than fp32 takes the torch weights."""
     from serkit.models.onnx import find_onnx
 
     if prefer == "torch":
+        return "torch"
+    if dtype != "fp32":  # a graph's precision is fixed at export
+        if prefer != "auto" or not has_torch_weights(d):
+            raise ModelLoadError(
+                f"{d}: dtype {dtype!r} runs the torch weights (model.safetensors); ONNX graphs "
+                "hold their own precision (fp32 or int8)"
+            )
         return "torch"
     gpu = prefer == "auto" and wants_gpu(device) and has_torch_weights(d)
     if gpu and (not here or torch_cuda_available() or find_onnx(d) is None):
@@ -213,7 +230,7 @@ def transformer_runtime(d: Path, prefer: str, device: str | None, *, here: bool 
     return "onnx-int8" if onnx_file.name == folder.ONNX_INT8 else "onnx-fp32"
 
 
-def runtime_on(d: Path, card: dict[str, Any], prefer: str, device: str) -> str:
+def runtime_on(d: Path, card: dict[str, Any], prefer: str, device: str, dtype: str = "fp32") -> str:
     """The runtime ``load_tagger(d, prefer, device=device)`` would use, decided on this
     machine without loading (a Ray driver checks a model on its CPU for GPU actors)."""
     from serkit.architectures import get
@@ -223,13 +240,15 @@ def runtime_on(d: Path, card: dict[str, Any], prefer: str, device: str) -> str:
         if is_cuda(device):
             raise ModelLoadError(f"{d}: a {arch.name} model runs on the CPU only, not {device!r}")
         return prefer
-    return transformer_runtime(d, prefer, device, here=False)
+    return transformer_runtime(d, prefer, device, here=False, dtype=dtype)
 
 
 def load_transformer(d: Path, card: dict[str, Any], prefer: str, kwargs: dict[str, Any]) -> Tagger:
     from serkit.models.onnx import find_onnx
 
-    runtime = transformer_runtime(d, prefer, kwargs.get("device"))
+    runtime = transformer_runtime(
+        d, prefer, kwargs.get("device"), dtype=kwargs.get("dtype", "fp32")
+    )
     onnx_file = find_onnx(d, runtime) if runtime != "torch" else None
     if onnx_file is not None:
         from serkit.models.onnx import OnnxTagger

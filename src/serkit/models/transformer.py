@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from serkit.devices import torch_device
+from serkit.devices import torch_device, torch_dtype
 from serkit.errors import ModelLoadError, SerkitError
 from serkit.models import folder
 from serkit.models.encoding import (
@@ -124,7 +124,8 @@ class TransformerTagger(WindowedTagger):
     model with one thread, 256-512 ran about twice as fast as 8192 (words/CPU-s, 160
     WikiSER test sentences); the trainer passes a larger value for its evaluations.
     ``device`` (:mod:`serkit.devices`) moves the model there; ``None`` leaves it where it
-    is (the trainer's model). Logits come back to the CPU for decoding.
+    is (the trainer's model). ``dtype`` (``fp16``, ``bf16``) casts the weights; logits come
+    back to the CPU in fp32 for decoding.
     """
 
     runtime = "torch"  # type: ignore[assignment]
@@ -141,10 +142,13 @@ class TransformerTagger(WindowedTagger):
         threads: int | None = None,
         decoding: str = "viterbi",
         device: str | None = None,
+        dtype: str | None = None,
     ) -> None:
         cfg = model.config
         if device is not None:
             model = model.to(torch_device(device))
+        if dtype is not None:
+            model = model.to(torch_dtype(dtype))
         self.model = model.eval()
         self.torch_device = next(model.parameters()).device
         self.device = str(self.torch_device)

@@ -88,6 +88,7 @@ def ray_tag(
     threads_per_actor: int = 1,
     device: str = "cpu",
     gpus_per_actor: float = 0.0,
+    dtype: str = "fp32",
     **options: Any,
 ) -> RunSummary:
     """Tag ``inputs`` (files, folders, globs: texts and record files read as a local
@@ -121,7 +122,7 @@ def ray_tag(
     elif check_device(device) == "cuda":
         gpus_per_actor = 1.0
     job = TagJob(str(model) if model is not None else None, runtime, scheme, fmt,
-                 threads_per_actor, batch_size, device)  # fmt: skip
+                 threads_per_actor, batch_size, device, dtype)  # fmt: skip
     return run_job(job, inputs, out_dir, threads_per_actor=threads_per_actor,
                    gpus_per_actor=gpus_per_actor, **options)  # fmt: skip
 

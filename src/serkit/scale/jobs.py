@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from serkit.devices import check_device
+from serkit.devices import check_device, check_dtype
 from serkit.errors import SerkitError
 from serkit.scale.shards import OUTPUT_SUFFIXES, Item
 
@@ -68,6 +68,8 @@ class TagJob:
     batch_size: int = 32
     #: Where each actor runs the model: ``cpu``, or ``cuda`` (the GPU Ray gives it).
     device: str = "cpu"
+    #: The torch runtime's precision (:data:`serkit.devices.DTYPES`).
+    dtype: str = "fp32"
 
     def __post_init__(self) -> None:
         if self.fmt not in OUTPUT_SUFFIXES:
@@ -76,6 +78,7 @@ class TagJob:
                 f"{', '.join(OUTPUT_SUFFIXES)})"
             )
         object.__setattr__(self, "device", check_device(self.device))  # frozen
+        object.__setattr__(self, "dtype", check_dtype(self.dtype))
         if self.device not in ("cpu", "cuda"):
             raise SerkitError(
                 f"device {self.device!r}: a scaled-out run takes cpu or cuda (each actor "
@@ -98,17 +101,22 @@ class TagJob:
             from serkit.models.registry import runtime_on
 
             assert tagger.model_dir is not None
-            runtime = runtime_on(tagger.model_dir, tagger.card, self.runtime, self.device)
+            runtime = runtime_on(
+                tagger.model_dir, tagger.card, self.runtime, self.device, self.dtype
+            )
             job = replace(job, runtime=runtime)
             tagger = job._load("cpu")
-        return job, run_identity(tagger, self.scheme, self.fmt, self.device)
+        run = run_identity(tagger, self.scheme, self.fmt, self.device)
+        if self.dtype != "fp32":
+            run["dtype"] = self.dtype
+        return job, run
 
     def _load(self, device: str) -> Any:
         from serkit.models.registry import load_tagger
 
         return load_tagger(
             self.model, prefer=self.runtime, scheme=self.scheme, threads=self.threads,
-            device=device,
+            device=device, dtype=self.dtype,
         )  # fmt: skip
 
     def start(self) -> Worker:
