@@ -45,11 +45,7 @@ class Architecture:
                 f"(it runs on: {', '.join(self.runtimes)})"
             )
         if not self.gpu:
-            device = kwargs.pop("device", None)
-            if is_cuda(device):
-                raise ModelLoadError(
-                    f"{model_dir}: a {self.name} model runs on the CPU only, not {device!r}"
-                )
+            self.refuse_gpu(kwargs.pop("device", None), f"{model_dir}: ")
             if "dtype" in kwargs:
                 raise ModelLoadError(
                     f"{model_dir}: a {self.name} model computes in its own precision, not "
@@ -57,10 +53,16 @@ class Architecture:
                 )
         return _resolve(self.loader)(model_dir, card, prefer, kwargs)
 
-    def train(self, cfg: Any, *, resume: bool = False, progress: bool = True) -> Path:
-        device = getattr(cfg, "device", None)
+    def refuse_gpu(
+        self, device: str | None, where: str = "", verb: str = "runs",
+        error: type[SerkitError] = ModelLoadError,
+    ) -> None:  # fmt: skip
+        """One line, not a silent CPU run, when a GPU is asked of a CPU-only architecture."""
         if not self.gpu and is_cuda(device):
-            raise SerkitError(f"a {self.name} model trains on the CPU only, not {device!r}")
+            raise error(f"{where}a {self.name} model {verb} on the CPU only, not {device!r}")
+
+    def train(self, cfg: Any, *, resume: bool = False, progress: bool = True) -> Path:
+        self.refuse_gpu(getattr(cfg, "device", None), verb="trains", error=SerkitError)
         return _resolve(self.trainer)(cfg, resume=resume, progress=progress)
 
 

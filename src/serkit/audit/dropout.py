@@ -33,12 +33,7 @@ def dropout_passes(
     if not isinstance(model, torch.nn.Module):
         raise SerkitError("dropout passes need a transformer on the torch runtime (not ONNX/CRF)")
 
-    dev = next(model.parameters()).device
-
-    def run(inputs: dict[str, np.ndarray]) -> np.ndarray:
-        with torch.no_grad():
-            out = model(**{name: torch.from_numpy(v).to(dev) for name, v in inputs.items()})
-        return out.logits.float().cpu().numpy()
+    run = tagger.logits  # the tagger's own forward (its device); dropout is on below
 
     torch.manual_seed(seed)
     out: list[np.ndarray] = []

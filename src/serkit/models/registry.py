@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from serkit.devices import check_device, check_dtype, is_cuda, torch_cuda_available, wants_gpu
+from serkit.devices import check_device, check_dtype, torch_cuda_available, wants_gpu
 from serkit.errors import ModelLoadError, SerkitError
 from serkit.labels import OUTSIDE
 from serkit.models import folder
@@ -84,8 +84,9 @@ def load_tagger(
     if prefer not in PREFER:
         raise ModelLoadError(f"unknown runtime {prefer!r}; choose one of {', '.join(PREFER)}")
     kwargs["device"] = check_device(device)
-    if check_dtype(dtype) != "fp32":  # only the torch runtime takes it
-        kwargs["dtype"] = check_dtype(dtype)
+    dtype = check_dtype(dtype)
+    if dtype != "fp32":  # only the torch runtime takes it
+        kwargs["dtype"] = dtype
     if path is None:
         d = default_model_dir()
         if not (d / CARD_NAME).is_file():
@@ -217,7 +218,7 @@ def transformer_runtime(
                 "hold their own precision (fp32 or int8)"
             )
         return "torch"
-    gpu = prefer == "auto" and wants_gpu(device) and has_torch_weights(d)
+    gpu = prefer == "auto" and has_torch_weights(d) and wants_gpu(device)  # files first
     if gpu and (not here or torch_cuda_available() or find_onnx(d) is None):
         return "torch"
     onnx_file = find_onnx(d, prefer)
@@ -236,9 +237,8 @@ def runtime_on(d: Path, card: dict[str, Any], prefer: str, device: str, dtype: s
     from serkit.architectures import get
 
     arch = get(card.get("arch"), f"{d}/{CARD_NAME}", ModelLoadError)
+    arch.refuse_gpu(device, f"{d}: ")
     if not arch.gpu:
-        if is_cuda(device):
-            raise ModelLoadError(f"{d}: a {arch.name} model runs on the CPU only, not {device!r}")
         return prefer
     return transformer_runtime(d, prefer, device, here=False, dtype=dtype)
 
