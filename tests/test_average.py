@@ -96,6 +96,29 @@ def test_cli_and_refusals(three, tmp_path, capsys):
     assert not (tmp_path / "w").exists()
 
 
+def test_lexicons_come_from_the_first_input_and_none_is_dropped(tmp_path):
+    """A soup takes its lexicons from the first folder: a head lexicon only a later folder
+    has (the 9-epoch stage wrote them, the 7-epoch one did not) would silently change the
+    lexicon feature, so it is refused; with that folder first it is kept."""
+    plain = build_tiny_model(tmp_path / "plain", lexicon=True)
+    heads = _shifted_copy(plain, tmp_path / "heads", 0.5)
+    shutil.copy2(heads / "lexicon.tsv", heads / "lexicon.wikiser.tsv")
+    write_card(heads, read_card(heads))
+    with pytest.raises(SerkitError, match=r"heads/lexicon\.wikiser\.tsv: is missing from"):
+        average_models([plain, heads], tmp_path / "no")
+    assert not (tmp_path / "no").exists()
+    out = average_models([heads, plain], tmp_path / "yes")
+    assert (out / "lexicon.wikiser.tsv").read_bytes() == (heads / "lexicon.tsv").read_bytes()
+
+    other = _shifted_copy(plain, tmp_path / "other", 0.25)
+    (other / "lexicon.tsv").write_text(
+        (other / "lexicon.tsv").read_text() + "zig\tLibrary:1\t1\t0\t1.0\t1\n"
+    )
+    write_card(other, read_card(other))
+    with pytest.raises(SerkitError, match=r"other/lexicon\.tsv: differs from"):
+        average_models([plain, other], tmp_path / "no2")
+
+
 def test_a_run_and_its_checkpoint(backbone, tmp_path):
     """The best model of a run and its last checkpoint (``<run>/checkpoint``) average."""
     data = write_tagged(tmp_path / "toy.txt", TOY * 4)

@@ -16,7 +16,8 @@ def average_cmd(
         list[Path],
         typer.Argument(
             help="A model folder (supplies config, tokenizer, lexicons), then more model "
-            "folders or training checkpoints (<run>/checkpoint) of the same run."
+            "folders or training checkpoints (<run>/checkpoint) of the same run. A lexicon a "
+            "later folder has must be the first one's too (none is dropped silently)."
         ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="A new folder for the model.")],

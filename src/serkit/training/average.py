@@ -8,8 +8,10 @@ The shipped default is such an average (``make m1-model``; numbers in bench/RESU
 Only weights of one model are averaged: the first input is a model folder and supplies
 everything but the weights (config, tokenizer, lexicons, card); every other input, a
 model folder or a training checkpoint folder (``<run>/checkpoint``), must have the same
-tensors (names, shapes, dtypes), the same labels and the same training data, and every
-weight file is verified against the checksum its folder lists before it is read.
+tensors (names, shapes, dtypes), the same labels and the same training data, every
+lexicon another model folder holds must be the first one's too (or the feature would
+change unseen), and every weight file is verified against the checksum its folder lists
+before it is read.
 """
 
 from __future__ import annotations
@@ -92,6 +94,28 @@ def _check_same(base: WeightSource, other: WeightSource) -> None:
             f"{other.path}: trained on other data than {base.path} (train_data_sha256): "
             "its lexicon feature would not match"
         )
+    if other.kind == "model":
+        _check_lexicons(base.path, other.path)
+
+
+def _lexicons(d: Path) -> dict[str, str]:
+    """The lexicon files of model folder ``d`` (merged and per head) and their sha256."""
+    names = [n for n in folder.side_files(d) if n.startswith("lexicon") and (d / n).is_file()]
+    return {n: folder.sha256_file(d / n) for n in names}
+
+
+def _check_lexicons(base: Path, other: Path) -> None:
+    """The average reads its lexicons from the first input only; a lexicon another model
+    folder has and the first lacks (or has otherwise) would be dropped without a word, and
+    the feature, and so the answers, would change (a folder without head lexicons first)."""
+    mine = _lexicons(base)
+    for name, digest in _lexicons(other).items():
+        if mine.get(name) != digest:
+            how = "differs from the one in" if name in mine else "is missing from"
+            raise SerkitError(
+                f"{other / name}: {how} the first input {base}, which supplies the average's "
+                "lexicons; give the folder with the lexicons to keep first"
+            )
 
 
 def average_weights(files: Sequence[Path]) -> dict[str, np.ndarray]:
