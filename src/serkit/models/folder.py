@@ -100,12 +100,17 @@ def _is_head_lexicon(name: str) -> bool:
     )
 
 
+def head_lexicons(folder: str | Path) -> list[str]:
+    """The names of the head lexicons present in ``folder`` (``lexicon.<head>.tsv``)."""
+    return sorted(
+        p.name for p in Path(folder).iterdir() if p.is_file() and _is_head_lexicon(p.name)
+    )
+
+
 def side_files(folder: str | Path) -> list[str]:
     """:data:`SIDE_FILES` plus the head lexicons present in ``folder``: what inference
     needs besides the weights, copied together by an export."""
-    d = Path(folder)
-    heads = sorted(p.name for p in d.iterdir() if p.is_file() and _is_head_lexicon(p.name))
-    return [*SIDE_FILES, *heads]
+    return [*SIDE_FILES, *head_lexicons(folder)]
 
 
 def read_limit(name: str) -> int:

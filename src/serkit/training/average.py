@@ -100,7 +100,7 @@ def _check_same(base: WeightSource, other: WeightSource) -> None:
 
 def _lexicons(d: Path) -> dict[str, str]:
     """The lexicon files of model folder ``d`` (merged and per head) and their sha256."""
-    names = [n for n in folder.side_files(d) if n.startswith("lexicon") and (d / n).is_file()]
+    names = [n for n in (folder.LEXICON, *folder.head_lexicons(d)) if (d / n).is_file()]
     return {n: folder.sha256_file(d / n) for n in names}
 
 
