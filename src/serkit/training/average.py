@@ -86,7 +86,9 @@ def _listed_or_hashed(doc: dict[str, Any], weights: Path) -> str:
     return (doc.get("files") or {}).get(weights.name) or folder.sha256_file(weights)
 
 
-def _check_same(base: WeightSource, other: WeightSource) -> None:
+def _check_same(base: WeightSource, other: WeightSource, lexicons: dict[str, str]) -> None:
+    """``other`` is the same model as ``base``, whose lexicon files (name -> sha256) are
+    ``lexicons``."""
     if other.labels != base.labels:
         raise SerkitError(f"{other.path}: other labels than {base.path}: not one model")
     if other.train_data_sha256 != base.train_data_sha256:
@@ -95,7 +97,7 @@ def _check_same(base: WeightSource, other: WeightSource) -> None:
             "its lexicon feature would not match"
         )
     if other.kind == "model":
-        _check_lexicons(base.path, other.path)
+        _check_lexicons(base.path, lexicons, other.path)
 
 
 def _lexicons(d: Path) -> dict[str, str]:
@@ -104,11 +106,10 @@ def _lexicons(d: Path) -> dict[str, str]:
     return {n: folder.sha256_file(d / n) for n in names}
 
 
-def _check_lexicons(base: Path, other: Path) -> None:
+def _check_lexicons(base: Path, mine: dict[str, str], other: Path) -> None:
     """The average reads its lexicons from the first input only; a lexicon another model
     folder has and the first lacks (or has otherwise) would be dropped without a word, and
     the feature, and so the answers, would change (a folder without head lexicons first)."""
-    mine = _lexicons(base)
     for name, digest in _lexicons(other).items():
         if mine.get(name) != digest:
             how = "differs from the one in" if name in mine else "is missing from"
@@ -150,8 +151,9 @@ def average_models(inputs: Sequence[str | Path], output: str | Path) -> Path:
     base = sources[0]
     if base.kind != "model":
         raise SerkitError(f"{base.path}: the first input must be a model folder (config, card)")
+    lexicons = _lexicons(base.path)  # hashed once, compared with each other model folder's
     for s in sources[1:]:
-        _check_same(base, s)
+        _check_same(base, s, lexicons)
     out = Path(output)
     if out.exists() and any(out.iterdir()):
         raise SerkitError(f"{out}: exists and is not empty; choose a new folder")
