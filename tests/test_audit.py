@@ -74,6 +74,15 @@ def test_diff_regions_and_kinds():
     assert kind_of(["B-B"], ["O"]) == "spurious"
 
 
+def test_a_mapping_typo_is_a_note_of_the_audit(tmp_path):
+    path = write(tmp_path / "toy.txt", toy_corpus(), "wikiser") and tmp_path / "toy.txt"
+    (tmp_path / "m.json").write_text('{"Libary": "Library", "Language": "Language"}')
+    corpus = read_corpus([path], mapping=str(tmp_path / "m.json"))
+    assert corpus.types == ["Language"]
+    assert any("Library (listed: 'Libary', a typo?)" in n for n in corpus.notes)
+    assert read_corpus([path]).notes == []
+
+
 def test_injected_error_ranked_first(tmp_path):
     sents = toy_corpus()
     i, k = inject_wrong_type(sents)

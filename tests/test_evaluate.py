@@ -166,6 +166,25 @@ def test_mapping_from_file_and_gold_mapping(tmp_path):
         assert r.mapping == {"Lib": "Library", "Junk": None}
 
 
+def test_mapping_typo_is_a_note_not_a_silent_drop(tmp_path, capsys):
+    (tmp_path / "typo.json").write_text(json.dumps({"Libary": "Library", "Language": "Language"}))
+    toks = ["numpy", "and", "Python"]
+    gold = write_conll(tmp_path / "g.conll", [(toks, ["B-Library", "O", "B-Language"])])
+    pred = write_wikiser(tmp_path / "p.txt", [(toks, ["B-Library", "O", "B-Language"])])
+    r = evaluate([["B-Library", "O", "B-Language"]], [["B-Library", "O", "B-Language"]],
+                 mapping=tmp_path / "typo.json")  # fmt: skip
+    assert r.micro.tp == 1 and r.micro.gold == 2  # the scores are what the mapping says...
+    assert len(r.notes) == 1 and "Library (listed: 'Libary', a typo?)" in r.notes[0]  # ...but said
+    code, out, err = run_cli(
+        ["eval", str(gold), str(pred), "--json", "--map", str(tmp_path / "typo.json")], capsys
+    )
+    assert code == 0 and "note: the mapping does not list Library" in err
+    code, out, err = run_cli(
+        ["eval", str(gold), str(pred), "--json", "--map", "wikiser:softner-9"], capsys
+    )
+    assert code == 0 and "does not list" not in err  # a built-in lists every type it maps
+
+
 def test_bad_mapping_spec_is_a_serkit_error():
     with pytest.raises(SerkitError, match="no built-in mapping"):
         evaluate([["O"]], [["O"]], mapping="wikiser:nowhere")

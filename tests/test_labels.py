@@ -20,6 +20,7 @@ from serkit.labels import (
     get_mapping,
     load_mapping,
     map_tags,
+    mapping_notes,
     repair_iob,
     spans,
     split_tag,
@@ -152,3 +153,15 @@ def test_load_mapping_rejects_bad_files(tmp_path, content):
         load_mapping(p)
     with pytest.raises(SerkitError):
         load_mapping(tmp_path / "missing.json")
+
+
+def test_mapping_notes_name_unlisted_types_and_the_likely_typo():
+    table = {"Libary": "Library", "Language": "Language", "Junk": None}
+    seen = ["Library", "Language", None, "Operating_System", "Junk"]
+    (note,) = mapping_notes(table, seen, "prediction")
+    assert "Library (listed: 'Libary', a typo?)" in note
+    assert "Operating_System" in note and "prediction" in note and "mapped to O" in note
+    assert "Language" not in note and "Junk" not in note  # listed: mapped or dropped on purpose
+    # Every type listed (explicit drops included), or a built-in mapping on its own corpus:
+    assert mapping_notes(table, ["Language", "Junk"]) == []
+    assert mapping_notes(SONER_TO_SOFTNER9, ["Library_Class", "Website", "Organization"]) == []

@@ -107,3 +107,13 @@ def test_weak_label_min_ratio_and_errors(lexicon_file, tmp_path) -> None:
     bad.write_text("surface\ttypes\nLinux\tOS:many\n")
     assert run("weak-label", "-l", str(bad), str(raw), "-o", str(tmp_path / "n.jsonl")) == 2
     assert not (tmp_path / "n.jsonl").exists()
+
+
+def test_build_with_a_mapping_typo_says_which_type_it_dropped(tmp_path, capsys):
+    data = write_tagged(tmp_path / "corpus.txt", CORPUS)
+    (tmp_path / "m.json").write_text(json.dumps({"Aplication": "Application", "OS": "OS"}))
+    out, table = tmp_path / "lex.tsv", str(tmp_path / "m.json")
+    assert run("lexicon", "build", str(data), "-o", str(out), "--map", table) == 0
+    err = capsys.readouterr().err
+    assert "Application (listed: 'Aplication', a typo?)" in err and "Language" in err
+    assert set(Lexicon.load(out).stats()["types"]) == {"OS"}

@@ -6,9 +6,10 @@ under the names the rest of serkit has always imported (``split_tag``, ``spans``
 
 from __future__ import annotations
 
+import difflib
 import json
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from serkit.errors import SerkitError
@@ -35,6 +36,7 @@ __all__ = [
     "get_mapping",
     "load_mapping",
     "map_tags",
+    "mapping_notes",
     "repair_iob",
     "spans",
     "split_tag",
@@ -121,6 +123,28 @@ def map_tags(tags: Sequence[str], mapping: Mapping[str, str | None]) -> list[str
             out.append(f"{prefix}-{new}")
         prev_in, prev_out = typ, new
     return out
+
+
+def mapping_notes(
+    mapping: Mapping[str, str | None], seen: Iterable[str | None], side: str = "data"
+) -> list[str]:
+    """Why a mapped corpus lost a type nobody asked to drop: a type the ``side`` holds that
+    the mapping does not list becomes O like an explicitly dropped one, and a listed type
+    the data never holds is most often a typo of it (``"Libary" = "Library"``). Built-in
+    mappings list every source type, so they never cause a note on their own corpus."""
+    present = {t for t in seen if t}
+    unlisted = sorted(present - mapping.keys())
+    if not unlisted:
+        return []
+    unused = sorted(mapping.keys() - present)
+    named = []
+    for t in unlisted:
+        close = difflib.get_close_matches(t, unused, n=1, cutoff=0.75)
+        named.append(f"{t} (listed: {close[0]!r}, a typo?)" if close else t)
+    return [
+        f"the mapping does not list {', '.join(named)}, found in the {side}: mapped to O "
+        '(list a type with "" to drop it on purpose)'
+    ]
 
 
 def get_mapping(source: str, target: str) -> dict[str, str | None]:

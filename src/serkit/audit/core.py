@@ -129,7 +129,7 @@ def audit(
     from serkit.audit.crossfit import crossfit_crf
 
     timings: dict[str, float] = {}
-    notes: list[str] = []
+    notes: list[str] = list(corpus.notes)
     views = list(views)
     disagreement = None
     tagger = None

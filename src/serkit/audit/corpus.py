@@ -18,7 +18,15 @@ from serkit.files import read
 from serkit.files._common import iter_lines
 from serkit.files.detect import check_format, detect_format
 from serkit.files.wikiser import CLOSE, OPEN, corpus_files
-from serkit.labels import OUTSIDE, bio_labels, load_mapping, map_tags, repair_iob, split_tag
+from serkit.labels import (
+    OUTSIDE,
+    bio_labels,
+    load_mapping,
+    map_tags,
+    mapping_notes,
+    repair_iob,
+    split_tag,
+)
 from serkit.tokens import Sentence
 
 
@@ -60,6 +68,8 @@ class AuditCorpus:
     labels: list[str]
     mapping: str | None = None
     repaired: int = 0
+    #: What reading it found worth saying (``labels.mapping_notes``).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def types(self) -> list[str]:
@@ -118,6 +128,7 @@ def read_corpus(
     files = _files(paths, fmt)
     sentences: list[AuditSentence] = []
     repaired = 0
+    seen: set[str | None] = set()  # types before mapping, for the mapping's notes
     for src in files:
         src.token_col, src.tag_col = token_col, tag_col
         lines = _token_lines(src) if src.fmt != "jsonl" else []
@@ -136,7 +147,9 @@ def read_corpus(
             tags, fixed = repair_iob(s.tags)
             repaired += fixed
             if table is not None:
+                seen.update(split_tag(t)[1] for t in tags)
                 tags = map_tags(tags, table)
             sentences.append(AuditSentence(s, src, tags, list(s.tags), tok_lines))
     types = sorted({split_tag(t)[1] for a in sentences for t in a.tags} - {None})
-    return AuditCorpus(sentences, files, bio_labels(types), mapping, repaired)
+    notes = mapping_notes(table, seen, "corpus") if table is not None else []
+    return AuditCorpus(sentences, files, bio_labels(types), mapping, repaired, notes)

@@ -131,6 +131,8 @@ def eval_cmd(
     report = score_sentences(
         gold_sents, pred_sents, mapping=map_spec, gold_mapping=gold_map, mode=mode.value
     )
+    for note in report.notes:
+        typer.echo(f"note: {note}", err=True)
     _warn_foreign_types(report, map_spec)
     if record is not None:
         _record(model, record, report, tagger, gold, map_spec, scheme)

@@ -27,23 +27,27 @@ def build(
     from serkit.files import read
     from serkit.files.atomic import check_output
     from serkit.files.inputs import check_stdin_once, rereadable
-    from serkit.labels import load_mapping, map_tags
+    from serkit.labels import load_mapping, map_tags, mapping_notes, split_tag
     from serkit.lexicon import Lexicon
 
     check_stdin_once(data)
     check_output(output, [*data, mapping])
     table = load_mapping(mapping) if mapping else None
+    seen: set[str | None] = set()  # types before mapping, for the mapping's notes
 
     with rereadable(data) as paths:  # the corpus is read twice: pipes are copied once
 
         def corpus():
             for s in itertools.chain.from_iterable(read(p, fmt) for p in paths):
                 if table is not None and s.tags is not None:
+                    seen.update(split_tag(t)[1] for t in s.tags)
                     s.tags = map_tags(s.tags, table)
                 yield s
 
         lex = Lexicon.build_stream(corpus, min_count=min_count)
     lex.save(output)
+    for note in mapping_notes(table, seen, "corpus") if table is not None else []:
+        typer.echo(f"note: {note}", err=True)
     st = lex.stats()
     typer.echo(
         f"{output}: {st['entries']} entries ({st['multi_token_entries']} multi-token), "

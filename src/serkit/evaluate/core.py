@@ -14,7 +14,7 @@ from serkit.errors import MismatchError, SerkitError
 from serkit.evaluate.breakdown import breakdown
 from serkit.evaluate.metrics import MODES, mode_scores
 from serkit.evaluate.report import EvalReport
-from serkit.labels import load_mapping, map_tags, repair_iob
+from serkit.labels import load_mapping, map_tags, mapping_notes, repair_iob, split_tag
 from serkit.tokens import Sentence
 
 MappingSpec = Mapping[str, str | None] | str | Path | None
@@ -75,6 +75,12 @@ def evaluate(
     pred_map, gold_map = resolve_mapping(mapping), resolve_mapping(gold_mapping)
     gold_raw, gold_fixed, gold_n = _prepare("gold", gold, gold_map)
     pred_raw, pred_fixed, pred_n = _prepare("prediction", pred, pred_map)
+    notes = [
+        note
+        for side, seqs, table in (("prediction", pred, pred_map), ("gold", gold, gold_map))
+        if table is not None
+        for note in mapping_notes(table, (split_tag(t)[1] for seq in seqs for t in seq), side)
+    ]
 
     scores = {
         "strict": mode_scores("strict", gold_fixed, pred_fixed),
@@ -91,6 +97,7 @@ def evaluate(
         repaired={"gold": gold_n, "pred": pred_n},
         mapping=pred_map,
         gold_mapping=gold_map,
+        notes=notes,
     )
 
 

@@ -35,6 +35,8 @@ class EvalReport:
     repaired: dict[str, int] = field(default_factory=dict)
     mapping: dict[str, str | None] | None = None
     gold_mapping: dict[str, str | None] | None = None
+    #: What the caller should hear about the input (``labels.mapping_notes``).
+    notes: list[str] = field(default_factory=list)
 
     # -- the numbers of the leading mode -------------------------------------------
     @property
