@@ -103,6 +103,16 @@ def test_resume_may_change_the_run_length_but_nothing_else(backbone, toy_file, t
     assert card["config"]["max_steps"] == 6 and card["config"]["lr"] == 5e-3
 
 
+def test_resume_to_a_length_before_the_checkpoint_is_an_error(backbone, toy_file, tmp_path):
+    out = tmp_path / "m"
+    Trainer(config(backbone, toy_file, out, max_steps=10), progress=False).run(stop_at=5)
+    with pytest.raises(SerkitError, match="at step 4, past the 3 steps"):
+        train(config(backbone, toy_file, out, max_steps=3), resume=True, progress=False)
+    recs = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert not any(r.get("event") == "done" for r in recs)  # never claimed as finished
+    train(config(backbone, toy_file, out, max_steps=4), resume=True, progress=False)  # = step
+
+
 def test_config_file_and_overrides(tmp_path):
     p = tmp_path / "c.toml"
     p.write_text('[train]\ntrain = "x.txt"\nk = 2\nalpha = 5.0\nfeatures = []\n')

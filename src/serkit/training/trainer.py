@@ -566,6 +566,12 @@ class Trainer:
         if resume and self.dist.on_main(lambda: has_checkpoint(self.ckpt)):
             self._check_resumable(read_state(self.ckpt))
             state.update(load_checkpoint(self.ckpt, self.model, self.optimizer, self.scheduler))
+            if state["step"] > self.total_steps:  # else "done" with weights the plan never saw
+                raise SerkitError(
+                    f"{self.ckpt}: the checkpoint is at step {state['step']}, past the "
+                    f"{self.total_steps} steps this run is now planned for: nothing to train; "
+                    "give a longer --epochs or --max-steps"
+                )
             self._log({"event": "resume", "step": state["step"]})
         elif not resume:
             self.dist.on_main(self._start_afresh)
