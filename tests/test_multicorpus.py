@@ -3,6 +3,7 @@ schemes, and a toy run where two corpora label one word differently on purpose."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -259,8 +260,17 @@ def test_toy_two_conventions_in_one_model(toy_multihead):
     assert [(e.text, e.label) for e in so("http is a protocol")] == []
 
 
+def test_a_multi_head_student_distils_each_head_from_its_teacher(toy_multihead, tmp_path):
+    student = _toy_run(tmp_path, teacher=str(toy_multihead), distill=1.0, epochs=6)
+    recs = [json.loads(x) for x in (student / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["kd"] >= 0.0 for r in recs if "kd" in r) and any("kd" in r for r in recs)
+    text = "i use tensorflow on linux ."
+    for scheme, tf in (("wikiser", "Language"), ("softner-9", "Library")):
+        tagger = serkit.load(str(student), scheme=scheme, prefer="torch")
+        assert ("tensorflow", tf) in [(e.text, e.label) for e in tagger(text)]
+
+
 def test_card_lists_schemes_and_corpora(toy_multihead):
-    import json
 
     card = json.loads((toy_multihead / "serkit.json").read_text())
     assert card["mode"] == "multihead" and card["default_scheme"] == "developer"
@@ -294,7 +304,6 @@ def test_server_answers_in_the_requested_scheme(toy_multihead):
 
 
 def test_tag_cli_answers_in_the_requested_scheme(toy_multihead, capsys):
-    import json
 
     from serkit.cli.main import main
 
@@ -346,7 +355,6 @@ def _lexicon_tags(tagger, text: str) -> list[str]:
 
 
 def test_each_scheme_reads_the_lexicon_in_its_corpus_convention(toy_multihead_lex):
-    import json
 
     d = toy_multihead_lex
     files = json.loads((d / "serkit.json").read_text())["files"]

@@ -217,6 +217,25 @@ def test_distill_loss_is_zero_on_agreement_and_ignores_unlabelled_positions():
     assert float(distill_loss(other, teacher, none, 2, 2.0)) == 0.0
 
 
+def test_distill_loss_of_a_multi_head_model_runs_over_each_rows_head():
+    from serkit.training.distill import distill_loss
+
+    torch.manual_seed(0)
+    teacher = torch.randn(2, 3, 6)  # outputs 0-2: head A, 3-5: head B
+    labels = torch.tensor([[0, 1, -100], [4, -100, 5]])
+    heads = torch.tensor([[True] * 3 + [False] * 3, [False] * 3 + [True] * 3])
+    student = teacher.clone()
+    student[0, :, 3:] += torch.randn(3, 3) * 5  # other head's outputs of row 0 (head A)...
+    student[1, :, :3] -= 7.0  # ...and of row 1 (head B)
+    assert float(distill_loss(student, teacher, labels, 1, 2.0, heads)) == pytest.approx(
+        0.0, abs=1e-6
+    )
+    assert float(distill_loss(student, teacher, labels, 1, 2.0)) > 0.1  # over all outputs
+    within = teacher.clone()
+    within[0, 0, 0] += 3.0  # row 0's own head differs: that still counts
+    assert float(distill_loss(within, teacher, labels, 1, 2.0, heads)) > 0.01
+
+
 def test_student_distils_from_a_trained_teacher(backbone, toy_file, tmp_path):
     teacher = tmp_path / "teacher"
     train(config(backbone, toy_file, teacher, epochs=6, k=1, alpha=0.0), progress=False)

@@ -5,7 +5,9 @@ its arg max (which other types a word could be), so a shallower student trained 
 (``serkit train --num-layers 3 --teacher runs/w1-selfreg``) loses less than one trained
 on the noisy gold tags alone. The term is ``T**2 * KL(teacher_T || student_T)`` over the
 labelled positions, averaged over the student's ``k`` dropout passes; ``T**2`` keeps its
-gradient scale independent of ``T``.
+gradient scale independent of ``T``. In a multi-head model both distributions run over
+the row's own head, as the training loss does: the student learns each head's soft tags,
+not the teacher's arbitrary scores for the other corpora's outputs.
 """
 
 from __future__ import annotations
@@ -17,20 +19,31 @@ import torch
 import torch.nn.functional as F
 
 from serkit.errors import ModelLoadError, SerkitError
+from serkit.training.losses import OFF_HEAD
 from serkit.training.selfreg import IGNORE_INDEX
 
 
 def distill_loss(
-    student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, k: int, temperature: float
+    student: torch.Tensor,
+    teacher: torch.Tensor,
+    labels: torch.Tensor,
+    k: int,
+    temperature: float,
+    head_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``student`` ``(k * B, T, C)`` pass-major logits, ``teacher`` ``(B, T, C)``,
-    ``labels`` ``(B, T)`` with -100 = not a word's first sub-token."""
+    ``labels`` ``(B, T)`` with -100 = not a word's first sub-token, ``head_mask`` ``(B, C)``
+    booleans: the outputs of each row's head (None: one head, all outputs)."""
     mask = labels != IGNORE_INDEX
     if not bool(mask.any()):
         return student.sum() * 0.0
     n = student.shape[-1]
     s = student.view(k, *labels.shape, n)[:, mask].float() / temperature  # (k, N, C)
-    t = F.log_softmax(teacher[mask].float() / temperature, dim=-1)  # (N, C)
+    t = teacher[mask].float() / temperature  # (N, C)
+    if head_mask is not None:
+        off = ~head_mask[:, None, :].expand(*labels.shape, n)[mask]  # (N, C)
+        s, t = s.masked_fill(off, OFF_HEAD), t.masked_fill(off, OFF_HEAD)
+    t = F.log_softmax(t, dim=-1)
     logp = F.log_softmax(s, dim=-1)
     kl = (t.exp().unsqueeze(0) * (t.unsqueeze(0) - logp)).sum(-1).mean()
     return kl * temperature**2

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 #: A logit for outputs outside a row's head: exp() of it is exactly 0 in float32, and it
 #: stays finite so 0 * (difference) terms of the KL are 0, not NaN.
-_OFF = -1e4
+OFF_HEAD = -1e4
 
 
 def partial_selfreg_loss(
@@ -40,7 +40,7 @@ def partial_selfreg_loss(
         return zero, {"ce": 0.0, "kl": 0.0}
     passes = logits.view(k, b, t, c).float()
     hm = head_mask[:, None, :].expand(b, t, c)
-    passes = passes.masked_fill(~hm, _OFF)
+    passes = passes.masked_fill(~hm, OFF_HEAD)
     logp = F.log_softmax(passes[:, labelled], dim=-1)  # (k, N, C)
     allow = allowed[labelled]  # (N, C)
     nll = -torch.logsumexp(logp.masked_fill(~allow, float("-inf")), dim=-1)  # (k, N)

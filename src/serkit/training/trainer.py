@@ -643,7 +643,9 @@ class Trainer:
         if self.teacher is not None:
             with torch.no_grad():
                 soft = self.teacher(**inputs).logits
-            kd = distill_loss(logits, soft, labels, cfg.k, cfg.distill_temperature)
+            kd = distill_loss(
+                logits, soft, labels, cfg.k, cfg.distill_temperature, head_mask=head_mask
+            )
             loss = loss + cfg.distill * kd
             parts["kd"] = float(kd.detach())
         return self.dist.weigh(loss, parts, allowed.any(-1))
