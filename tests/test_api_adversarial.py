@@ -157,7 +157,20 @@ def test_pipe_and_tag_tokens_refuse_a_bare_string_or_none(onnx_tagger):
     assert len(onnx_tagger.tag_tokens(w for w in ["TensorFlow", "on"])) == 2
 
 
-@pytest.mark.parametrize(("size", "error"), [("2", TypeError), (None, TypeError), (1.5, TypeError)])
+def test_pipe_of_a_non_iterable_and_tag_tokens_of_bytes_are_named(onnx_tagger):
+    for bad in (None, 3):  # was: "'NoneType' object is not iterable"
+        with pytest.raises(TypeError, match=f"iterable of texts, not {type(bad).__name__}"):
+            list(onnx_tagger.pipe(bad))
+    with pytest.raises(TypeError, match="iterable of texts"):
+        list(onnx_tagger.pipe(bytearray(b"Linux")))
+    for bad in (b"Linux", bytearray(b"Linux")):  # was: "token 0 must be a str, not int"
+        with pytest.raises(TypeError, match="sequence of token strings"):
+            onnx_tagger.tag_tokens(bad)
+
+
+@pytest.mark.parametrize(
+    ("size", "error"), [("2", TypeError), (None, TypeError), (1.5, TypeError), (True, TypeError)]
+)
 def test_pipe_batch_size_of_the_wrong_type(onnx_tagger, size, error):
     with pytest.raises(error, match="batch_size must be an int"):
         list(onnx_tagger.pipe(["Linux"], batch_size=size))
@@ -213,3 +226,27 @@ def test_odd_unicode_gives_exact_slices(onnx_tagger, torch_tagger, text):
         spans = [(e.start, e.end, e.label) for e in ents]
         for again in tagger.pipe([text, text], batch_size=1):
             assert [(e.start, e.end, e.label) for e in again] == spans
+
+
+@pytest.mark.parametrize("kind", ["onnx_tagger", "torch_tagger"])
+@pytest.mark.parametrize(
+    "batch",
+    ["Linux", ["TensorFlow", "on", "Ubuntu"], [["on", 3]], b"abc", None],
+)
+def test_word_level_calls_refuse_a_string_where_a_sentence_belongs(request, kind, batch):
+    """A string where a sentence (or the batch) belongs was tagged letter by letter."""
+    tagger = request.getfixturevalue(kind)
+    with pytest.raises(TypeError, match="sentence|batch|token"):
+        tagger.word_logits(batch)
+    with pytest.raises(TypeError, match="sentence|batch|token"):
+        tagger.predict_words(batch)
+
+
+@pytest.mark.parametrize("scheme", ["nonsense", ["wikiser"], 3])
+def test_a_bad_scheme_is_an_invalid_scheme_value_error(onnx_tagger, scheme):
+    """Transformer and ONNX models raised a plain SerkitError here (the CRF InvalidScheme),
+    so ``except ValueError`` worked for one architecture only; a list gave a raw TypeError."""
+    from serkit.tagger import InvalidScheme
+
+    with pytest.raises(InvalidScheme, match="scheme"):
+        onnx_tagger.with_scheme(scheme)

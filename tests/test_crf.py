@@ -320,3 +320,13 @@ def test_the_crf_refuses_a_multi_process_launch(monkeypatch, tmp_path) -> None:
     with pytest.raises(SerkitError, match="one process"):
         train(cfg)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("batch", ["Linux", ["TensorFlow", "on", "Ubuntu"], [["on", 3]]])
+def test_a_string_where_a_sentence_belongs_is_refused(model_dir, batch) -> None:
+    """Was tagged letter by letter (one "sentence" per string)."""
+    tagger = CrfTagger.load(model_dir)
+    with pytest.raises(TypeError, match="sentence|token"):
+        tagger.predict_words(batch)
+    with pytest.raises(TypeError, match="sentence|token"):
+        tagger.predict_words_crfsuite(batch)

@@ -315,6 +315,37 @@ def test_predict_sentences_rejects_wrong_length():
         predict_sentences(Broken({}), [Sentence(["a", "b", "c"], ["O"] * 3)], progress=False)
 
 
+def test_predict_sentences_refuses_a_batch_size_that_would_tag_nothing():
+    sents = [Sentence(["a", "b"], ["O", "O"])]
+    for bad, error in ((0, ValueError), (-1, ValueError), (True, TypeError), (2.0, TypeError)):
+        with pytest.raises(error, match="batch_size must be"):  # -1 gave sentences, no tags
+            predict_sentences(LookupTagger({}), sents, batch_size=bad, progress=False)
+
+
+@pytest.mark.parametrize(
+    "flat", [["B-Library", "I-Library", "O"], ["O", "O"], ("B-Library",), "B-Library"]
+)
+def test_a_flat_tag_list_is_refused_not_read_letter_by_letter(flat):
+    # seqeval's flat lists: each tag would have been a "sentence" of its letters (["O", "O"]
+    # scored as two empty-of-entities sentences, ["B-X"] as the tags 'B', '-', 'X').
+    with pytest.raises(TypeError, match=r"(sentence 0 is a string|must be a list of tag seq)"):
+        evaluate(flat, flat)
+
+
+def test_any_iterable_of_tag_sequences_scores_like_lists():
+    rep = evaluate(iter(HAND_GOLD), (tuple(p) for p in HAND_PRED))
+    assert rep.micro == evaluate(HAND_GOLD, HAND_PRED).micro
+    assert evaluate([iter(["B-A", "I-A"])], [["B-A", "I-A"]]).micro.f1 == 1.0
+
+
+@pytest.mark.parametrize("bad", [None, 1, ["B-A"]])
+def test_a_tag_that_is_not_a_string_is_named(bad):
+    with pytest.raises(SerkitError, match=r"prediction sentence 0: invalid tag"):
+        evaluate([["O", "B-A"]], [["O", bad]])
+    with pytest.raises(TypeError, match="gold must be a list of tag sequences.*not NoneType"):
+        evaluate(None, [])
+
+
 # -- CLI -------------------------------------------------------------------------------
 
 

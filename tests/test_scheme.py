@@ -120,3 +120,14 @@ def test_writers_refuse_tags_that_would_not_read_back(tmp_path: Path) -> None:
         with pytest.raises(SerkitError, match="whitespace or a control character"):
             files.write(out, [s], fmt)
         assert not out.exists()
+
+
+@pytest.mark.parametrize("bad", [None, 3, b"B-X", ["B-X"], ("B", "X")])
+def test_a_tag_that_is_not_a_str_is_a_value_error_with_a_reason(bad):
+    # split's contract: ValueError with a reason for anything not a tag (len(None) was a
+    # TypeError from deep inside evaluate/repair_iob).
+    with pytest.raises(ValueError, match="invalid tag"):
+        IOB2.split(bad)
+    with pytest.raises(ValueError, match="invalid tag"):
+        IOB2.repair(["O", bad])
+    assert IOB2.check(bad) is not None and not IOB2.is_tag(bad)

@@ -338,6 +338,12 @@ def test_a_hand_edited_card_with_odd_types_still_serves():
         assert c.post("/v1/entities", json={"text": "Redis"}).status_code == 200
 
 
+@pytest.mark.parametrize(("size", "error"), [(0, ValueError), (-2, ValueError), ("8", TypeError)])
+def test_a_bad_batch_size_fails_at_start_not_as_a_500_per_request(size, error):
+    with pytest.raises(error, match="batch_size must be"):
+        create_app(DictTagger(), SMALL, batch_size=size)
+
+
 def test_limits_validate():
     with pytest.raises(ValueError, match="max_texts"):
         Limits(max_texts=0)

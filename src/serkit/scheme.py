@@ -51,7 +51,7 @@ class IOB2:
         """
         if tag == OUTSIDE:
             return OUTSIDE, None
-        if len(tag) > 2 and tag[1] == "-" and tag[0] in "BI":
+        if isinstance(tag, str) and len(tag) > 2 and tag[1] == "-" and tag[0] in "BI":
             return tag[0], tag[2:]
         raise ValueError(f"invalid tag {tag!r}: expected O, B-<type> or I-<type>")
 
@@ -60,7 +60,7 @@ class IOB2:
         """Why ``tag`` is not a valid IOB2 tag, or None when it is."""
         if tag == OUTSIDE:
             return None
-        if not (len(tag) > 2 and tag[1] == "-" and tag[0] in "BI"):
+        if not (isinstance(tag, str) and len(tag) > 2 and tag[1] == "-" and tag[0] in "BI"):
             return f"unknown tag {tag!r}: expected O, B-<type> or I-<type>"
         return type_problem(tag[2:])
 

@@ -61,6 +61,36 @@ def check_text(text: object, what: str = "text") -> str:
     return text
 
 
+def check_word_batch(batch: object) -> Sequence[Sequence[str]]:
+    """``batch`` if it is a sequence of sentences, each a sequence of ``str`` tokens; a
+    clear error otherwise. A string where a sentence (or the batch) should be would
+    otherwise be tagged letter by letter."""
+    if isinstance(batch, str | bytes | bytearray) or not isinstance(batch, Sequence):
+        raise TypeError(
+            "expected a batch of pre-tokenised sentences (a list of lists of token strings), "
+            f"not {type(batch).__name__}; use tagger(text) for raw text"
+        )
+    for i, words in enumerate(batch):
+        if isinstance(words, str | bytes | bytearray) or not isinstance(words, Sequence):
+            raise TypeError(
+                f"sentence {i} of the batch is a {type(words).__name__}, not a sequence of "
+                "token strings (give [['I', 'use', 'Linux']], not ['I use Linux'])"
+            )
+        for j, word in enumerate(words):
+            if not isinstance(word, str):
+                raise TypeError(f"sentence {i}, token {j} must be a str, not {type(word).__name__}")
+    return batch
+
+
+def check_batch_size(batch_size: object) -> int:
+    """``batch_size`` if it is an int >= 1 (not a bool); a clear error if it is not."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        raise TypeError(f"batch_size must be an int, not {type(batch_size).__name__}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    return batch_size
+
+
 #: The tagged sentence of earlier versions: now a plain ``Sentence`` (words, tags, scores,
 #: ``meta["offsets"]``), the shape of every sentence; the name stays importable.
 TaggedSentence = Sentence
@@ -188,7 +218,7 @@ class Tagger(ABC):
 
     def tag_tokens(self, tokens: Sequence[str]) -> list[str]:
         """IOB2 tags for one pre-tokenised sentence."""
-        if isinstance(tokens, str) or tokens is None:
+        if isinstance(tokens, str | bytes | bytearray) or tokens is None:
             raise TypeError(
                 "tag_tokens() takes a sequence of token strings; use tagger(text) for a text"
             )
@@ -229,12 +259,11 @@ class Tagger(ABC):
         """The tagged texts in input order: each sentence's entities and, when ``tagged``,
         its ``Sentence``. Tokens stay arrays (``tokenize_arrays``: no object per word) from
         the tokenizer to the entities; the words list itself becomes the sentence's tokens."""
-        if not isinstance(batch_size, int):
-            raise TypeError(f"batch_size must be an int, not {type(batch_size).__name__}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if isinstance(texts, str | bytes):
+        check_batch_size(batch_size)
+        if isinstance(texts, str | bytes | bytearray):
             raise TypeError("pipe() takes an iterable of texts; use tagger(text) for one text")
+        if not isinstance(texts, Iterable):
+            raise TypeError(f"pipe() takes an iterable of texts, not {type(texts).__name__}")
         from serkit.decode import entities_from_offsets
 
         pool_size = POOL_FACTOR * batch_size

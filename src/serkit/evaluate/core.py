@@ -7,7 +7,7 @@ before anything is scored, so every number in the report describes the same enti
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from serkit.errors import MismatchError, SerkitError
@@ -27,6 +27,32 @@ def resolve_mapping(spec: MappingSpec) -> dict[str, str | None] | None:
     if isinstance(spec, Mapping):  # as a file would read: "" and "O" drop a type
         return {k: (None if not v or v == "O" else v) for k, v in spec.items()}
     return load_mapping(spec)
+
+
+def _tag_sequences(side: str, sequences: Iterable[Sequence[str]]) -> list[Sequence[str]]:
+    """``sequences`` as a list of tag sequences, one per sentence (any iterable is read
+    once). A string where a sentence should be is refused rather than read letter by
+    letter: seqeval's flat ``["B-X", "O"]`` is one sentence, ``[["B-X", "O"]]``."""
+    if isinstance(sequences, str | bytes | bytearray) or not isinstance(sequences, Iterable):
+        raise TypeError(
+            f"{side} must be a list of tag sequences, one per sentence, not "
+            f"{type(sequences).__name__}"
+        )
+    out: list[Sequence[str]] = []
+    for i, tags in enumerate(sequences):
+        if isinstance(tags, str | bytes | bytearray):
+            raise TypeError(
+                f"{side} sentence {i} is a string ({tags[:40]!r}), not a sequence of tags: "
+                "give one list of tags per sentence, e.g. [['B-Library', 'O']]"
+            )
+        if not isinstance(tags, Sequence):
+            if not isinstance(tags, Iterable):
+                raise TypeError(
+                    f"{side} sentence {i} is a {type(tags).__name__}, not a sequence of tags"
+                )
+            tags = list(tags)
+        out.append(tags)
+    return out
 
 
 def _prepare(
@@ -67,6 +93,7 @@ def evaluate(
     """
     if mode not in MODES:
         raise SerkitError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
+    gold, pred = _tag_sequences("gold", gold), _tag_sequences("prediction", pred)
     if len(gold) != len(pred):
         raise MismatchError(f"gold has {len(gold)} sentences, prediction has {len(pred)}")
     for i, (g, p) in enumerate(zip(gold, pred, strict=True)):

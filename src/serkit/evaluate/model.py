@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from tqdm import tqdm
 
 from serkit.errors import MismatchError
-from serkit.tagger import Tagger
+from serkit.tagger import Tagger, check_batch_size
 from serkit.tokens import Sentence
 
 
@@ -24,6 +24,7 @@ def predict_sentences(
     progress: bool = True,
 ) -> list[Sentence]:
     """Copies of ``sentences`` (same tokens, ids, lines) carrying the tagger's tags."""
+    check_batch_size(batch_size)
     order = sorted(range(len(sentences)), key=lambda i: len(sentences[i].tokens))
     tags: list[list[str] | None] = [None] * len(sentences)
     with tqdm(

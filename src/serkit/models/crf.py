@@ -40,7 +40,7 @@ from serkit.models import folder
 from serkit.models.crf_numpy import CrfWeights, FastCrf
 from serkit.models.features import FeatureExtractor, style_prefix, with_style
 from serkit.models.folder import read_card, write_card
-from serkit.tagger import InvalidScheme, Tagger
+from serkit.tagger import InvalidScheme, Tagger, check_word_batch
 from serkit.tokens import Sentence
 
 MODEL_FILE = folder.CRF_MODEL
@@ -236,6 +236,7 @@ class CrfTagger(Tagger):
     # -- inference ----------------------------------------------------------------------
     def predict_words(self, batch: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:
         """Viterbi tags and the marginal probability of each chosen tag (batched numpy)."""
+        check_word_batch(batch)
         with self._lock:
             out = self._fast.predict(batch)
         if self._map is not None:
@@ -247,6 +248,7 @@ class CrfTagger(Tagger):
         self, batch: Sequence[Sequence[str]]
     ) -> list[tuple[list[str], list[float]]]:
         """The same through pycrfsuite, one sentence at a time: the reference (slower)."""
+        check_word_batch(batch)
         if not self._reference_ok:
             raise SerkitError(
                 f"scheme {self.scheme!r} mixes two corpus styles, which crfsuite's own tagger "

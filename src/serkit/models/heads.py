@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from serkit.errors import ModelLoadError, SerkitError
+from serkit.errors import ModelLoadError
 from serkit.labels import MAPPINGS, OUTSIDE, SCHEMES, bio_labels, split_tag
+from serkit.tagger import InvalidScheme
 
 _EPS = 1e-30
 
@@ -154,6 +155,8 @@ class Heads:
     def view(self, scheme: str | None = None) -> View | None:
         """The view for ``scheme`` (None: the model's default); None when the raw outputs
         already are the answer (a one-head model in its own labels)."""
+        if scheme is not None and not isinstance(scheme, str):
+            raise InvalidScheme(f"a scheme is a name (str), not {type(scheme).__name__}")
         if not self.schemes_cfg:
             own = self.own_scheme()
             if scheme is None or scheme == own:
@@ -161,13 +164,13 @@ class Heads:
             table = _mappings_from(own).get(scheme) if own is not None else None
             if table is None:
                 known = ", ".join(self.names) or "its own labels only"
-                raise SerkitError(f"unknown scheme {scheme!r} for this model (it knows: {known})")
+                raise InvalidScheme(f"unknown scheme {scheme!r} for this model (it knows: {known})")
             return self.build(scheme, {"head": "", "map": {k: v for k, v in table.items() if v}})
         name = scheme if scheme is not None else (self.default or self.names[0])
         spec = self.schemes_cfg.get(name)
         if spec is None:
             known = ", ".join(self.names)
-            raise SerkitError(f"unknown scheme {name!r} (this model knows: {known})")
+            raise InvalidScheme(f"unknown scheme {name!r} (this model knows: {known})")
         try:
             return self.build(name, spec)
         except (KeyError, TypeError, ValueError) as e:

@@ -16,7 +16,7 @@ from serkit.errors import SerkitError
 from serkit.models.encoding import Encoder, decode, word_logits
 from serkit.models.heads import Heads, View
 from serkit.models.lexicons import LexiconFeature
-from serkit.tagger import Tagger
+from serkit.tagger import Tagger, check_word_batch
 
 
 class WindowedTagger(Tagger):
@@ -75,6 +75,7 @@ class WindowedTagger(Tagger):
     def word_logits(self, batch: Sequence[Sequence[str]]) -> list[np.ndarray]:
         """Per-word label logits ``(n_words, n_labels)`` in :attr:`labels` order, undecoded:
         for ensembling, calibration or comparing decoders on one forward pass."""
+        check_word_batch(batch)
         self._before_run()
         n_out = len(self.raw_labels if self.raw_labels is not None else self.labels)
         raw = word_logits(self.encoder, batch, self.logits, n_out, max_tokens=self.max_tokens)

@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from serkit.tagger import Tagger
+from serkit.tagger import Tagger, check_batch_size
 from serkit.tokens import Entity
 
 
@@ -114,7 +114,8 @@ class MicroBatcher:
         max_pending: int = 1024,
     ) -> None:
         self.tagger = tagger
-        self.batch_size = batch_size
+        # Checked here, not on the first request: a bad size would fail every one of them.
+        self.batch_size = check_batch_size(batch_size)
         self.max_batch_texts = max_batch_texts
         self.max_batch_chars = max_batch_chars
         self.max_wait = max_wait_ms / 1000.0
