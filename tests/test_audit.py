@@ -12,6 +12,7 @@ import pytest
 from _cli import run_cli
 from serkit.audit import audit, read_corpus
 from serkit.audit.findings import diff_regions, kind_of
+from serkit.errors import SerkitError
 from serkit.files import read, write
 from serkit.tokens import Sentence
 
@@ -306,3 +307,42 @@ def test_a_finding_listed_at_min_score_is_fixed(tmp_path):
     assert [rec["rank"] for rec in apply_fixes(result, 0.9, tmp_path / "a")] == [1]
     top.score = 0.89994  # listed as 0.8999: not fixed
     assert apply_fixes(result, 0.9, tmp_path / "b") == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"PK\x03\x04garbage", b"a text file\n", "cut"],
+    ids=["empty", "fake-zip", "text", "truncated"],
+)
+def test_a_bad_cache_file_is_one_line_not_a_crash(content, tmp_path, capsys):
+    """An empty cache gave click's "Aborted." and exit 1 (an EOFError), a truncated one a
+    BadZipFile traceback, a text file numpy's advice to unpickle it."""
+    import numpy as np
+
+    from serkit.audit.probs import TokenProbs, load_probs, save_probs
+
+    cache = tmp_path / "folds.npz"
+    if content == "cut":
+        view = TokenProbs("crf", ["O", "B-X"], [np.full((2, 2), 0.5)], [["O", "B-X"]])
+        save_probs(cache, view, "key")
+        cache.write_bytes(cache.read_bytes()[:200])
+    else:
+        cache.write_bytes(content)
+    with pytest.raises(SerkitError, match="not a cache of cross-fitted folds") as e:
+        load_probs(cache, "key")
+    assert "pickle" not in str(e.value)
+    src = tmp_path / "c.wikiser"
+    src.write_text("<s>\nPython\tB-Language\n</s>\n", encoding="utf-8")
+    code, out = run_cli(capsys, "audit", str(src), "-o", str(tmp_path / "a"), "--cache",
+                        str(cache), "--folds", "2", "--no-progress")  # fmt: skip
+    assert code == 2 and out.startswith(f"serkit: error: {cache}: not a cache")
+    assert out.count("\n") == 1 and "Traceback" not in out
+
+
+def test_audit_refuses_one_fold(tmp_path, capsys):
+    """--folds 1 cross-fits nothing: it was silently the same as --folds 0."""
+    src = tmp_path / "c.wikiser"
+    src.write_text("<s>\nPython\tB-Language\n</s>\n", encoding="utf-8")
+    code, out = run_cli(capsys, "audit", str(src), "-o", str(tmp_path / "a"), "--folds", "1")
+    assert code == 2 and "--folds 1: cross-fitting needs 2 folds or more" in out
+    assert not (tmp_path / "a").exists()

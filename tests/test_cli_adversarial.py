@@ -199,3 +199,99 @@ def test_tag_reads_an_existing_non_regular_file(capsys):
         main(["tag", os.devnull])  # was "no such file or folder"
     assert exc.value.code == 0
     assert '"path": "/dev/null", "entities": []' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["data", "convert", "{gold}", "-", "--to", "jsonl"],
+        ["tag", "Python", "-o", "-"],
+        ["eval", "{gold}", "{gold}", "-o", "-"],
+        ["predict", "{gold}", "-o", "-"],
+        ["lexicon", "build", "{gold}", "-o", "-"],
+        ["weak-label", "{raw}", "-l", "{lex}", "-o", "-"],
+    ],
+)
+def test_dash_is_not_an_output_file(args, files, tmp_path, monkeypatch, capsys):
+    """'-' reads stdin everywhere; as an output it made a file named '-' (and `data
+    convert IN -` said it wrote to '-', printing nothing)."""
+    monkeypatch.chdir(tmp_path)
+    err = fail([a.format(**files) for a in args], capsys)
+    assert "'-' is stdin, not an output" in err and err.count("\n") == 1
+    assert not (tmp_path / "-").exists()
+
+
+def test_atomic_write_refuses_dash(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SerkitError, match="is stdin, not an output"), atomic_write("-") as f:
+        f.write("x")
+    assert not (tmp_path / "-").exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    from _runtime_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tag") / "m")
+
+
+def test_tag_that_fails_never_replaces_the_output(tiny_model, tmp_path, capsys):
+    """A run that ends in exit 2 (its one input unreadable, or nothing tagged) replaced an
+    existing -o file with an empty one; one that tags something keeps its output (exit 1)."""
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"precious": true}\n', encoding="utf-8")
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"ok\nnot \xff UTF-8\n")
+    worse = tmp_path / "worse.csv"
+    worse.write_text('id,text\n1,fine\n2,"never closed\n3,lost\n', encoding="utf-8")
+    good = tmp_path / "good.txt"
+    good.write_text("I use Python.\n", encoding="utf-8")
+    common = ["-m", str(tiny_model), "--workers", "1", "--no-progress", "-o", str(out)]
+    err = fail(["tag", str(bad), *common], capsys)
+    assert "bad.txt:2: not UTF-8" in err
+    err = fail(["tag", str(worse), *common], capsys)  # one record tagged, then the file broke
+    assert "worse.csv:3: invalid CSV: a quoted cell is never closed" in err
+    utf16 = tmp_path / "utf16.txt"
+    utf16.write_bytes("I use Python.".encode("utf-16"))
+    err = fail(["tag", str(bad), str(utf16), *common], capsys)
+    assert "2 of 2 inputs skipped, 0 tagged" in err
+    assert out.read_text(encoding="utf-8") == '{"precious": true}\n'
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    with pytest.raises(SystemExit) as exc:
+        main(["tag", str(bad), str(good), *common])
+    assert exc.value.code == 1 and "1 of 2 inputs skipped, 1 tagged" in capsys.readouterr().err
+    assert out.read_text(encoding="utf-8").startswith('{"id": "')
+
+
+def test_csv_quote_never_closed_is_an_error_not_one_huge_cell(tmp_path):
+    """Without csv's strict mode a quote left open swallowed every later row into one cell
+    (rows 3 and 4 were tagged as part of row 2's text), and `"a"b` read as `ab`."""
+    from serkit.files.records import iter_records
+
+    p = tmp_path / "posts.csv"
+    p.write_text('id,text\n1,fine\n2,"oops\n3,lost\n4,lost too\n', encoding="utf-8")
+    got = []
+    with pytest.raises(DataFormatError, match=r"posts.csv:3: invalid CSV: a quoted cell is never"):
+        got.extend(r.text for r in iter_records(p))
+    assert got == ["fine"]
+    p.write_text('id,text\n1,"a"b\n', encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"posts.csv:2: invalid CSV"):
+        list(iter_records(p))
+    p.write_text('id,text\n1,"multi\nline ""quoted"""\n2,plain "inner" quotes\n', encoding="utf-8")
+    assert [r.text for r in iter_records(p)] == ['multi\nline "quoted"', 'plain "inner" quotes']
+
+
+@pytest.mark.parametrize("name", ["", "two words", "a\nb", "tab\there"])
+def test_eval_record_needs_a_protocol_name(name, files, tmp_path, capsys):
+    """--record '' or a name with a newline was stored in the card (and printed as two
+    stderr lines); it is refused before the model is even loaded."""
+    err = fail(["eval", str(files["gold"]), "-m", str(tmp_path / "no-model"), "--record", name],
+               capsys)  # fmt: skip
+    assert "a protocol name is one word" in err and "no-model" not in err
+
+
+def test_tokenize_show_must_not_be_negative(files, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["tokenize", "--check", str(files["gold"]), "--show", "-1"])
+    assert exc.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err

@@ -165,3 +165,17 @@ def test_mapping_notes_name_unlisted_types_and_the_likely_typo():
     # Every type listed (explicit drops included), or a built-in mapping on its own corpus:
     assert mapping_notes(table, ["Language", "Junk"]) == []
     assert mapping_notes(SONER_TO_SOFTNER9, ["Library_Class", "Website", "Organization"]) == []
+
+
+def test_load_mapping_files_with_a_bom_and_crlf(tmp_path):
+    """Like every file users write (configs, declarations), a mapping may start with a BOM
+    (Windows editors add one) and end its lines with CRLF."""
+    toml = tmp_path / "m.toml"
+    toml.write_bytes(b'\xef\xbb\xbf[mapping]\r\nFram = "Library"\r\nAPI = "O"\r\n')
+    assert load_mapping(toml) == {"Fram": "Library", "API": None}
+    js = tmp_path / "m.json"
+    js.write_bytes(b'\xef\xbb\xbf{"Fram": "Library"}')
+    assert load_mapping(js) == {"Fram": "Library"}
+    with pytest.raises(SerkitError, match=r"m2.toml: cannot read mapping: .*line 1"):
+        (tmp_path / "m2.toml").write_text("x = \n")
+        load_mapping(tmp_path / "m2.toml")

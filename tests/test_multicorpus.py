@@ -161,6 +161,9 @@ def test_corpus_keys_are_checked():
         CorpusSpec.from_dict({"name": "c", "train": "t", "wieght": 2})
     with pytest.raises(SerkitError, match="weight"):
         CorpusSpec.from_dict({"name": "c", "train": "t", "declare": "sner", "weight": 0})
+    for weight in (float("nan"), float("inf")):  # TOML has both; nan > 0 is False, not True
+        with pytest.raises(SerkitError, match="weight must be a finite number > 0"):
+            CorpusSpec.from_dict({"name": "c", "train": "t", "declare": "sner", "weight": weight})
     with pytest.raises(SerkitError, match="one of dev"):
         CorpusSpec.from_dict(
             {"name": "c", "train": "t", "declare": "sner", "dev": "d", "val_slice": True}

@@ -73,3 +73,35 @@ def test_train_cli_reports_a_bad_override_in_one_line(capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--epocs" in err[0] and "did you mean --epochs" in err[0]
+
+
+@pytest.mark.parametrize(
+    "key, value, msg",
+    [
+        ("lr", float("inf"), "lr must be finite"),
+        ("alpha", float("nan"), "alpha must be finite"),  # was a NaN loss after the work
+        ("epochs", float("inf"), "epochs must be finite"),
+        ("lexicon_folds", -1, "lexicon_folds must be >= 0"),  # was silently off
+        ("lexicon_min_ratio", 2.0, "lexicon_min_ratio must be between 0.0 and 1.0"),
+        ("alpha_warmup", -0.5, "alpha_warmup must be between"),
+        ("c1", -1.0, "c1 must be >= 0.0"),  # was passed to crfsuite
+        ("c2", float("nan"), "c2 must be finite"),
+        ("max_iterations", 0, "max_iterations must be >= 1"),
+        ("min_freq", -1, "min_freq must be >= 0"),
+        ("window", -1, "window must be between 0 and 10"),  # was silently 0
+        ("window", 10**6, "window must be between 0 and 10"),  # was a MemoryError traceback
+    ],
+)
+def test_out_of_range_options_are_refused_before_any_work(key, value, msg):
+    with pytest.raises(SerkitError, match=msg):
+        TrainConfig.from_dict({"train": "x.txt", "arch": "crf", key: value})
+
+
+def test_nan_in_a_toml_config_is_one_line(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[train]\narch = "crf"\ntrain = "x.txt"\nlr = nan\n', encoding="utf-8")
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--config", str(cfg)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["serkit: error: training option lr must be finite, got nan"]

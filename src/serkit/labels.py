@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from serkit.scheme import (
     split_tag,
     tags_from_spans,
 )
+from serkit.tomlfile import load_table
 
 __all__ = [
     "MAPPINGS",
@@ -166,13 +166,15 @@ def load_mapping(spec: str | Path) -> dict[str, str | None]:
     if not path.exists() and ":" in spec_s:
         src, _, dst = spec_s.partition(":")
         return get_mapping(src, dst)
-    try:
-        raw = path.read_bytes()
-        data = tomllib.loads(raw.decode()) if path.suffix == ".toml" else json.loads(raw)
-    except (OSError, ValueError, UnicodeDecodeError) as e:
-        raise SerkitError(f"{path}: cannot read mapping: {e}") from e
-    if isinstance(data, dict) and isinstance(data.get("mapping"), dict):
-        data = data["mapping"]
+    if path.suffix == ".toml":
+        data: object = load_table(path, "mapping", "mapping")
+    else:
+        try:  # a BOM is fine, as in every file users write
+            data = json.loads(path.read_bytes().decode("utf-8-sig"))
+        except (OSError, ValueError) as e:
+            raise SerkitError(f"{path}: cannot read mapping: {e}") from e
+        if isinstance(data, dict) and isinstance(data.get("mapping"), dict):
+            data = data["mapping"]
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in data.items()
     ):

@@ -51,8 +51,13 @@ def save_probs(path: str | Path, view: TokenProbs, key: str, made: str = "") -> 
 def load_probs(path: str | Path, key: str) -> TokenProbs:
     """A view saved by :func:`save_probs` under the same ``key`` (else a ``SerkitError``);
     nothing is unpickled. ``notes`` holds when it was made."""
+    import zipfile
+
     from serkit.errors import SerkitError
 
+    if not zipfile.is_zipfile(path):  # np.load would take it for a pickle, or an EOFError
+        why = "a folder" if Path(path).is_dir() else "not an .npz file, or a damaged one"
+        raise SerkitError(f"{path}: not a cache of cross-fitted folds ({why})")
     try:
         with np.load(path, allow_pickle=False) as z:
             if "key" not in z or str(z["key"]) != key:
@@ -66,8 +71,10 @@ def load_probs(path: str | Path, key: str) -> TokenProbs:
             pred = [list(p) for p in np.split(tags, cut)] if len(lengths) else []
             view = TokenProbs(str(z["name"]), [str(x) for x in z["labels"]], probs, pred)
             view.notes.append(str(z["made"]))
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
         raise SerkitError(f"{path}: not a cache of cross-fitted folds ({e})") from None
+    if int(lengths.sum()) != len(tags) or len(tags) != sum(len(p) for p in probs):
+        raise SerkitError(f"{path}: a damaged cache of cross-fitted folds; delete it")
     return view
 
 

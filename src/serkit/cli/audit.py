@@ -23,7 +23,7 @@ def audit_cmd(
         str | None, typer.Option("--map", help="Map types first: 'src:dst' or a TOML/JSON file.")
     ] = None,
     folds: Annotated[
-        int, typer.Option("--folds", min=0, help="CRF cross-fitting folds (0: none).")
+        int, typer.Option("--folds", min=0, help="CRF cross-fitting folds (2 or more; 0: none).")
     ] = 5,
     model: Annotated[
         Path | None,
@@ -73,6 +73,8 @@ def audit_cmd(
     from serkit.errors import SerkitError
 
     check_output_folder(output, [*corpus, model])
+    if folds == 1:  # one fold has no other folds to fit on: it would silently mean none
+        raise SerkitError("--folds 1: cross-fitting needs 2 folds or more (0: none)")
     if fix and mapping:
         raise SerkitError("--fix with --map would write mapped types into the copy; drop --map")
     c = read_corpus(corpus, fmt, mapping=mapping, token_col=token_col, tag_col=tag_col)

@@ -103,6 +103,7 @@ def eval_cmd(
     from serkit.files import read_all
     from serkit.files.atomic import atomic_write, check_output
     from serkit.files.inputs import check_stdin_once
+    from serkit.scheme import type_problem
 
     if as_json and as_markdown:
         raise SerkitError("choose one of --json and --markdown")
@@ -111,6 +112,11 @@ def eval_cmd(
 
     if record is not None and model is None:
         raise SerkitError("--record needs --model (it writes into that model's card)")
+    if record is not None and type_problem(record):  # the same rule as an entity type's
+        raise SerkitError(
+            f"--record {record!r}: a protocol name is one word such as W1 "
+            "(no whitespace or control characters)"
+        )
     if scheme is not None and model is None:
         raise SerkitError("--scheme needs --model (it picks how the model answers)")
     if (check_device(device) != "cpu" or check_dtype(dtype) != "fp32") and model is None:

@@ -200,6 +200,7 @@ def tag(
         if output is not None:
             with atomic_write(output) as f:
                 run(f)
+                report.check_failed()  # before the rename: a failed run writes nothing
         else:
             run(sys.stdout)
         if bar.total:
@@ -296,14 +297,26 @@ class _Report:
         self.bad_records += 1
         self._say(f"skipped: {err}")
 
-    def finish(self) -> None:
+    def check_failed(self) -> None:
+        """Raise when the run failed as a whole (exit 2: the one input could not be read,
+        or nothing could be tagged). Called inside the output's atomic write, so a failed
+        run leaves no output file and an older one where it was."""
         if len(self.skipped) == self.n_sources == 1 and not self.bad_records:
             raise self.skipped[0]  # one input, unreadable: a plain error
+        if (self.skipped or self.bad_records) and self.tagged == 0:
+            self._summary()
+            raise typer.Exit(2)
+
+    def finish(self) -> None:
+        self.check_failed()
+        if self.skipped or self.bad_records:
+            self._summary()
+            raise typer.Exit(1)
+
+    def _summary(self) -> None:
         parts = []
         if self.skipped:
             parts.append(f"{len(self.skipped)} of {self.n_sources} inputs skipped")
         if self.bad_records:
             parts.append(f"{self.bad_records:,} bad records skipped")
-        if parts:
-            self._say(f"{', '.join(parts)}, {self.tagged:,} tagged")
-            raise typer.Exit(2 if self.tagged == 0 else 1)
+        self._say(f"{', '.join(parts)}, {self.tagged:,} tagged")

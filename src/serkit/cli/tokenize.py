@@ -43,7 +43,8 @@ def tokenize_cmd(
         typer.Option("--format", help="With --check: wikiser | conll | jsonl; sniffed if unset."),
     ] = None,
     show: Annotated[
-        int, typer.Option("--show", help="With --check: print this many disagreeing sentences.")
+        int,
+        typer.Option("--show", min=0, help="With --check: print this many disagreeing sentences."),
     ] = 0,
 ) -> None:
     """Tokenize TEXT (one `start<TAB>end<TAB>token` line per token), or check agreement."""

@@ -16,6 +16,7 @@ own in TOML with the same keys.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -215,8 +216,12 @@ class CorpusSpec:
         else:
             decl = load_declaration(str(data.get("declare", name)))
         weight = data.get("weight", 1.0)
-        if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
-            raise SerkitError(f"{where}: corpus {name!r}: weight must be a number > 0")
+        if (
+            not isinstance(weight, int | float)
+            or isinstance(weight, bool)
+            or not 0 < weight < math.inf  # TOML has nan and inf
+        ):
+            raise SerkitError(f"{where}: corpus {name!r}: weight must be a finite number > 0")
         tail = data.get("val_tail")
         if tail is not None and not (isinstance(tail, int | float) and 0 < tail < 1):
             raise SerkitError(f"{where}: corpus {name!r}: val_tail must be between 0 and 1")

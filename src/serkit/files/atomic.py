@@ -102,8 +102,18 @@ def _target_mode(path: Path) -> int:
         return 0o666 & ~_UMASK
 
 
+def _refuse_stdin_name(path: str | Path) -> None:
+    """``-`` reads stdin everywhere; as an output it would quietly make a file named ``-``."""
+    if str(path) == "-":
+        raise SerkitError(
+            "-: '-' is stdin, not an output: give a file name "
+            "(without -o, serkit tag, predict and eval print to stdout)"
+        )
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+    _refuse_stdin_name(path)
     path = Path(path)
     if path.is_dir():
         raise SerkitError(f"{path}: is a folder; give a file name to write")
@@ -151,7 +161,9 @@ def _unlink(tmp: str) -> None:
 def check_output(output: str | Path, inputs: Iterable[str | Path | None] = ()) -> None:
     """Fail before any work, not after it: an output path that is a folder, lies under a
     file or in a folder we cannot write, or is one of the inputs (writing it would destroy
-    the input). ``atomic_write`` checks the same at the end; this saves the wasted run."""
+    the input), or ``-``. ``atomic_write`` checks the same at the end; this saves the
+    wasted run."""
+    _refuse_stdin_name(output)
     out = Path(output)
     if out.is_dir():
         raise SerkitError(f"{out}: is a folder; give a file name to write")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -22,6 +23,10 @@ def opt(default: Any, help: str, group: str, *, factory: Any = None) -> Any:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
 
+
+#: Widest CRF context window (words each side): wider ones add no signal to a linear CRF, and
+#: its decoder's tables grow with the window (a window of a million words asks for 150 GiB).
+MAX_CRF_WINDOW = 10
 
 #: The config tree: every option belongs to one table (``[train.schedule]``...); a TOML
 #: file may also give any option at the top of ``[train]``.
@@ -140,7 +145,9 @@ class TrainConfig:
     c2: float | None = opt(None, "CRF L2 penalty.", "crf")
     max_iterations: int | None = opt(None, "CRF L-BFGS iterations.", "crf")
     min_freq: int | None = opt(None, "CRF minimum feature frequency.", "crf")
-    window: int | None = opt(None, "CRF context window (words each side).", "crf")
+    window: int | None = opt(
+        None, f"CRF context window (words each side, 0 to {MAX_CRF_WINDOW}).", "crf"
+    )
 
     def __post_init__(self) -> None:
         self._check_types()
@@ -167,6 +174,7 @@ class TrainConfig:
             raise SerkitError("distill must be >= 0 and distill_temperature > 0")
         if self.num_layers is not None and self.num_layers < 1:
             raise SerkitError("num_layers must be >= 1")
+        self._check_ranges()
         unknown = set(self.features) - {"case", "lexicon"}
         if unknown:
             raise SerkitError(f"unknown features {sorted(unknown)} (known: case, lexicon)")
@@ -195,6 +203,25 @@ class TrainConfig:
             raise SerkitError(f"unknown loss {self.loss!r} (known: {', '.join(LOSSES)})")
         get(self.arch)  # an unknown name is an error listing the registered ones
 
+    def _check_ranges(self) -> None:
+        """The options the checks above leave out: each is refused here rather than
+        running as something else (a negative fold count as none, a negative CRF penalty)."""
+        for name, low, high in (
+            ("lexicon_min_ratio", 0.0, 1.0),
+            ("alpha_warmup", 0.0, 1.0),
+            ("lexicon_folds", 0, None),
+            ("c1", 0.0, None),
+            ("c2", 0.0, None),
+            ("max_iterations", 1, None),
+            ("min_freq", 0, None),
+            ("window", 0, MAX_CRF_WINDOW),
+        ):
+            value = getattr(self, name)
+            if value is None or (low <= value and (high is None or value <= high)):
+                continue
+            within = f"between {low} and {high}" if high is not None else f">= {low}"
+            raise SerkitError(f"{name} must be {within}, got {value!r}")
+
     def _check_types(self) -> None:
         """TOML gives strings, lists and numbers; a wrong one must be an error naming the
         key, not a TypeError deep in training (or a string iterated letter by letter)."""
@@ -217,6 +244,8 @@ class TrainConfig:
             if not ok:
                 want = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
                 raise SerkitError(f"training option {f.name} must be {want}, got {value!r}")
+            if isinstance(value, float) and not math.isfinite(value):  # TOML has nan and inf
+                raise SerkitError(f"training option {f.name} must be finite, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
