@@ -297,6 +297,27 @@ def test_every_weight_file_is_checked_against_the_card(tmp_path, tiny_dirs, crf_
         load_tagger(d, prefer="torch" if kind == "torch" else "auto", threads=1)
 
 
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [
+        ("torch", folder.SAFETENSORS),
+        ("onnx", folder.ONNX_FP32),
+        ("onnx", folder.TOKENIZER),
+        ("crf", folder.LEXICON),
+    ],
+)
+def test_a_weight_file_left_out_of_the_card_is_refused(tmp_path, tiny_dirs, crf_dir, kind, name):
+    """Was loaded unchecked: dropping a file's entry from ``files`` skipped its checksum."""
+    src = crf_dir if kind == "crf" else tiny_dirs[kind]
+    d = copy_of(src, tmp_path / "m")
+    card = json.loads((d / folder.CARD_NAME).read_text(encoding="utf-8"))
+    del card["files"][name]
+    (d / folder.CARD_NAME).write_text(json.dumps(card), encoding="utf-8")
+    flip(d / name)  # a changed file, which the check would have caught
+    with pytest.raises(ModelLoadError, match=f"{name}: a weight file that .* does not list"):
+        load_tagger(d, prefer="torch" if kind == "torch" else "auto", threads=1)
+
+
 def test_export_does_not_bless_a_damaged_file_with_a_fresh_checksum(tmp_path, tiny):
     d = copy_of(tiny, tmp_path / "m")
     flip(d / folder.TOKENIZER)

@@ -9,7 +9,7 @@ runtime reads it the same guarded way:
   gets it), and loaders verify a file against it before any parser (crfsuite, ONNX
   Runtime, tokenizers, safetensors) sees it: a truncated or bit-flipped file is one
   error line, not a crash. A card without ``files`` (models saved before) still loads;
-  what is listed is verified.
+  with ``files``, a weight file it does not list is refused rather than read unchecked.
 * **Nothing runs.** ``config.json`` (and ``tokenizer_config.json``) with an ``auto_map``
   would make transformers import Python from the folder: refused before transformers sees
   it. Torch weights are safetensors only; a folder with only pickles, or an index whose
@@ -238,8 +238,21 @@ def checksums(folder: str | Path) -> dict[str, str]:
 
 
 def _listed(folder: Path, card: Mapping[str, Any] | None, name: str) -> str | None:
+    """The sha256 the card lists for ``name``; None for a card without ``files`` (saved
+    before checksums). A weight file left out of a card that has ``files`` is refused:
+    every saver lists them all, so a missing entry means an edited card or a file added
+    later, and loading it would skip the check."""
     files = (card or {}).get("files")
-    return files.get(name) if isinstance(files, dict) else None
+    if not isinstance(files, dict):
+        return None
+    want = files.get(name)
+    if want is None and _is_weight(name):
+        raise ModelLoadError(
+            f"{Path(folder) / name}: a weight file that {CARD_NAME} does not list under "
+            "'files', so its checksum cannot be verified; save or export the model with serkit "
+            "(the card lists every weight file), or remove the file"
+        )
+    return want
 
 
 def _mismatch(path: Path, got: str, want: str) -> ModelLoadError:
@@ -250,7 +263,8 @@ def _mismatch(path: Path, got: str, want: str) -> ModelLoadError:
 
 
 def verify(folder: str | Path, card: Mapping[str, Any] | None, names: Iterable[str]) -> None:
-    """Check each of ``names`` against the sha256 the card lists (unlisted: unchecked)."""
+    """Check each of ``names`` against the sha256 the card lists (a card without ``files``:
+    unchecked; an unlisted weight file: refused, see :func:`_listed`)."""
     d = Path(folder)
     for name in names:
         want = _listed(d, card, name)
