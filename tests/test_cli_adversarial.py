@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -295,3 +296,20 @@ def test_tokenize_show_must_not_be_negative(files, capsys):
         main(["tokenize", "--check", str(files["gold"]), "--show", "-1"])
     assert exc.value.code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_loading_a_torch_model_draws_no_transformers_progress_bars(tiny_dirs):
+    """transformers drew "Loading weights 0/39 ... 39/39" on stderr on every torch load,
+    in logs and pipes too; the command's own output is all that should be there."""
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_DISABLE_PROGRESS_BARS"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "serkit", "tag", "--model", str(tiny_dirs["torch"])]
+        + ["--runtime", "torch", "I use Linux."],
+        capture_output=True,
+        text=True,
+        env={**env, "HF_HUB_OFFLINE": "1"},
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert '"entities"' in proc.stdout
+    assert "Loading weights" not in proc.stderr and "it/s]" not in proc.stderr, proc.stderr

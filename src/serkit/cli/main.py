@@ -9,10 +9,16 @@ quote a 10 MB input line) and never holds a raw newline.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
-from serkit.cli._app import app, one_line
-from serkit.errors import SerkitError
+# transformers draws its own "Loading weights" / "Writing model shards" bars on stderr,
+# terminal or not; the commands show their own progress. Set before anything imports
+# huggingface_hub (it reads this once); a user's own setting wins.
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+from serkit.cli._app import app, one_line  # noqa: E402
+from serkit.errors import SerkitError  # noqa: E402
 
 COMMANDS = (
     "data",
