@@ -16,6 +16,7 @@ from _cli import run_cli
 from serkit import devices
 from serkit.devices import CPU_EP, CUDA_EP, check_device, onnx_providers, torch_device
 from serkit.errors import ModelLoadError, SerkitError
+from serkit.models import folder
 
 
 @pytest.fixture
@@ -184,6 +185,7 @@ def test_ray_actor_count_follows_cpus_and_gpus():
 
     assert actors_for(10, None, {"CPU": 4.0}, 1, 0.0) == 4
     assert actors_for(2, None, {"CPU": 4.0}, 1, 0.0) == 2  # one per shard at most
+    assert actors_for(2, 4, {"CPU": 4.0}, 1, 0.0) == 2  # asked for too: idle ones load for nothing
     assert actors_for(10, None, {"CPU": 16.0, "GPU": 2.0}, 1, 1.0) == 2
     assert actors_for(10, None, {"CPU": 16.0, "GPU": 2.0}, 1, 0.5) == 4  # sharing a GPU
     with pytest.raises(SerkitError, match="3 actors x 1 GPUs need 3 GPUs; the Ray cluster has 2"):
@@ -203,6 +205,9 @@ def test_ray_gpu_job_fixes_the_actors_runtime_on_the_driver(tmp_path, tiny_dirs)
     shutil.copytree(tiny_dirs["torch"], both)
     for name in ("model.int8.onnx", "serkit.json"):  # the int8 graph and the card listing it
         shutil.copyfile(tiny_dirs["int8"] / name, both / name)
+    card = folder.read_card(both)  # ... and the torch weights: a card lists every weight file
+    card["files"] = folder.checksums(both)
+    (both / folder.CARD_NAME).write_text(json.dumps(card), encoding="utf-8")
     job, run = TagJob(str(both), device="cuda").prepare()
     assert job.runtime == "torch" and run["runtime"] == "torch" and run["device"] == "cuda"
     job, run = TagJob(str(both)).prepare()

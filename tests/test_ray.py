@@ -127,6 +127,72 @@ def test_jsonl_records_and_parquet_inputs(ray_local, model, tmp_path):
     ]
 
 
+def test_an_undecodable_jsonl_line_is_skipped_as_locally(ray_local, model, tmp_path):
+    """One line of a JSONL file that is not UTF-8 is a bad record in a line range and
+    locally alike: the records after it are tagged by both (locally they were lost)."""
+    jsonl = tmp_path / "posts.jsonl"
+    good = [json.dumps({"id": k, "text": t}).encode() for k, t in enumerate(TEXTS[:6])]
+    jsonl.write_bytes(b"\n".join([*good[:3], b'{"id": 99, "text": "caf\xe9"}', *good[3:]]) + b"\n")
+    run = ray_tag([jsonl], tmp_path / "out", model=model, actors=2, docs_per_shard=2)
+    (bad,) = run.skipped
+    assert bad == f"{jsonl}:4: not UTF-8 text (byte 0xe9 at offset 23)"
+    got = list(read_manifest(tmp_path / "out").records())
+    assert [r["id"] for r in got] == list(range(6))
+    assert got == local_records([str(jsonl), "-m", model])
+
+
+def test_an_input_in_the_output_folder_is_refused(tmp_path, model):
+    """``-o`` naming the folder of the inputs: shard 0's output would replace the input
+    ``part-00000.jsonl`` while other shards still read it (a former run tagged again in
+    place), and a re-run would read its own output. Refused before anything is written."""
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    data = "".join(json.dumps({"id": k, "text": t}) + "\n" for k, t in enumerate(TEXTS))
+    (folder / "part-00000.jsonl").write_text(data)
+    for inputs, out in (
+        ([folder], folder),
+        ([folder / "part-00000.jsonl"], folder / ".." / "shards"),
+    ):
+        with pytest.raises(SerkitError, match="an input in the output folder"):
+            ray_tag(inputs, out, model=model, docs_per_shard=2, pattern="*.jsonl")
+    assert (folder / "part-00000.jsonl").read_text() == data
+    assert sorted(p.name for p in folder.iterdir()) == ["part-00000.jsonl"]
+
+
+@pytest.mark.parametrize(
+    "entry, why",
+    [
+        ({"index": 7, "file": "../precious.txt"}, "file '../precious.txt' is not the name"),
+        ({"index": 7, "file": "part-00003.jsonl"}, "file 'part-00003.jsonl' is not the name"),
+        ({"index": "x"}, "index 'x' is not a shard number"),
+        ({"index": 7, "file": "part-00007.jsonl", "key": None}, "no 'key'"),
+        ([1, 2], "not an object"),
+    ],
+)
+def test_a_corrupt_manifest_is_one_line_and_removes_nothing(tmp_path, entry, why):
+    """A re-run removes the files of entries beyond its plan and reads those it keeps: an
+    entry naming a file outside the folder (an edited or foreign manifest) deleted it."""
+    from serkit.scale import Manifest
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "precious.txt").write_text("keep me")
+    if isinstance(entry, dict):
+        entry = {"key": "k", "bytes": 1, "docs": 1, "entities": 0, **entry}
+        entry = {k: v for k, v in entry.items() if v is not None}
+    run = {"model": "m"}
+    doc = {"kind": "serkit-shards/1", "run": run, "shards": [entry]}
+    (out / MANIFEST).write_text(json.dumps(doc))
+    with pytest.raises(SerkitError, match=f"manifest.json: shard entry 1: {why}"):
+        Manifest(out, run).plan([])
+    with pytest.raises(SerkitError, match="shard entry 1"):
+        read_manifest(out)
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
+    (out / MANIFEST).write_text(json.dumps({**doc, "shards": "abc"}))
+    with pytest.raises(SerkitError, match="'shards' is not a list"):
+        read_manifest(out)
+
+
 @pytest.mark.parametrize("mode", ["raise", "exit"])
 def test_crash_mid_shard_loses_and_doubles_nothing(ray_local, docs, model, tmp_path, mode):
     """``raise``: the run stops (one line), the re-run finishes it. ``exit``: the actor

@@ -306,6 +306,28 @@ def test_bad_records_are_reported_by_line_and_the_rest_kept(tmp_path, tiny_dirs,
     assert not (tmp_path / "s.jsonl").exists()
 
 
+def test_an_undecodable_jsonl_line_is_a_bad_record_not_the_end_of_the_file(
+    tmp_path, tiny_dirs, capsys
+):
+    """A JSONL line is a record of its own: bytes that are not UTF-8 in one (a latin-1
+    paste) skip that record, as invalid JSON does, and the records after it are tagged
+    (they were lost, and with one input the run failed with exit 2)."""
+    path = tmp_path / "posts.jsonl"
+    good = [json.dumps({"id": i, "text": f"Doc {i} on Linux."}).encode() for i in range(5)]
+    path.write_bytes(b"\n".join([*good[:2], b'{"id": 9, "text": "caf\xe9"}', *good[2:]]) + b"\n")
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(SystemExit) as exc:
+        cli_main.main(["tag", str(path), "-o", str(out), "-m", str(tiny_dirs["onnx"])])
+    assert exc.value.code == 1
+    assert [r["id"] for r in records(out.read_text())] == [0, 1, 2, 3, 4]
+    err = capsys.readouterr().err
+    assert f"{path}:3: not UTF-8 text (byte 0xe9 at offset 22)" in err
+    assert "1 bad records skipped, 5 tagged" in err
+    with pytest.raises(SystemExit) as exc:  # --strict still stops there
+        cli_main.main(["tag", str(path), "--strict", "-m", str(tiny_dirs["onnx"])])
+    assert exc.value.code == 2
+
+
 def test_bad_table_and_json_files(tmp_path, tiny_dirs, capsys):
     model = ["-m", str(tiny_dirs["onnx"])]
     (tmp_path / "a.csv").write_text("id,body\n1,x\n", encoding="utf-8")

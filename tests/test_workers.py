@@ -3,6 +3,7 @@ input order; no process for small inputs; ``serkit tag --workers``."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 import serkit.workers as workers_mod
 from _runtime_model import WORDS
 from serkit.cli.main import app  # every command registered
+from serkit.errors import SerkitError
 from serkit.workers import WorkerTagger, pipe, usable_cores
 
 
@@ -108,3 +110,89 @@ def test_process_memory_counts_private_pages():
     assert after["uss"] - before["uss"] > 50
     assert after["peak"] >= after["rss"] >= 64
     del block
+
+
+def _sigint_of_a_fresh_process(queue) -> None:
+    import signal
+
+    queue.put(signal.getsignal(signal.SIGINT) == signal.SIG_IGN)
+
+
+def test_workers_are_spawned_with_ctrl_c_ignored():
+    """Ctrl-C reaches the whole process group: a worker still importing (before its
+    initializer) must not print a KeyboardInterrupt traceback; the parent stops it."""
+    import multiprocessing
+    import signal
+
+    ctx = multiprocessing.get_context(workers_mod.START_METHOD)
+    before = signal.getsignal(signal.SIGINT)
+    seen = []
+    for ignored in (True, False):
+        queue = ctx.Queue()
+        with workers_mod._sigint_ignored() if ignored else contextlib.nullcontext():
+            proc = ctx.Process(target=_sigint_of_a_fresh_process, args=(queue,))
+            proc.start()
+        seen.append(queue.get(timeout=60))
+        proc.join(60)
+    assert seen == [True, False]  # inherited from its first instruction on, only then
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+@pytest.mark.skipif(not os.path.exists("/proc"), reason="needs Linux /proc")
+def test_workers_exit_when_their_parent_is_killed(tiny_dirs, tmp_path):
+    """SIGKILL (or SIGTERM, which removes the temp output and dies) gives the parent no
+    chance to stop its workers: they notice and exit instead of waiting for ever."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import sys, time\n"
+        "from serkit.workers import WorkerTagger\n"
+        "if __name__ == '__main__':\n"
+        f"    t = WorkerTagger({str(tiny_dirs['onnx'])!r}, workers=2, threads=1)\n"
+        "    t.start()\n"
+        "    print(*t.pids, flush=True)\n"
+        "    time.sleep(120)\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(p) for p in parent.stdout.readline().split()]
+        assert len(pids) == 2 and all(os.path.exists(f"/proc/{p}") for p in pids)
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(30)
+    deadline = time.monotonic() + 20
+    while any(_running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = [p for p in pids if _running(p)]
+    for p in alive:  # do not leave them behind even when the test fails
+        os.kill(p, signal.SIGKILL)
+    assert not alive
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan is reaped by init, or by no one in a container)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_worker_that_cannot_load_the_model_is_one_error(tiny_dirs, tmp_path, capfd):
+    """The model folder removed after this process loaded it (workers start once 10,000
+    words are tagged, maybe minutes later): the workers' reason in one error, not their
+    initializer's tracebacks and "stopped unexpectedly (out of memory?)"."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_dirs["onnx"], model)
+    with WorkerTagger(model, workers=2, threads=1, min_words=0) as tagger:
+        shutil.rmtree(model)
+        with pytest.raises(SerkitError, match="a worker process could not load the model: .*model"):
+            tagger.start()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "initializer" not in err

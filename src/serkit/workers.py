@@ -23,10 +23,12 @@ or :func:`pipe` in one call. ``serkit tag --workers N`` uses it.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -50,6 +52,7 @@ START_METHOD = "spawn"
 Prediction = tuple[list[str], list[float]]
 
 _tagger: Tagger | None = None  # the model of a worker process
+_load_error: SerkitError | None = None  # why a worker process could not load it
 
 
 def usable_cores() -> int:
@@ -91,21 +94,70 @@ def process_memory(pid: int | str = "self") -> dict[str, float]:
 
 def _init(path: Path | None, prefer: str, kwargs: dict[str, Any]) -> None:
     """A worker's initializer: load the model once. Ctrl-C is left to the parent, which
-    stops the workers itself."""
-    global _tagger
+    stops the workers itself (workers start with it ignored: :func:`_sigint_ignored`); a
+    worker whose parent dies (SIGKILL, or SIGTERM before it could stop them) exits."""
+    global _tagger, _load_error
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
     from serkit.models.registry import load_tagger
 
-    _tagger = load_tagger(path, prefer=prefer, **kwargs)
+    # An initializer that raises prints a traceback and breaks the pool ("stopped
+    # unexpectedly"): the error is kept and raised by the worker's first task, so that the
+    # parent says it in one line (the folder deleted or changed since the parent loaded it).
+    try:
+        _tagger = load_tagger(path, prefer=prefer, **kwargs)
+    except SerkitError as e:
+        _load_error = SerkitError(f"a worker process could not load the model: {e}")
+    except Exception as e:  # any other failure, said in one line by the parent too
+        _load_error = SerkitError(
+            f"a worker process could not load the model: {type(e).__name__}: {e}"
+        )
+
+
+def _exit_with_parent() -> None:
+    """Exit when the parent process is gone. An idle worker waits on the task queue, which
+    every worker holds open too, so it would never notice by itself and live on, orphaned."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()  # its sentinel closes when the parent dies, however it dies
+        os._exit(1)
+
+    threading.Thread(target=watch, name="serkit-parent-watch", daemon=True).start()
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while worker processes are spawned, so that they inherit it ignored:
+    Ctrl-C reaches the whole process group, and a worker still importing (before its
+    initializer runs) would otherwise print a KeyboardInterrupt traceback. The parent stops
+    them itself on Ctrl-C. Only the main thread may change signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old if old is not None else signal.default_int_handler)
+
+
+def _loaded() -> Tagger:
+    if _load_error is not None:
+        raise _load_error
+    assert _tagger is not None, "worker not initialised"
+    return _tagger
 
 
 def _predict(batch: list[list[str]], batch_size: int) -> list[Prediction]:
-    assert _tagger is not None, "worker not initialised"
-    return _predict_with(_tagger, batch, batch_size)
+    return _predict_with(_loaded(), batch, batch_size)
 
 
 def _ready(pause: float = 0.0) -> int:
     """A worker's pid, once it has loaded the model (its initializer ran first)."""
+    _loaded()
     time.sleep(pause)
     return os.getpid()
 
@@ -237,10 +289,13 @@ class WorkerTagger(Tagger):
             self._start()
         pool, seen = self._pool, set()
         assert pool is not None
-        while len(seen) < self.workers:  # every worker answered: every one has loaded
-            seen.update(
-                f.result() for f in [pool.submit(_ready, 0.05) for _ in range(self.workers)]
-            )
+        try:
+            while len(seen) < self.workers:  # every worker answered: every one has loaded
+                seen.update(
+                    f.result() for f in [pool.submit(_ready, 0.05) for _ in range(self.workers)]
+                )
+        except BrokenProcessPool:
+            raise self._broken() from None
 
     def _start(self) -> None:
         ctx = multiprocessing.get_context(START_METHOD)
@@ -254,8 +309,9 @@ class WorkerTagger(Tagger):
                 {**self._kwargs, "scheme": self._scheme},
             ),
         )
-        for _ in range(self.workers):
-            self._pool.submit(_ready)
+        with _sigint_ignored():  # ProcessPoolExecutor spawns a process per submit
+            for _ in range(self.workers):
+                self._pool.submit(_ready)
 
     def _fan_out(self, batch: Sequence[Sequence[str]]) -> list[Prediction]:
         """The batch (a pool sorted by length) cut into pieces of about equal words, each
@@ -283,11 +339,15 @@ class WorkerTagger(Tagger):
             for k in range(len(pieces)):
                 out.extend(futures[k].result())
         except BrokenProcessPool:
-            self.close()
-            raise SerkitError(
-                "a worker process stopped unexpectedly (out of memory?); try fewer --workers"
-            ) from None
+            raise self._broken() from None
         return out
+
+    def _broken(self) -> SerkitError:
+        """A worker died (killed, out of memory): the pool is stopped, the error said."""
+        self.close()
+        return SerkitError(
+            "a worker process stopped unexpectedly (out of memory?); try fewer --workers"
+        )
 
     def close(self) -> None:
         """Stop the workers (they restart when needed)."""

@@ -5,10 +5,11 @@ or a spreadsheet with a ``text`` column), and what ``serkit tag`` reads one outp
 per input record from. One reader for all who need it (``serkit tag``, the Ray engine):
 :func:`iter_records`, also importable as ``serkit.documents.iter_records``.
 
-A bad record (not an object, no text field, a row with the wrong number of cells) is one
-``DataFormatError(path, line, reason)``: passed to ``on_error`` and skipped when one is
-given, else raised. A file that cannot be read on (bad syntax in a JSON array, undecodable
-bytes, a CSV without the text column) raises, after the records before it were yielded.
+A bad record (not an object, no text field, a row with the wrong number of cells, a
+JSONL line with undecodable bytes) is one ``DataFormatError(path, line, reason)``: passed
+to ``on_error`` and skipped when one is given, else raised. A file that cannot be read on
+(bad syntax in a JSON array, undecodable bytes in JSON, CSV or a UTF-16 file, a CSV
+without the text column) raises, after the records before it were yielded.
 Lines and fields are bounded as everywhere (:mod:`serkit.files.inputs`).
 """
 
@@ -92,7 +93,8 @@ def iter_records(
     reader = _Reader(inp.name, text_field, id_field, on_error)
     with inp:
         if fmt == "jsonl":
-            yield from reader.jsonl(_text_lines(inp, encoding))
+            # JSONL lines are records of their own: a line that is not text is a bad record
+            yield from reader.jsonl(_text_lines(inp, encoding, reader.bad))
         elif fmt == "json":
             yield from reader.json(inp, encoding)
         else:
@@ -217,7 +219,10 @@ class _Reader:
         if csv.field_size_limit() < MAX_LINE_BYTES:  # one cell may hold a long post
             csv.field_size_limit(MAX_LINE_BYTES)
         counted = _Counted(lines)
-        rows = csv.reader(counted, dialect="excel-tab" if fmt == "tsv" else "excel")
+        # strict: a quote never closed would swallow every later row into one cell, and
+        # `"a"b` would read as `ab`; both are errors naming the row's first line instead
+        dialect = "excel-tab" if fmt == "tsv" else "excel"
+        rows = csv.reader(counted, dialect=dialect, strict=True)
         header: list[str] | None = None
         start = 1
         while True:
@@ -227,7 +232,8 @@ class _Reader:
             except StopIteration:
                 return
             except csv.Error as e:
-                raise DataFormatError(self.name, start, f"invalid {fmt.upper()}: {e}") from None
+                why = "a quoted cell is never closed" if "end of data" in str(e) else e
+                raise DataFormatError(self.name, start, f"invalid {fmt.upper()}: {why}") from None
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue  # a blank line
             if header is None:
@@ -284,9 +290,13 @@ def _skip_ws(text: str, p: int) -> int:
     return p
 
 
-def _text_lines(inp: Input, encoding: str) -> Iterator[tuple[int, str]]:
+def _text_lines(
+    inp: Input, encoding: str, bad_line: Callable[[int, str], None] | None = None
+) -> Iterator[tuple[int, str]]:
     """``(line number, line with its newline)``, decoded as it streams (any codec, UTF-16
-    too) and bounded per line; only ``\\n`` ends a line."""
+    too) and bounded per line; only ``\\n`` ends a line. With ``bad_line``, a UTF-8 line
+    that does not decode goes to ``bad_line(line, reason)`` and the next lines are read
+    (UTF-8 resynchronises at a newline); without it, it ends the file."""
     if encoding == AUTO:
         enc = sniff_encoding(inp.head)
         enc = "utf-8-sig" if enc == "utf-8" else enc
@@ -301,14 +311,20 @@ def _text_lines(inp: Input, encoding: str) -> Iterator[tuple[int, str]]:
             enc = "utf-8-sig"
     decoder = codecs.getincrementaldecoder(enc)("strict")
     what = "UTF-8" if enc.startswith("utf-8") else enc
+    per_line = bad_line is not None and enc.startswith("utf-8")
     lineno, buf = 0, ""
     for raw in inp.raw_lines():
         try:
             buf += decoder.decode(raw)
         except UnicodeDecodeError as e:
-            raise DataFormatError(
-                inp.name, lineno + 1, f"not {what} text (byte 0x{e.object[e.start]:02x})"
-            ) from None
+            # the offset in its line, as serkit.files.inputs.decode says it of a line
+            reason = f"not {what} text (byte 0x{e.object[e.start]:02x} at offset {e.start})"
+            if not per_line or buf:
+                raise DataFormatError(inp.name, lineno + 1, reason) from None
+            lineno += 1
+            bad_line(lineno, reason)  # type: ignore[misc]
+            decoder = codecs.getincrementaldecoder("utf-8")("strict")  # no BOM mid-file
+            continue
         while (i := buf.find("\n")) >= 0:
             lineno += 1
             yield lineno, buf[: i + 1]
@@ -318,6 +334,9 @@ def _text_lines(inp: Input, encoding: str) -> Iterator[tuple[int, str]]:
     try:
         buf += decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        raise DataFormatError(inp.name, lineno + 1, f"not {what} text (cut short)") from None
+        if not per_line:
+            raise DataFormatError(inp.name, lineno + 1, f"not {what} text (cut short)") from None
+        bad_line(lineno + 1, f"not {what} text (cut short)")  # type: ignore[misc]
+        return
     if buf:
         yield lineno + 1, buf

@@ -179,6 +179,7 @@ def run_job(
         id_field=id_field,
         encoding=encoding,
     )
+    check_inputs_outside(shards, out_dir)
     # Checked (and the model or lexicon loaded) once here: a bad one fails now, in one
     # line, not in every actor.
     job, run = job.prepare()
@@ -208,6 +209,24 @@ def run_job(
         summary.entities += entry["entities"]
     summary.skipped = list(manifest.skipped())
     return summary
+
+
+def check_inputs_outside(shards: Sequence[Shard], out_dir: Path) -> None:
+    """Refuse an input file that lies in the output folder: the run writes ``part-NNNNN``
+    files and ``manifest.json`` there, so it could replace an input before it is read (a
+    former run's shards tagged again in place) or read its own output on a re-run."""
+    try:
+        out = out_dir.stat()
+    except OSError:
+        return  # not there yet: no input lies in it
+    for shard in shards:
+        for path in shard.paths:
+            with contextlib.suppress(OSError):
+                if os.path.samestat(Path(path).absolute().parent.stat(), out):
+                    raise SerkitError(
+                        f"{path}: an input in the output folder {out_dir}; the run writes its "
+                        "shards and manifest there: give -o another folder"
+                    )
 
 
 #: Ray settings of a local instance: on a loaded machine Ray's agents can take longer to
@@ -264,14 +283,15 @@ def actors_for(
     shards: int, actors: int | None, have: dict[str, float], cpus: int, gpus: float
 ) -> int:
     """How many actors a run gets: ``actors``, or as many as the cluster's CPUs (and GPUs,
-    for GPU actors) hold, at most one per shard; more than it holds is an error (Ray
-    would wait for them forever)."""
+    for GPU actors) hold; at most one per shard (another would load the model and get no
+    work); more than the cluster holds is an error (Ray would wait for them forever)."""
     n_cpu, n_gpu = have.get("CPU", 1.0), have.get("GPU", 0.0)
     if actors is None:
         fit = int(n_cpu // cpus)
         if gpus > 0:
             fit = min(fit, int(n_gpu // gpus + 1e-9))
         actors = max(1, min(shards, fit))
+    actors = max(1, min(actors, shards))
     if actors * cpus > n_cpu:
         raise SerkitError(
             f"{actors} actors x {cpus} threads need {actors * cpus} CPUs; the Ray cluster "

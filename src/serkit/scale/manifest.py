@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from serkit.errors import SerkitError
-from serkit.scale.shards import Shard, read_output
+from serkit.scale.shards import Shard, output_name, read_output
 
 MANIFEST = "manifest.json"
 #: What the manifest says it is (and its version).
@@ -58,7 +58,17 @@ class Manifest:
                 f"{self.dir}: holds the shards of another run ({diff}); "
                 "write to another folder, or remove this one"
             )
-        self.shards = {int(s["index"]): s for s in doc.get("shards", [])}
+        shards = doc.get("shards", [])
+        if not isinstance(shards, list):
+            raise SerkitError(f"{self.path}: not a serkit manifest ('shards' is not a list)")
+        for n, entry in enumerate(shards, 1):
+            problem = _entry_problem(entry)
+            if problem:
+                raise SerkitError(
+                    f"{self.path}: shard entry {n}: {problem}; not a manifest serkit wrote "
+                    "(remove the folder, or write to another one)"
+                )
+        self.shards = {s["index"]: s for s in shards}
 
     def done(self, shard: Shard) -> bool:
         """Finished in an earlier run: same key, file present at its recorded size."""
@@ -116,6 +126,30 @@ class Manifest:
     def skipped(self) -> Iterable[str]:
         for i in sorted(self.shards):
             yield from self.shards[i].get("skipped", [])
+
+
+#: What every entry holds, and of which type (``ShardWorker.do_shard`` writes them).
+_ENTRY_FIELDS = {"key": str, "bytes": int, "docs": int, "entities": int}
+
+
+def _entry_problem(entry: Any) -> str | None:
+    """Why a manifest entry cannot be one ``ShardWorker.do_shard`` wrote, or None. The
+    file name is checked above all: a re-run removes and reads the files entries name."""
+    if not isinstance(entry, dict):
+        return "not an object"
+    index = entry.get("index")
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        return f"index {index!r} is not a shard number"
+    name = entry.get("file")
+    suffix = PurePath(name).suffix if isinstance(name, str) else ""
+    if not suffix or name != output_name(index, suffix):
+        return f"file {name!r} is not the name of a shard's output file"
+    for field, kind in _ENTRY_FIELDS.items():
+        if not isinstance(entry.get(field), kind):
+            return f"no {field!r} ({kind.__name__})"
+    if not isinstance(entry.get("skipped", []), list):
+        return "'skipped' is not a list"
+    return None
 
 
 def read_manifest(out_dir: str | Path) -> Manifest:

@@ -73,7 +73,12 @@ class Shard:
 
     def output_name(self, suffix: str) -> str:
         """The name of the shard's output file, ``suffix`` its job's (``.jsonl``...)."""
-        return f"part-{self.index:05d}{suffix}"
+        return output_name(self.index, suffix)
+
+
+def output_name(index: int, suffix: str) -> str:
+    """The name of shard ``index``'s output file: a plain name in the output folder."""
+    return f"part-{index:05d}{suffix}"
 
 
 def _stamp(path: str) -> tuple[int, int]:
