@@ -70,6 +70,32 @@ def test_single_column_file_reads_unlabelled(tmp_path):
     assert all(s.tags is None for s in sents)
 
 
+def test_space_separated_columns_keep_their_tags(tmp_path):
+    """Read as one column, ``Python B-Language`` was a token with a space and no tag: a
+    lexicon built from it was empty, without a word."""
+    p = _w(
+        tmp_path, "s.conll", "Python B-Language\nis O\n\nI  O\nuse O\nLinux B-Operating_System\n"
+    )
+    sents = files.read_all(p, "conll")
+    assert [s.tokens for s in sents] == [["Python", "is"], ["I", "use", "Linux"]]
+    assert [s.tags for s in sents] == [["B-Language", "O"], ["O", "O", "B-Operating_System"]]
+
+
+def test_conll_2003_columns_and_docstart(tmp_path):
+    text = "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n"
+    p = _w(tmp_path, "c03.txt", text)
+    (s,) = files.read_all(p, "conll", tag_col=3)
+    assert (s.tokens, s.tags) == (["EU", "rejects"], ["B-ORG", "O"])
+    with pytest.raises(DataFormatError, match="c03.txt:3: unknown tag 'NNP'"):
+        files.read_all(p, "conll")  # the default tag column holds POS tags: said, not guessed
+
+
+def test_a_single_column_with_spaces_in_tokens_stays_unlabelled(tmp_path):
+    p = _w(tmp_path, "u.txt", "New York\nis\n")
+    (s,) = files.read_all(p, "conll")
+    assert (s.tokens, s.tags) == (["New York", "is"], None)
+
+
 @pytest.mark.parametrize(
     ("name", "text", "line", "reason"),
     [

@@ -3,7 +3,10 @@
 Covers StackOverflow NER (4 columns, tag in column 2, separators empty or a lone tab),
 SoftNER-9 (4 columns, leading blank line) and S-NER (2 columns). Columns other than token
 and tag are kept in ``Sentence.meta["columns"]`` so writing the sentence back restores them.
-A file of a single column reads as unlabelled tokens (``tags=None``).
+A file of a single column reads as unlabelled tokens (``tags=None``). A file whose first
+token line has no tab but space-separated fields ending in (or holding at the tag column) an
+IOB2 tag is read with whitespace-separated columns, as CoNLL-2003 files are: read as one
+column it would silently lose every tag. ``-DOCSTART-`` lines separate documents, as there.
 """
 
 from __future__ import annotations
@@ -22,7 +25,20 @@ from serkit.files._common import (
     sentence_limit,
 )
 from serkit.files.inputs import Input, as_input
+from serkit.scheme import IOB2
 from serkit.tokens import Sentence
+
+#: CoNLL-2003's document marker: a line of its own, never a token.
+DOCSTART = "-DOCSTART-"
+
+
+def _space_columns(line: str, tag_col: int | None) -> bool:
+    """Whether a tab-less token line is whitespace-separated columns with a tag in them."""
+    fields = line.split()
+    if tag_col is None or len(fields) < 2:
+        return False
+    at = fields[tag_col] if tag_col < len(fields) else None
+    return IOB2.check(fields[-1]) is None or (at is not None and IOB2.check(at) is None)
 
 
 def check_columns(token_col: int, tag_col: int | None) -> None:
@@ -53,14 +69,17 @@ def read_conll(
         meta = {"columns": rows} if keep_rows else {}
         return ctx.finish(Sentence(tokens, tags if labelled else None, doc_id, index, start, meta))
 
+    spaces = False
     for lineno, line in iter_lines(inp):
-        if not line.strip():  # empty line or a lone tab: sentence separator
+        if not line.strip() or line.startswith(DOCSTART):  # a separator (or a lone tab)
             if tokens:
                 yield flush()
                 index += 1
                 tokens, tags, rows = [], [], []
             continue
-        cols = line.split("\t")
+        if not ncols and "\t" not in line:
+            spaces = _space_columns(line, tag_col)
+        cols = line.split() if spaces else line.split("\t")
         if not ncols:
             ncols = len(cols)
             labelled = not (ncols == 1 and token_col == 0)
