@@ -243,7 +243,7 @@ def _listed(folder: Path, card: Mapping[str, Any] | None, name: str) -> str | No
     every saver lists them all, so a missing entry means an edited card or a file added
     later, and loading it would skip the check."""
     files = (card or {}).get("files")
-    if not isinstance(files, dict):
+    if not isinstance(files, dict) or not files:  # no checksums recorded at all
         return None
     want = files.get(name)
     if want is None and _is_weight(name):
