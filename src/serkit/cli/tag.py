@@ -155,8 +155,14 @@ def tag(
     from serkit.files.atomic import atomic_write, check_output
     from serkit.files.formats import format_from_suffix, get_format
     from serkit.render import FORMATS, DocWriter
-    from serkit.workers import WorkerTagger
+    from serkit.workers import WorkerTagger, usable_cores
 
+    if workers is not None and workers > (cores := usable_cores()):
+        typer.echo(
+            f"serkit: note: {workers} workers on {cores} usable cores: each loads its own copy "
+            "of the model; workers beyond the cores add memory, not speed",
+            err=True,
+        )
     if fmt is None:
         fmt = (format_from_suffix(output, FORMATS) if output else None) or "jsonl"
     get_format(fmt, FORMATS)

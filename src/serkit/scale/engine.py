@@ -32,6 +32,7 @@ from serkit.scale.jobs import Job, TagJob, WeakLabelJob
 from serkit.scale.jobs import run_identity as run_identity  # it lived here
 from serkit.scale.manifest import Manifest
 from serkit.scale.shards import DOCS_PER_SHARD, Shard, plan, read_shard
+from serkit.workers import usable_cores
 
 #: Environment variable Ray itself reads for the address of an existing cluster.
 RAY_ADDRESS = "RAY_ADDRESS"
@@ -59,7 +60,11 @@ class RunSummary:
             f"{self.out_dir}: {self.shards} shards ({self.tagged} tagged now by "
             f"{self.actors} actors in {self.seconds:.1f} s, {self.reused} from an earlier "
             f"run), {self.docs} documents, {self.entities} entities"
-            + (f", {len(self.skipped)} inputs skipped" if self.skipped else "")
+            + (
+                f", {len(self.skipped)} skipped (unreadable inputs or bad records)"
+                if self.skipped
+                else ""
+            )
         )
         return out
 
@@ -67,13 +72,6 @@ class RunSummary:
     def exit_code(self) -> int:
         """0, or 1 when inputs were skipped (as a local ``serkit tag``)."""
         return 1 if self.skipped else 0
-
-
-def usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def ray_tag(
@@ -269,7 +267,7 @@ def ray_session(address: str | None, num_cpus: int | None) -> Iterator[float]:
         if address:
             ray.init(address=address, logging_level=logging.WARNING)
         else:
-            init_local(num_cpus or usable_cpus())
+            init_local(num_cpus or usable_cores())
     except (ConnectionError, RuntimeError, ValueError) as e:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise SerkitError(f"cannot start or reach {where}: {str(e).splitlines()[0]}") from None
