@@ -256,6 +256,18 @@ def test_cli_convert_and_stats(tmp_path):
     assert r.exit_code == 0 and "Protocol" in r.stdout
 
 
+def test_cli_convert_says_what_it_wrote_in_one_line(tmp_path):
+    """The summary went through rich and wrapped at the console width, even in a pipe."""
+    deep = tmp_path / ("a-rather-long-folder-name-" * 4)
+    deep.mkdir()
+    src = _w(deep, "w.txt", "x\tI-PL\ny\tO\n")
+    out = deep / "converted-with-a-long-name.jsonl"
+    r = runner.invoke(app, ["data", "convert", str(src), str(out), "--to", "jsonl", "--repair"])
+    assert r.exit_code == 0, r.output
+    (line,) = r.stderr.splitlines()
+    assert line.startswith("wrote 1 sentences") and line.endswith("; repaired 1 stray I- tags")
+
+
 def test_cli_bad_tag_exits_2_with_path_line_and_no_output(tmp_path):
     """Through the installed console script, so main.py's SerkitError mapping is exercised."""
     bad = _w(tmp_path, "bad.txt", "foo\tX-BAR\n")

@@ -52,7 +52,7 @@ def convert(
     msg = f"wrote {n} sentences ({st.tokens} tokens) from {reader.format} to {to}: {dst}"
     if repair:
         msg += f"; repaired {st.repaired} stray I- tags"
-    Console(stderr=True).print(msg, highlight=False, markup=False)
+    typer.echo(msg, err=True)  # one line, never wrapped at the console's width
 
 
 @data_app.command("stats")
