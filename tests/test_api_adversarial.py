@@ -246,7 +246,7 @@ def test_word_level_calls_refuse_a_string_where_a_sentence_belongs(request, kind
 def test_a_bad_scheme_is_an_invalid_scheme_value_error(onnx_tagger, scheme):
     """Transformer and ONNX models raised a plain SerkitError here (the CRF InvalidScheme),
     so ``except ValueError`` worked for one architecture only; a list gave a raw TypeError."""
-    from serkit.tagger import InvalidScheme
+    from serkit.errors import InvalidScheme
 
     with pytest.raises(InvalidScheme, match="scheme"):
         onnx_tagger.with_scheme(scheme)

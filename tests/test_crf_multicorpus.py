@@ -13,10 +13,9 @@ import pytest
 import serkit
 from _corpus import CONVENTION_A, CONVENTION_B, write_tagged
 from serkit.card import read_card
-from serkit.errors import ModelLoadError, SerkitError
+from serkit.errors import InvalidScheme, ModelLoadError, SerkitError
 from serkit.models.crf import CrfTagger
 from serkit.models.crf_numpy import CrfWeights
-from serkit.tagger import InvalidScheme
 from serkit.training.config import TrainConfig, load_config
 from serkit.training.crf import train_crf_from_config, train_from_config
 

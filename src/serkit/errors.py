@@ -38,3 +38,7 @@ class MismatchError(SerkitError):
 class InvalidText(SerkitError, ValueError):
     """A text that is not valid Unicode (a lone surrogate, e.g. from undecodable bytes):
     it cannot be tokenised nor written out as UTF-8."""
+
+
+class InvalidScheme(SerkitError, ValueError):
+    """A label scheme the model cannot answer in (an unknown name, or not a name at all)."""

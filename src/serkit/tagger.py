@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from serkit.errors import InvalidText, SerkitError
+from serkit.errors import InvalidScheme, InvalidText
 from serkit.tokens import Entity, Sentence, TaggedDoc
 
 #: Sentences pooled per ``batch_size`` before sorting by length: a bigger pool pads
@@ -29,10 +29,6 @@ CHUNK_CHARS = 1 << 16
 #: Words of a run with no sentence end tagged as one sentence: the model sees a window
 #: of a few hundred words anyway, and a pool of such runs stays bounded.
 MAX_SENTENCE_WORDS = 2048
-
-
-class InvalidScheme(SerkitError, ValueError):
-    """A label scheme the model cannot answer in."""
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

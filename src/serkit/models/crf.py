@@ -33,14 +33,14 @@ from typing import Any
 import numpy as np
 import pycrfsuite
 
-from serkit.errors import ModelLoadError, SerkitError
+from serkit.errors import InvalidScheme, ModelLoadError, SerkitError
 from serkit.labels import OUTSIDE, bio_labels, map_tags
 from serkit.lexicon import Lexicon
 from serkit.models import folder
 from serkit.models.crf_numpy import CrfWeights, FastCrf
 from serkit.models.features import FeatureExtractor, style_prefix, with_style
 from serkit.models.folder import read_card, write_card
-from serkit.tagger import InvalidScheme, Tagger, check_word_batch
+from serkit.tagger import Tagger, check_word_batch
 from serkit.tokens import Sentence
 
 MODEL_FILE = folder.CRF_MODEL

@@ -24,9 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from serkit.errors import ModelLoadError
+from serkit.errors import InvalidScheme, ModelLoadError
 from serkit.labels import MAPPINGS, OUTSIDE, SCHEMES, bio_labels, split_tag
-from serkit.tagger import InvalidScheme
 
 _EPS = 1e-30
 

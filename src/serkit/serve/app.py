@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import serkit
 from serkit import palette
-from serkit.errors import SerkitError
+from serkit.errors import InvalidScheme, SerkitError
 from serkit.models.registry import default_model_dir
 from serkit.serve.batching import MicroBatcher, Overloaded
 from serkit.serve.limits import ConnectionLimits, LimitError, Limits
@@ -75,10 +75,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "Malformed JSON or a body not of this schema."},
     503: {"model": ErrorBody, "description": "Too many requests waiting for the model."},
 }
-
-
-class UnknownScheme(SerkitError):
-    """A request named a label scheme the served model does not offer."""
 
 
 class StrictJSONError(ValueError):
@@ -232,7 +228,7 @@ def create_app(
         if scheme is None:
             return tagger
         if scheme not in schemes:
-            raise UnknownScheme(
+            raise InvalidScheme(
                 f"unknown scheme {json.dumps(scheme)} (known: {', '.join(schemes) or 'none'})"
             )
         if scheme not in by_scheme:
@@ -273,8 +269,8 @@ def create_app(
     async def _limit(_request: Request, exc: LimitError) -> JSONResponse:
         return error_response(413, exc.code, str(exc))
 
-    @app.exception_handler(UnknownScheme)
-    async def _scheme(_request: Request, exc: UnknownScheme) -> JSONResponse:
+    @app.exception_handler(InvalidScheme)
+    async def _scheme(_request: Request, exc: InvalidScheme) -> JSONResponse:
         return error_response(400, "unknown_scheme", str(exc))
 
     @app.exception_handler(Overloaded)
