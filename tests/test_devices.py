@@ -236,6 +236,47 @@ def test_ray_tag_asks_one_gpu_per_actor_for_cuda(monkeypatch, tmp_path):
     assert seen["gpus_per_actor"] == 0.0 and seen["job"].device == "cpu"
 
 
+def test_a_ray_gpu_run_refused_before_any_shard_leaves_its_folder_to_a_cpu_run(
+    monkeypatch, capsys, tmp_path, tiny_dirs
+):
+    """`serkit tag --engine ray --device cuda -o out/` on a cluster without a GPU fails in
+    one line after the manifest is written; it lists no shard, so the CPU run that follows
+    into the same folder takes it instead of being refused as "another run"."""
+    import contextlib
+
+    import serkit.scale.engine as engine
+    from serkit.scale import read_manifest
+
+    @contextlib.contextmanager
+    def cluster_without_gpu(address, num_cpus):
+        yield {"CPU": 2.0}
+
+    def in_process(todo, worker_args, actors, need, progress):  # one actor, no Ray
+        worker = engine.ShardWorker(**worker_args)
+        for shard in todo:
+            yield worker.do_shard(shard)
+
+    monkeypatch.setattr(engine, "ray_session", cluster_without_gpu)
+    monkeypatch.setattr(engine, "_run_shards", in_process)
+    notes, out, model = tmp_path / "notes.txt", tmp_path / "out", str(tiny_dirs["int8"])
+    notes.write_text("I use Java on Linux.")
+    with pytest.raises(SerkitError, match="need 1 GPUs; the Ray cluster has 0"):
+        engine.ray_tag([notes], out, model=model, device="cuda")
+    failed = json.loads((out / "manifest.json").read_text())
+    assert failed["run"]["device"] == "cuda" and failed["shards"] == []
+
+    run = engine.ray_tag([notes], out, model=model)
+    assert (run.shards, run.tagged, run.reused, run.docs) == (1, 1, 0, 1)
+    assert json.loads((out / "manifest.json").read_text())["complete"]
+    manifest = read_manifest(out)
+    assert "device" not in manifest.run
+    code, local = run_cli(capsys, "tag", str(notes), "-m", model)  # what a local run writes
+    assert code == 0 and list(manifest.records()) == [json.loads(local)]
+    # Shards finished by another run still guard their folder.
+    with pytest.raises(SerkitError, match="another run .*device None -> 'cuda'"):
+        engine.ray_tag([notes], out, model=model, device="cuda")
+
+
 def test_training_device_is_a_checked_option_that_a_resume_may_change(backbone, tmp_path, no_gpu):
     from _corpus import TOY, write_tagged
     from serkit.training.config import TrainConfig

@@ -127,6 +127,19 @@ def test_jsonl_records_and_parquet_inputs(ray_local, model, tmp_path):
     ]
 
 
+def test_records_on_one_line_have_the_ids_of_a_local_run(model, tmp_path):
+    """A one-line JSON array read by the code each actor runs on its shard (no Ray
+    needed): ``file:line``, then ``file:line#2``..., the ids of a local ``serkit tag``."""
+    from serkit.scale.shards import plan, read_shard
+
+    arr = tmp_path / "arr.json"
+    arr.write_text(json.dumps([{"text": t} for t in TEXTS[:3]]))
+    skipped: list[str] = []
+    ids = [src.id for shard in plan([str(arr)]) for src, _ in read_shard(shard, skipped)]
+    assert ids == [f"{arr}:1", f"{arr}:1#2", f"{arr}:1#3"] and not skipped
+    assert ids == [r["id"] for r in local_records([str(arr), "-m", model])]
+
+
 def test_an_undecodable_jsonl_line_is_skipped_as_locally(ray_local, model, tmp_path):
     """One line of a JSONL file that is not UTF-8 is a bad record in a line range and
     locally alike: the records after it are tagged by both (locally they were lost)."""

@@ -265,6 +265,38 @@ def test_stdin_records_with_input_format(tiny_dirs):
     assert records(res.stdout)[0]["text"] == '{"text": "x"}'
 
 
+def test_records_starting_on_one_line_get_distinct_ids(tmp_path, tiny_dirs, capsys):
+    """Without an id field a record is ``file:line``; the second and later records starting
+    on one line (a one-line JSON array) are ``file:line#2``, ``#3``..., counted by position,
+    bad records too, so each id still finds its record; one record a line keeps plain
+    ``file:line``."""
+    one_line = tmp_path / "arr.json"
+    rows = [{"text": "Python"}, {"text": "Rust"}, 5, {"id": "x", "text": "Go"}, {"text": "C"}]
+    one_line.write_text(json.dumps(rows) + "\n", encoding="utf-8")
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text('[{"text": "a"},\n {"text": "b"}, {"text": "c"},\n {"text": "d"}]')
+    with pytest.raises(SystemExit) as exc:  # the 5 is a bad record, skipped
+        cli_main.main(["tag", str(one_line), str(pretty), "-m", str(tiny_dirs["onnx"])])
+    assert exc.value.code == 1
+    ids = [r["id"] for r in records(capsys.readouterr().out)]
+    a, p = str(one_line), str(pretty)
+    assert ids == [f"{a}:1", f"{a}:1#2", "x", f"{a}:1#5", f"{p}:1", f"{p}:2", f"{p}:2#2", f"{p}:3"]
+    assert len(set(ids)) == len(ids)
+
+
+def test_stdin_is_stdin_in_every_id(tiny_dirs):
+    """Text, its lines, and records without an id read from stdin: ids say ``stdin`` (error
+    messages say ``<stdin>``)."""
+    model = ["-m", str(tiny_dirs["onnx"])]
+    assert [r["id"] for r in records(run(["-", *model], input=TEXT).stdout)] == ["stdin"]
+    res = run(["-", "--lines", *model], input=f"{TEXT}\n{TEXT}\n")
+    assert [r["id"] for r in records(res.stdout)] == ["stdin:1", "stdin:2"]
+    res = run(["-", "--input-format", "jsonl", *model], input='\n{"text": "Python"}\n')
+    assert [r["id"] for r in records(res.stdout)] == ["stdin:2"]
+    res = run(["-", "--input-format", "json", *model], input='[{"text": "a"}, {"text": "b"}]')
+    assert [r["id"] for r in records(res.stdout)] == ["stdin:1", "stdin:1#2"]
+
+
 def test_bad_records_are_reported_by_line_and_the_rest_kept(tmp_path, tiny_dirs, capsys):
     path = tmp_path / "mixed.jsonl"
     path.write_text(

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from serkit.errors import DataFormatError, SerkitError
-from serkit.files.inputs import AUTO, Input, check_encoding, decode, sniff_encoding
+from serkit.files.inputs import AUTO, Input, check_encoding, decode, input_id, sniff_encoding
 from serkit.files.records import RECORD_FORMATS, Record, iter_records, record_format
 from serkit.tagger import Tagger
 from serkit.tokens import TaggedDoc
@@ -124,7 +124,7 @@ def resolve_inputs(
             out.append(Source(f"text-{n_text}", None, arg))
             continue
         if arg == "-":
-            out.append(Source("stdin", "-"))
+            out.append(Source(input_id(arg), arg))
             continue
         p = Path(arg).expanduser()
         if _is_path(p) and not p.is_dir():  # a file, or a device/pipe such as /dev/stdin

@@ -48,6 +48,12 @@ def is_stdin(path: str | Path | None) -> bool:
     return path is not None and str(path) == STDIN
 
 
+def input_id(path: str | Path) -> str:
+    """What ids call an input (``serkit tag``'s documents and their ``file:line`` records):
+    ``stdin``, or the path as given. Messages say ``<stdin>``."""
+    return "stdin" if is_stdin(path) else str(path)
+
+
 def open_error(path: str | Path, e: OSError, verb: str = "open") -> SerkitError:
     """One line saying why ``path`` cannot be opened; a folder on the way that cannot be
     entered is named as such, not reported as a missing file."""
@@ -179,7 +185,7 @@ class Input:
     def __init__(self, path: str | Path, stdin: IO | None = None) -> None:
         self.path = path
         if is_stdin(path):
-            self.name, self.stem = "<stdin>", "stdin"
+            self.name, self.stem = "<stdin>", input_id(path)
             stream = stdin if stdin is not None else sys.stdin
             if stream is None:  # started with stdin closed (`serkit ... - <&-`)
                 raise SerkitError("'-': stdin is closed, nothing to read")

@@ -30,6 +30,7 @@ from serkit.files.inputs import (
     Input,
     as_input,
     decode,
+    input_id,
     sniff_encoding,
     utf16_problem,
 )
@@ -54,8 +55,9 @@ OnError = Callable[[DataFormatError], None]
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One input record: its id (the id field as text, else ``name:line``), its text, the
-    whole record as read (JSON object, or CSV row of strings) and the line it starts on."""
+    """One input record: its id (the id field as text, else ``name:line``; ``name:line#N``
+    for the Nth record starting on one line of a JSON file, from the second on), its text,
+    the whole record as read (JSON object, or CSV row of strings) and the line it starts on."""
 
     id: str
     text: str
@@ -90,7 +92,7 @@ def iter_records(
             f"{inp.name}: not a record file (give one of {', '.join(RECORD_FORMATS)}; "
             f"suffixes {', '.join(RECORD_SUFFIXES)})"
         )
-    reader = _Reader(inp.name, text_field, id_field, on_error)
+    reader = _Reader(inp.name, text_field, id_field, on_error, input_id(inp.path))
     with inp:
         if fmt == "jsonl":
             # JSONL lines are records of their own: a line that is not text is a bad record
@@ -102,9 +104,18 @@ def iter_records(
 
 
 class _Reader:
-    def __init__(self, name: str, text_field: str, id_field: str, on_error: OnError | None):
+    """``name`` is what messages show, ``id_name`` what ids say (default: ``name``)."""
+
+    def __init__(
+        self,
+        name: str,
+        text_field: str,
+        id_field: str,
+        on_error: OnError | None,
+        id_name: str | None = None,
+    ):
         self.name, self.text_field, self.id_field = name, text_field, id_field
-        self.on_error = on_error
+        self.on_error, self.id_name = on_error, id_name or name
 
     def bad(self, line: int, reason: str) -> None:
         err = DataFormatError(self.name, line, reason)
@@ -112,8 +123,9 @@ class _Reader:
             raise err
         self.on_error(err)
 
-    def record(self, obj: Any, line: int, what: str = "field") -> Record | None:
-        """The record ``obj`` holds, or None after reporting why it is bad."""
+    def record(self, obj: Any, line: int, what: str = "field", nth: int = 1) -> Record | None:
+        """The record ``obj`` holds, or None after reporting why it is bad; ``nth``: the
+        how-manieth record starting on ``line`` it is (a one-line JSON array holds many)."""
         if not isinstance(obj, dict):
             self.bad(line, f"expected an object with a {self.text_field!r} {what}, "
                      f"not {_json_type(obj)}")  # fmt: skip
@@ -132,7 +144,9 @@ class _Reader:
                      "writes its entities there (rename it)")  # fmt: skip
             return None
         rid = obj.get(self.id_field)
-        return Record(f"{self.name}:{line}" if rid is None else str(rid), text, obj, line)
+        if rid is None:
+            rid = f"{self.id_name}:{line}" + (f"#{nth}" if nth > 1 else "")
+        return Record(str(rid), text, obj, line)
 
     def jsonl(self, lines: Iterator[tuple[int, str]]) -> Iterator[Record]:
         for lineno, line in lines:
@@ -185,9 +199,13 @@ class _Reader:
             if _skip_ws(text, p + 1) != len(text):
                 raise syntax(_skip_ws(text, p + 1), "extra data after the array")
             return
+        prev, nth = 0, 0
         while p < len(text):
             obj, end = self._decode(dec, text, p, at)
-            rec = self.record(obj, at(p))
+            start = at(p)
+            nth = nth + 1 if start == prev else 1
+            prev = start
+            rec = self.record(obj, start, nth=nth)
             if rec is not None:
                 yield rec
             p = _skip_ws(text, end)

@@ -6,6 +6,9 @@ complete (workers write their files atomically before they report). A re-run rea
 skips the shards it lists with the same key whose file is still there at the recorded
 size; anything else (a shard that was running at the crash, a deleted or truncated file,
 a changed input) is tagged again and its file replaced, so nothing is lost or doubled.
+A folder holding the shards of another run (model, runtime, scheme, format, device) is
+refused; one whose manifest lists no finished shard (a run that failed before its first)
+holds nothing to protect, and any run takes it over.
 """
 
 from __future__ import annotations
@@ -48,6 +51,10 @@ class Manifest:
         if not ok:
             raise SerkitError(f"{self.path}: not a serkit manifest ({KIND})")
         if doc.get("run") != self.run:
+            if doc.get("shards") == []:
+                # Another run that failed before its first shard (no GPU in the cluster,
+                # no cluster): nothing of it to keep apart, so this run takes the folder.
+                return
             old = doc.get("run") or {}
             diff = ", ".join(
                 f"{k} {old.get(k)!r} -> {self.run.get(k)!r}"
