@@ -330,3 +330,63 @@ def test_a_string_where_a_sentence_belongs_is_refused(model_dir, batch) -> None:
         tagger.predict_words(batch)
     with pytest.raises(TypeError, match="sentence|token"):
         tagger.predict_words_crfsuite(batch)
+
+
+def test_crf_answers_to_its_own_runtime_and_auto_only(model_dir, capsys) -> None:
+    """A CRF never runs on torch or ONNX: only ``auto`` and ``crf`` (what its tagger and a
+    card's recorded result call its runtime) load it, and the refusal says so."""
+    from _cli import run_cli
+    from serkit.models.registry import load_tagger
+
+    assert load_tagger(model_dir).runtime == "crf"
+    assert load_tagger(model_dir, prefer="crf").runtime == "crf"  # as `serkit eval` records it
+    for prefer in ("torch", "onnx", "onnx-int8"):
+        message = rf"no '{prefer}' runtime \(its runtimes: auto, crf\)"
+        with pytest.raises(ModelLoadError, match=message):
+            load_tagger(model_dir, prefer=prefer)
+    code, out = run_cli(capsys, "tag", "-m", str(model_dir), "--runtime", "onnx", "--text", "x")
+    assert code == 2 and len(out.strip().splitlines()) == 1
+    assert "its runtimes: auto, crf" in out and "torch" not in out
+
+
+def test_training_into_a_used_folder_replaces_the_model_whole(tmp_path, capsys) -> None:
+    """An older model's files (another architecture's included) never outlive a CRF run:
+    said on stderr, removed, and not listed in the new card; other files stay. A stale
+    checkpoint stops a fresh run unless --overwrite, as for a transformer; --resume (no
+    CRF checkpoints) is refused before anything is touched."""
+    from serkit.architectures import get
+    from serkit.models.registry import load_tagger
+    from serkit.training.config import TrainConfig
+
+    data = write_tagged(tmp_path / "train.txt", TINY * 2)
+    out = tmp_path / "m"
+    out.mkdir()
+    stale = ["model.onnx", "model.int8.onnx", "model.safetensors", "config.json",
+             "tokenizer.json", "lexicon.tsv", "lexicon.wikiser.tsv"]  # fmt: skip
+    for name in stale:
+        (out / name).write_text("old\n")
+    (out / "serkit.json").write_text('{"arch": "transformer"}')
+    (out / "notes.txt").write_text("keep me\n")
+    (out / "checkpoint").mkdir()
+    (out / "checkpoint" / "state.json").write_text('{"step": 3, "config": {}}')
+    before = sorted(p.name for p in out.iterdir())
+
+    def cfg(**kw):
+        return TrainConfig.from_dict({"train": str(data), "arch": "crf", "max_iterations": 5,
+                                      "output": str(out), **kw})  # fmt: skip
+
+    with pytest.raises(SerkitError, match="--resume"):
+        get("crf").train(cfg(), resume=True, progress=False)
+    with pytest.raises(SerkitError, match="--overwrite discards it"):
+        get("crf").train(cfg(), progress=False)
+    assert sorted(p.name for p in out.iterdir()) == before  # nothing touched
+    capsys.readouterr()
+    get("crf").train(cfg(overwrite=True), progress=False)
+    assert "holds a model; this run replaces it" in capsys.readouterr().err
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["README.md", "crf.crfsuite", "lexicon.tsv", "notes.txt", "serkit.json"]
+    assert (out / "notes.txt").read_text() == "keep me\n"
+    card = read_card(out)
+    assert card["arch"] == "crf" and sorted(card["files"]) == ["crf.crfsuite", "lexicon.tsv"]
+    tagger = load_tagger(out)
+    assert tagger.runtime == "crf" and len(tagger.tag_sentences(sents()[:1])[0]) == 7

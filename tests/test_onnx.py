@@ -75,6 +75,12 @@ def test_keep_fp32_keeps_both_and_int8_is_preferred(tmp_path, tiny_dirs):
     export_onnx(tiny_dirs["torch"], out)
     assert not (out / "model.int8.onnx").exists()
     assert load_tagger(out).runtime == "onnx"
+    # An older model of any kind goes whole (serkit.models.folder.publish); other files stay.
+    for name in ("model.safetensors", "crf.crfsuite", "lexicon.wikiser.tsv", "notes.txt"):
+        (out / name).write_text("old\n")
+    export_onnx(tiny_dirs["torch"], out)
+    assert not any((out / n).exists() for n in ("model.safetensors", "crf.crfsuite"))
+    assert not (out / "lexicon.wikiser.tsv").exists() and (out / "notes.txt").is_file()
 
 
 def test_onnx_fp32_matches_torch_words_and_logits(onnx_tagger, torch_tagger):

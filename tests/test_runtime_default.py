@@ -87,3 +87,14 @@ def test_acceptance_sentence_device():
     rec = _tag_through_cli(SENTENCE)
     found = {(e["text"], e["label"]) for e in rec["entities"]}
     assert any(label == "Device" and "A100" in text for text, label in found), found
+
+
+def test_torch_runtime_on_the_onnx_only_default_says_what_it_runs(capsys):
+    """The shipped folder has an ONNX graph and no torch weights: asking it for torch names
+    the missing safetensors and the runtimes it has, not 'a model without weights'."""
+    from _cli import run_cli
+
+    code, out = run_cli(capsys, "tag", "--runtime", "torch", "--text", "I use Java")
+    assert code == 2 and "Traceback" not in out and len(out.strip().splitlines()) == 1
+    assert "no torch weights (model.safetensors)" in out and "without weights" not in out
+    assert "it runs on: auto, onnx, onnx-int8" in out

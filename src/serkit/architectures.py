@@ -32,17 +32,20 @@ class Architecture:
     loader: str
     #: ``train(cfg: TrainConfig, *, resume: bool, progress: bool) -> Path``
     trainer: str
-    #: Runtimes ``serkit.load(..., prefer=...)`` may ask of it besides ``auto``.
-    runtimes: tuple[str, ...] = ("torch",)
+    #: The runtimes ``serkit.load(..., prefer=...)`` (``--runtime``) may name for it besides
+    #: ``auto``, which every architecture answers: the names its taggers report as
+    #: ``Tagger.runtime`` (and ``serkit eval`` records in a card), so a recorded runtime
+    #: loads again. Declared by each architecture: no default claims one it does not run.
+    runtimes: tuple[str, ...]
     #: Whether its loader takes a ``device`` and a ``dtype`` (:mod:`serkit.devices`);
     #: others run on the CPU in their own precision.
     gpu: bool = False
 
     def load(self, model_dir: Path, card: dict[str, Any], prefer: str, kwargs: dict[str, Any]):
-        if prefer != "auto" and prefer not in self.runtimes:
+        if prefer != AUTO_RUNTIME and prefer not in self.runtimes:
             raise ModelLoadError(
                 f"{model_dir}: a {self.name} model has no {prefer!r} runtime "
-                f"(it runs on: {', '.join(self.runtimes)})"
+                f"(its runtimes: {', '.join((AUTO_RUNTIME, *self.runtimes))})"
             )
         if not self.gpu:
             self.refuse_gpu(kwargs.pop("device", None), f"{model_dir}: ")
@@ -67,6 +70,15 @@ class Architecture:
 
 
 ARCHITECTURES: dict[str, Architecture] = {}
+#: The runtime every architecture answers: the best one its folder and device allow.
+AUTO_RUNTIME = "auto"
+
+
+def runtime_names() -> tuple[str, ...]:
+    """Every runtime name ``serkit.load(..., prefer=...)`` and ``--runtime`` take: ``auto``
+    and each registered architecture's own, in registration order."""
+    names = [AUTO_RUNTIME, *(r for arch in ARCHITECTURES.values() for r in arch.runtimes)]
+    return tuple(dict.fromkeys(names))
 
 
 def register(arch: Architecture) -> Architecture:
@@ -98,5 +110,17 @@ register(
         "crf",
         loader="serkit.models.registry:load_crf",
         trainer="serkit.training.crf:train",
+        runtimes=("crf",),  # crfsuite's weights, decoded in numpy: never torch nor ONNX
     )
 )
+
+
+def runtimes_help() -> str:
+    """``--runtime``'s help, from the table: every command that loads a model shows it."""
+    per_arch = ", ".join(
+        f"{', '.join(arch.runtimes)} (a {arch.name})" for arch in ARCHITECTURES.values()
+    )
+    return (
+        f"{AUTO_RUNTIME} (ONNX when the model has it; on a GPU the torch weights when it has "
+        f"them), {per_arch}."
+    )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from serkit.architectures import runtimes_help
 from serkit.cli._app import app
 from serkit.devices import DEVICES, DTYPES_HELP
 from serkit.serve.limits import ConnectionLimits, Limits
@@ -24,8 +25,7 @@ def serve(
     runtime: str = typer.Option(
         "auto",
         "--runtime",
-        help="auto (ONNX when the model has it; on a GPU the torch weights when it has "
-        "them), torch, onnx, onnx-fp32, onnx-int8.",
+        help=runtimes_help(),
     ),
     threads: int | None = typer.Option(None, "--threads", min=0, help="Inference threads."),
     device: str = typer.Option("cpu", "--device", help=f"Where the model runs: {DEVICES}."),

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from serkit.architectures import runtimes_help
 from serkit.cli._app import app
 from serkit.devices import DEVICES, DTYPES_HELP
 from serkit.errors import SerkitError
@@ -39,8 +40,7 @@ def tag(
     runtime: str = typer.Option(
         "auto",
         "--runtime",
-        help="auto (ONNX when the model has it; on a GPU the torch weights when it has "
-        "them), torch, onnx, onnx-fp32, onnx-int8.",
+        help=runtimes_help(),
     ),
     scheme: str | None = typer.Option(
         None,

@@ -172,18 +172,16 @@ class CrfTagger(Tagger):
             raise ModelLoadError(f"{path}: {e}") from e
 
     def save(self, out_dir: str | Path, card: dict[str, Any] | None = None) -> Path:
-        """Write model file, lexicon and card (each atomically); the card goes last."""
-        from serkit.files.atomic import atomic_write
-
-        d = Path(out_dir)
-        d.mkdir(parents=True, exist_ok=True)
-        with atomic_write(d / MODEL_FILE, "wb") as f:
-            f.write(self._model_bytes)
-        if self.lexicon is not None:
-            self.lexicon.save(d / LEXICON_FILE)
+        """Write model file, lexicon and card, replacing an older model in ``out_dir``
+        whole (:func:`serkit.models.folder.staged`: another architecture's files go too)."""
         if card is not None:
             self.card = card
-        write_card(d, self.card)
+        d = Path(out_dir)
+        with folder.staged(d) as stage:
+            (stage / MODEL_FILE).write_bytes(self._model_bytes)
+            if self.lexicon is not None:
+                self.lexicon.save(stage / LEXICON_FILE)
+            write_card(stage, self.card)
         return d
 
     # -- schemes ------------------------------------------------------------------------

@@ -11,7 +11,6 @@ file is not exported under a fresh checksum).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
@@ -93,15 +92,11 @@ def export_onnx(
             "max_abs_logit_diff_fp32": info["max_abs_diff"],
         }
         write_card(tmp, card)
-        # Move in: the graph last, so a loader never sees a graph without its card.
-        for stale in (ONNX_FP32, ONNX_INT8, *folder.side_files(out)):
-            if not (tmp / stale).exists():
-                with contextlib.suppress(FileNotFoundError):
-                    (out / stale).unlink()
-        names = sorted(p.name for p in tmp.iterdir())
-        for name in sorted(names, key=lambda n: n.endswith(".onnx")):
-            os.chmod(tmp / name, 0o644)  # temp files are private; a model is package data
-            os.replace(tmp / name, out / name)
+        for p in tmp.iterdir():
+            os.chmod(p, 0o644)  # temp files are private; a model is package data
+        # Move in, replacing an older model whole (its torch weights, CRF files...), the
+        # card last: a graph is read only against the card that lists its checksum.
+        folder.publish(tmp, out)
         return out / final.name
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -16,6 +16,10 @@ runtime reads it the same guarded way:
   shards are not safetensors, is refused.
 * **Names stay inside.** A file name read from a card, config or index is relative,
   without ``..``: it never leaves the folder.
+* **Whole models.** A saver writes into :func:`staged`'s staging folder; :func:`publish`
+  then replaces the folder's model whole: every model file of an older one (of any
+  architecture: ONNX graphs, torch weights, tokenizer, lexicons, ``crf.crfsuite``) that
+  the new one lacks goes, and ``serkit.json`` moves in last.
 * **Bounded reads.** Every file read whole is a regular file checked against a size limit
   before it is read (a ``tokenizer.json`` linked to ``/dev/zero`` is refused, not read).
 """
@@ -27,9 +31,11 @@ import hashlib
 import json
 import os
 import shlex
+import shutil
 import stat
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
@@ -45,6 +51,8 @@ SAFETENSORS = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 ONNX_FP32 = "model.onnx"
 ONNX_INT8 = "model.int8.onnx"
+#: The runtime that runs each ONNX graph (``serkit.load(..., prefer=...)``).
+ONNX_GRAPHS = {"onnx-fp32": ONNX_FP32, "onnx-int8": ONNX_INT8}
 CRF_MODEL = "crf.crfsuite"
 LEXICON = "lexicon.tsv"
 #: One corpus's own lexicon beside the merged one, named after the head it trained
@@ -68,6 +76,9 @@ SIDE_FILES = (CONFIG, *TOKENIZER_FILES, LEXICON)
 SAFETENSORS_WEIGHTS = (SAFETENSORS, SAFETENSORS_INDEX)
 #: Weight files that load by unpickling (running code): never loaded.
 PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl", "*.pickle")
+
+#: The staging folder a model is written into before :func:`publish` moves it in.
+STAGE_DIR = ".model.tmp"
 
 # -- documented limits (bytes) -----------------------------------------------------------
 #: A card, ``config.json``, a safetensors index or ``tokenizer_config.json``.
@@ -229,6 +240,47 @@ def weight_files(folder: str | Path) -> list[str]:
     if SAFETENSORS_INDEX in names:
         names.update(str(n) for n in _index_shards(d) if (d / n).is_file())
     return sorted(names)
+
+
+def is_model_file(name: str) -> bool:
+    """Whether a file named ``name`` in a model folder belongs to the model (of any
+    architecture): the card, the Hub card, ``config.json``, tokenizer files and every
+    weight file. Run files (``metrics.jsonl``, ``checkpoint/``) and others do not."""
+    return _is_weight(name) or name in (CARD_NAME, README, CONFIG, *TOKENIZER_FILES)
+
+
+def publish(stage: str | Path, out_dir: str | Path) -> None:
+    """Move the model fully written in ``stage`` into ``out_dir``, replacing an older model
+    whole: its model files that the new one lacks go first (a stale ONNX graph, lexicon or
+    CRF file would otherwise be read beside the new card), then every file by rename,
+    ``serkit.json`` last; other files of ``out_dir`` stay."""
+    stage, out = Path(stage), Path(out_dir)
+    names = {p.name for p in stage.iterdir()}
+    for p in out.iterdir():
+        if p.name not in names and is_model_file(p.name) and not p.is_dir():
+            p.unlink()
+    for name in sorted(names - {CARD_NAME}) + [CARD_NAME]:
+        os.replace(stage / name, out / name)
+    stage.rmdir()
+
+
+@contextmanager
+def staged(out_dir: str | Path) -> Iterator[Path]:
+    """Save a model into ``out_dir`` whole or not at all: write every file (the card last,
+    :func:`write_card`) into the yielded staging folder; on success it is
+    :func:`publish`-ed, on an error (a full disk, a kill's exception) it is removed and the
+    previous model stays as it was."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stage = out / STAGE_DIR
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    try:
+        yield stage
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    publish(stage, out)
 
 
 def checksums(folder: str | Path) -> dict[str, str]:
@@ -472,9 +524,8 @@ def checked_torch_weights(model_dir: str | Path, card: Mapping[str, Any] | None)
 
 def onnx_names(prefer: str) -> Sequence[str]:
     """The ONNX graph names a runtime choice looks for, best first."""
-    return {"onnx-fp32": (ONNX_FP32,), "onnx-int8": (ONNX_INT8,)}.get(
-        prefer, (ONNX_INT8, ONNX_FP32)
-    )
+    graph = ONNX_GRAPHS.get(prefer)
+    return (graph,) if graph is not None else (ONNX_INT8, ONNX_FP32)
 
 
 def _short(value: object, n: int = 120) -> str:

@@ -13,14 +13,20 @@ import os
 from pathlib import Path
 from typing import Any
 
+from serkit.architectures import runtime_names
 from serkit.devices import check_device, check_dtype, torch_cuda_available, wants_gpu
 from serkit.errors import ModelLoadError, SerkitError
 from serkit.labels import OUTSIDE
 from serkit.models import folder
-from serkit.models.folder import CARD_NAME, PICKLE_WEIGHTS, SAFETENSORS_WEIGHTS, read_card
+from serkit.models.folder import (
+    CARD_NAME,
+    PICKLE_WEIGHTS,
+    SAFETENSORS,
+    SAFETENSORS_WEIGHTS,
+    read_card,
+)
 from serkit.tagger import Tagger
 
-PREFER = ("auto", "torch", "onnx", "onnx-fp32", "onnx-int8")
 DEFAULT_DIR = Path(__file__).resolve().parent / "default"
 DEFAULT_HOWTO = "build it with `make default-model MODEL=runs/<best W1 model>`"
 #: Entry point group of installed model packages (``serkit package``): ``NAME = module``,
@@ -76,13 +82,16 @@ def load_tagger(
 
     ``prefer``: ``auto`` (ONNX when present, else torch; on a GPU the torch weights when
     the folder has them, see :func:`transformer_runtime`), ``torch``, ``onnx`` (int8
-    first), ``onnx-fp32`` or ``onnx-int8``. ``device``: ``cpu`` (default), ``cuda``,
-    ``cuda:N`` or ``auto`` (:mod:`serkit.devices`). ``dtype``: ``fp32`` (default),
+    first), ``onnx-fp32`` or ``onnx-int8`` for a transformer, ``crf`` for a CRF (each
+    architecture declares its own: :func:`serkit.architectures.runtime_names`).
+    ``device``: ``cpu`` (default), ``cuda``, ``cuda:N`` or ``auto``
+    (:mod:`serkit.devices`). ``dtype``: ``fp32`` (default),
     ``fp16`` or ``bf16``, the torch runtime's precision (ONNX graphs and the CRF hold their
     own). Extra keyword arguments go to the tagger (e.g. ``threads``, ``max_tokens``).
     """
-    if prefer not in PREFER:
-        raise ModelLoadError(f"unknown runtime {prefer!r}; choose one of {', '.join(PREFER)}")
+    known = runtime_names()
+    if prefer not in known:
+        raise ModelLoadError(f"unknown runtime {prefer!r}; choose one of {', '.join(known)}")
     kwargs["device"] = check_device(device)
     dtype = check_dtype(dtype)
     if dtype != "fp32":  # only the torch runtime takes it
@@ -195,6 +204,29 @@ def has_torch_weights(d: Path) -> bool:
     return any((d / name).is_file() for name in SAFETENSORS_WEIGHTS)
 
 
+def folder_runtimes(d: Path) -> list[str]:
+    """The runtimes the files of the transformer folder ``d`` allow, in the architecture's
+    order and ``auto`` first (empty: neither torch weights nor an ONNX graph): what an
+    error about a runtime the folder lacks offers instead."""
+    from serkit.architectures import AUTO_RUNTIME, get
+
+    graphs = {r: (d / name).is_file() for r, name in folder.ONNX_GRAPHS.items()}
+    has = {"torch": has_torch_weights(d), "onnx": any(graphs.values()), **graphs}
+    names = [r for r in get("transformer").runtimes if has.get(r)]
+    return [AUTO_RUNTIME, *names] if names else []
+
+
+def _lacks(d: Path, what: str) -> ModelLoadError:
+    """``d`` has no ``what``: one line naming the runtimes its files do run."""
+    runs = folder_runtimes(d)
+    if not runs:
+        return ModelLoadError(
+            f"{d}: transformer model without weights ({SAFETENSORS} or an ONNX graph, "
+            f"{folder.ONNX_INT8} or {folder.ONNX_FP32})"
+        )
+    return ModelLoadError(f"{d}: no {what}; it runs on: {', '.join(runs)}")
+
+
 def transformer_runtime(
     d: Path, prefer: str, device: str | None, *, here: bool = True, dtype: str = "fp32"
 ) -> str:
@@ -224,9 +256,7 @@ def transformer_runtime(
     onnx_file = find_onnx(d, prefer)
     if onnx_file is None:
         if prefer.startswith("onnx"):
-            raise ModelLoadError(
-                f"{d}: no ONNX graph for runtime {prefer!r}; run `serkit export onnx`"
-            )
+            raise _lacks(d, f"ONNX graph for runtime {prefer!r} (`serkit export onnx` writes one)")
         return "torch"
     return "onnx-int8" if onnx_file.name == folder.ONNX_INT8 else "onnx-fp32"
 
@@ -255,7 +285,7 @@ def load_transformer(d: Path, card: dict[str, Any], prefer: str, kwargs: dict[st
 
         return OnnxTagger(d, onnx_file, card=card, **kwargs)
     if not has_torch_weights(d) and not any(any(d.glob(pattern)) for pattern in PICKLE_WEIGHTS):
-        raise ModelLoadError(f"{d}: transformer model without weights (model.safetensors, *.onnx)")
+        raise _lacks(d, f"torch weights ({SAFETENSORS}) for runtime 'torch'")
     # Before torch is even imported: no auto_map, no pickle-only weights, no shard outside.
     folder.torch_weights(d)
     try:

@@ -28,7 +28,7 @@ from safetensors.numpy import load_file, save_file
 from serkit.errors import SerkitError
 from serkit.models import folder
 from serkit.training import checkpoint
-from serkit.training.trainer import METRICS
+from serkit.training.output import METRICS
 
 #: Files of the first input that do not describe the average: its card and Hub README
 #: (written anew) and its training log.

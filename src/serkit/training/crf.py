@@ -23,13 +23,15 @@ from serkit.lexicon import Lexicon, jackknife
 from serkit.models.crf import DEFAULTS, LEXICON_FILE, CrfTagger, _matcher, resolve_config
 from serkit.models.features import FeatureExtractor
 from serkit.tokens import Sentence
+from serkit.training.output import start_afresh
 
 if TYPE_CHECKING:
     from serkit.corpora import CorpusSpec
 
 
 def train(cfg: Any, *, resume: bool = False, progress: bool = True) -> Path:
-    """A CRF trains in one go (L-BFGS) and keeps no checkpoint to continue from."""
+    """A CRF trains in one go (L-BFGS) and keeps no checkpoint to continue from: a
+    ``resume`` is refused before the output folder is touched."""
     if resume:
         raise SerkitError("--resume applies to transformer training, not --arch crf")
     from serkit.training.distributed import from_env
@@ -336,8 +338,12 @@ def _as_paths(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
-def train_crf_from_config(cfg: dict[str, Any], out_dir: str | Path) -> CrfTagger:
-    """Read the data a config names, train, score, save; returns the tagger.
+def train_crf_from_config(
+    cfg: dict[str, Any], out_dir: str | Path, *, overwrite: bool = False
+) -> CrfTagger:
+    """Read the data a config names, train, score, save; returns the tagger. A folder that
+    holds a model is said to be replaced, and is replaced whole; one with an earlier
+    run's checkpoint is refused unless ``overwrite`` (:func:`start_afresh`).
 
     Keys: ``train`` (path or list of paths), ``dev`` (path(s) or None), ``val_slice``
     (bool: validation = sentences with index % 10 == 9 of the train files, the rest
@@ -371,6 +377,7 @@ def train_crf_from_config(cfg: dict[str, Any], out_dir: str | Path) -> CrfTagger
         raise SerkitError("give either a dev file or val_slice/val_tail, not both")
     fmt, mapping = cfg.get("format"), cfg.get("mapping")
     check_output_dir(out_dir, [*train_paths, *dev_paths])
+    start_afresh(out_dir, overwrite)
 
     def load(paths: list[str]) -> list[Sentence]:
         return [s for p in paths for s in read_labelled(p, fmt, mapping)]
@@ -425,7 +432,7 @@ def train_from_config(cfg: Any) -> Path:
     }
     if cfg.mapping is not None:
         d["mapping"] = cfg.mapping
-    train_crf_from_config(d, out)
+    train_crf_from_config(d, out, overwrite=cfg.overwrite)
     return out
 
 
@@ -458,6 +465,7 @@ def _train_corpora_from_config(cfg: Any, options: dict[str, Any], out: Path) -> 
 
     specs = cfg.corpus_specs()
     check_output_dir(out, [p for sp in specs for p in (sp.train, sp.dev)])
+    start_afresh(out, cfg.overwrite)
     if cfg.mode == "single":
         if len(specs) != 1:
             raise SerkitError(

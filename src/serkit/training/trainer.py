@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -49,29 +48,12 @@ from serkit.training.data import (
 from serkit.training.distill import distill_loss, load_teacher
 from serkit.training.distributed import context
 from serkit.training.losses import LOSSES
+from serkit.training.output import CHECKPOINT_DIR, METRICS, start_afresh
 from serkit.training.selfreg import repeat_batch
 
-CHECKPOINT_DIR = "checkpoint"
 #: Lexicon jackknife folds of a transformer when the config leaves ``lexicon_folds`` unset
 #: (the CRF's default is off: serkit.models.crf.DEFAULTS).
 LEXICON_FOLDS = 5
-METRICS = "metrics.jsonl"
-STAGE_DIR = ".model.tmp"
-#: Files of other model kinds that a saved transformer must not leave behind: the
-#: loader prefers an ONNX graph, so a stale one would be served under the new card.
-STALE = (folder.ONNX_FP32, folder.ONNX_INT8, folder.CRF_MODEL, folder.LEXICON)
-
-
-def _publish(stage: Path, out: Path) -> None:
-    """Move a fully written model from ``stage`` into ``out``: stale files of an earlier
-    model go first, then every file by rename, ``serkit.json`` last."""
-    names = {p.name for p in stage.iterdir()}
-    for name in [*STALE, *folder.side_files(out)]:
-        if name not in names:
-            (out / name).unlink(missing_ok=True)
-    for name in sorted(names - {CARD_NAME}) + [CARD_NAME]:
-        os.replace(stage / name, out / name)
-    stage.rmdir()
 
 
 def build_features(
@@ -421,22 +403,6 @@ class Trainer:
             out.append(Sentence(sent.tokens, tags))
         return out, bio_labels(SERKIT_TYPES)
 
-    def _start_afresh(self) -> None:
-        """A new run in a used folder: an old checkpoint must not be resumed into this run
-        later, and the old model is replaced at the first save (said, not silent)."""
-        if (self.out / CHECKPOINT_DIR).is_dir():
-            if not self.cfg.overwrite:
-                raise SerkitError(
-                    f"{self.ckpt}: this folder holds a checkpoint of an earlier run; --resume "
-                    "continues it, --overwrite discards it and starts afresh"
-                )
-            print(f"warning: discarding {self.ckpt} (--overwrite)", file=sys.stderr)
-        if (self.out / CARD_NAME).is_file():
-            print(f"warning: {self.out} holds a model; this run replaces it", file=sys.stderr)
-        for name in (CHECKPOINT_DIR, CHECKPOINT_DIR + ".old", CHECKPOINT_DIR + ".tmp"):
-            shutil.rmtree(self.out / name, ignore_errors=True)
-        (self.out / METRICS).unlink(missing_ok=True)
-
     def _check_resumable(self, saved: dict[str, Any]) -> None:
         """Refuse to continue on other data or labels: the weights so far came from the
         checkpoint's, and the card would record the new file's checksum."""
@@ -519,17 +485,9 @@ class Trainer:
         """The HF-loadable model, tokenizer, lexicon and ``serkit.json`` into the output dir.
 
         All is written to a staging folder first and renamed in, the card last, so a kill
-        or a full disk while writing leaves the previous model whole."""
+        or a full disk while writing leaves the previous model whole, and an older model's
+        files of any kind go (:func:`serkit.models.folder.staged`)."""
         cfg = self.cfg
-        stage = self.out / STAGE_DIR
-        shutil.rmtree(stage, ignore_errors=True)
-        stage.mkdir()
-        self.model.save_pretrained(str(stage), safe_serialization=True)
-        save_tokenizer(self.backbone_dir, stage)
-        if self.lexicon is not None:
-            self.lexicon.save(stage / folder.LEXICON)
-        for head, lex in sorted(self.head_lexicons.items()):
-            lex.save(stage / folder.head_lexicon(head))
         card = {
             "arch": "transformer",
             "labels": self.labels,
@@ -546,8 +504,14 @@ class Trainer:
             "dev": {**(dev or {}), "step": step, "epoch": round(step / self.steps_per_epoch, 3)},
             "training": stats,
         }
-        write_card(stage, card)
-        _publish(stage, self.out)
+        with folder.staged(self.out) as stage:
+            self.model.save_pretrained(str(stage), safe_serialization=True)
+            save_tokenizer(self.backbone_dir, stage)
+            if self.lexicon is not None:
+                self.lexicon.save(stage / folder.LEXICON)
+            for head, lex in sorted(self.head_lexicons.items()):
+                lex.save(stage / folder.head_lexicon(head))
+            write_card(stage, card)
 
     # -- the loop -----------------------------------------------------------------------
     def run(self, resume: bool = False, stop_at: int | None = None) -> Path:
@@ -574,7 +538,7 @@ class Trainer:
                 )
             self._log({"event": "resume", "step": state["step"]})
         elif not resume:
-            self.dist.on_main(self._start_afresh)
+            self.dist.on_main(lambda: start_afresh(self.out, self.cfg.overwrite))
         self._log({"event": "start", "step": int(state["step"]), "total_steps": self.total_steps,
                    "steps_per_epoch": self.steps_per_epoch, "train_sentences": len(self.train_s),
                    "train_windows": len(self.windows), "config": cfg.to_dict()})  # fmt: skip
