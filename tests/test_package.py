@@ -30,6 +30,7 @@ def tiny_model(tmp_path_factory) -> Path:
     (d / "pytorch_model.bin").write_bytes(b"a pickle: never shipped")
     (d / "checkpoint").mkdir()  # training state: not part of the model
     (d / "checkpoint" / "optimizer.safetensors").write_bytes(b"x")
+    (d / "metrics.jsonl").write_text('{"step": 1, "loss": 2.0}\n')  # the run's log
     return d
 
 
@@ -60,6 +61,7 @@ def test_wheel_layout_record_and_metadata(wheel, tiny_model):
         model = {n.split("/", 2)[2] for n in names if n.startswith("tiny_ser/model/")}
         assert {"serkit.json", "config.json", "model.safetensors", "tokenizer.json"} <= model
         assert not any(n.startswith(("pytorch_model.bin", "checkpoint")) for n in model)
+        assert "metrics.jsonl" not in model  # a run's file, not the model's
         assert {"tiny_ser/__init__.py", "tiny_ser/README.md", f"{info}/RECORD"} <= names
         assert zf.read("tiny_ser/model/serkit.json") == (tiny_model / "serkit.json").read_bytes()
         assert zf.read(f"{info}/entry_points.txt").decode() == (
@@ -129,6 +131,15 @@ def test_installed_package_loads_by_name(site, tiny_model, monkeypatch, capsys):
     ]
 
 
+def test_a_new_version_of_an_installed_model_package_builds(
+    site, tiny_model, monkeypatch, tmp_path
+):
+    monkeypatch.syspath_prepend(str(site))  # tiny_ser is importable now: a model package
+    assert (
+        build_wheel(tiny_model, tmp_path, NAME, "1.3").wheel.name == "tiny_ser-1.3-py3-none-any.whl"
+    )
+
+
 def test_a_missing_name_is_still_a_clear_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["tag", "--model", "no-such-package", "--text", TEXT])
@@ -141,6 +152,9 @@ def test_a_missing_name_is_still_a_clear_error(capsys):
     [
         (["--name", "1bad"], "bad package name '1bad'"),
         (["--name", "json"], "would shadow"),
+        (["--name", "tiny-"], "bad package name 'tiny-'"),  # pip refuses such a wheel
+        (["--name", "numpy"], "its module 'numpy' would shadow"),  # pip would overwrite it
+        (["--name", "PyYAML"], "would be replaced by pip"),  # module yaml, distribution pyyaml
         (["--name", "ok", "--version", "one"], "bad version 'one'"),
     ],
 )

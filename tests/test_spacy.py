@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 import subprocess
 import sys
@@ -175,6 +176,7 @@ def test_to_disk_copies_the_model_and_from_disk_uses_it(tmp_path, tiny_model, ti
     shutil.copytree(tiny_model, model)
     (model / "pytorch_model.bin").write_bytes(b"a pickle never travels")
     (model / "checkpoint").mkdir()  # training state: not part of the model
+    (model / "metrics.jsonl").write_text('{"step": 1}\n')  # the run's log: not either
     nlp = _nlp(model, runtime="torch", threads=1)
     want = [_spans(nlp(t).ents) for t in TEXTS]
     nlp.to_disk(tmp_path / "pipeline")
@@ -184,6 +186,7 @@ def test_to_disk_copies_the_model_and_from_disk_uses_it(tmp_path, tiny_model, ti
     names = sorted(p.name for p in copied.iterdir())
     assert "serkit.json" in names and "model.safetensors" in names
     assert "pytorch_model.bin" not in names and "checkpoint" not in names
+    assert "metrics.jsonl" not in names
     nlp2 = spacy.load(tmp_path / "pipeline")
     pipe = nlp2.get_pipe("serkit")
     assert [_spans(nlp2(t).ents) for t in TEXTS] == want
@@ -192,6 +195,24 @@ def test_to_disk_copies_the_model_and_from_disk_uses_it(tmp_path, tiny_model, ti
     nlp2.to_disk(tmp_path / "pipeline")
     nlp2.to_disk(tmp_path / "again")
     assert [_spans(spacy.load(tmp_path / "again")(t).ents) for t in TEXTS] == want
+
+
+def test_a_pickled_pipeline_loads_its_model_again(tmp_path):
+    """``nlp.pipe(n_process=2)`` pickles ``nlp`` where processes spawn (macOS, Windows):
+    a loaded tagger holding a lock (the lexicon feature) or an ONNX session must not
+    travel; the copy loads the same folder on first use and tags the same."""
+    model = build_tiny_model(tmp_path / "lex", lexicon=True)
+    nlp = _nlp(model, runtime="torch", threads=1)
+    want = [_spans(nlp(t).ents) for t in TEXTS]
+    assert any(want)
+    copy = pickle.loads(pickle.dumps(nlp))
+    assert [_spans(copy(t).ents) for t in TEXTS] == want
+    assert copy.get_pipe("serkit").tagger.model_dir == model
+    # A tagger set by hand travels as it is (nothing to load it from).
+    pipe = nlp.get_pipe("serkit")
+    pipe.tagger = WordTagger({"numpy": "Library"})
+    copy = pickle.loads(pickle.dumps(nlp))
+    assert [s.text for s in copy("use numpy").ents] == ["numpy"]
 
 
 def test_displacy_renders_the_entities(tiny_model):
@@ -208,6 +229,10 @@ def test_displacy_renders_the_entities(tiny_model):
         ({"alignment_mode": "fuzzy"}, "alignment_mode 'fuzzy'"),
         ({"batch_size": 0}, "batch_size"),
         ({"spans_key": ""}, "spans_key"),
+        # Refused when the component is added, as device and dtype are, not at the first
+        # text (an unknown runtime) nor as torch's RuntimeError there (a negative count).
+        ({"runtime": "fast"}, "unknown runtime 'fast'"),
+        ({"threads": -1}, "threads must be an int >= 0"),
     ],
 )
 def test_bad_config_is_one_clear_error(config, message):

@@ -81,6 +81,15 @@ def runtime_names() -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def check_runtime(name: object) -> str:
+    """``name`` if some architecture runs it (:func:`runtime_names`); a one-line refusal
+    otherwise. Whether the model at hand has it is its loader's question."""
+    known = runtime_names()
+    if name not in known:
+        raise ModelLoadError(f"unknown runtime {name!r}; choose one of {', '.join(known)}")
+    return name  # type: ignore[return-value]
+
+
 def register(arch: Architecture) -> Architecture:
     ARCHITECTURES[arch.name] = arch
     return arch

@@ -49,6 +49,17 @@ def check_dtype(dtype: str | None) -> str:
     return name
 
 
+def check_threads(threads: int | None) -> int | None:
+    """Inference threads per process: ``None`` (the runtime's default), 0 (one per core, as
+    ONNX Runtime counts) or more; a clear error for anything else (torch refuses a
+    negative count only when the first text runs)."""
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 0
+    ):
+        raise SerkitError(f"threads must be an int >= 0 or None, got {threads!r}")
+    return threads
+
+
 def torch_dtype(dtype: str | None) -> torch.dtype:
     import torch
 

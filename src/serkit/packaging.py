@@ -7,8 +7,10 @@ A model package is a plain wheel (built with the standard library, offline, as
 (:func:`serkit.models.registry.installed_model`) without importing it.
 
 What travels is chosen once (:func:`model_files`): the model folder's top-level regular
-files, never pickles, Python files, hidden files, links or sub-folders (a training
-``checkpoint/``); the card's checksums are verified before anything is copied.
+files that make the model (:func:`serkit.models.folder.is_model_file`: the card, weights,
+config, tokenizer, lexicons, the Hub README), never a run's files (``metrics.jsonl``),
+pickles, Python files, hidden files, links or sub-folders (a training ``checkpoint/``);
+the card's checksums are verified before anything is copied.
 """
 
 from __future__ import annotations
@@ -26,13 +28,20 @@ from pathlib import Path
 from typing import Any
 
 from serkit.errors import ModelLoadError, SerkitError
-from serkit.models.folder import CARD_NAME, PICKLE_WEIGHTS, read_card, verify_all
+from serkit.models.folder import (
+    CARD_NAME,
+    PICKLE_WEIGHTS,
+    is_model_file,
+    read_card,
+    verify_all,
+)
 from serkit.models.registry import MODEL_ENTRY_POINTS, PACKAGE_MODEL_DIR
 
 #: The model card in the Hub's format, when the folder has one (else one is written).
 README = "README.md"
 #: A package name: what ``serkit.load(NAME)`` takes; it also names the wheel and module.
-NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,99}$")
+#: A letter first and a letter or digit last (pip refuses a name ending in '.', '-', '_').
+NAME_RE = re.compile(r"^[A-Za-z]([A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$")
 #: Zip entries get this time stamp: the same folder always builds the same wheel.
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
@@ -72,6 +81,8 @@ def model_files(model_dir: str | Path) -> Selection:
             why = "a pickle: never shipped"
         elif name.endswith((".py", ".pyc")):
             why = "code: never shipped"
+        elif not is_model_file(name):
+            why = "not a model file"
         else:
             sel.files.append(p)
             continue
@@ -106,13 +117,51 @@ def check_name(name: str) -> str:
     """``name`` if it can name a model package; a one-line refusal otherwise."""
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise SerkitError(
-            f"bad package name {name!r}: a letter, then letters, digits, '.', '-' or '_' "
-            "(at most 100)"
+            f"bad package name {name!r}: a letter, then letters, digits, '.', '-' or '_', "
+            "ending in a letter or digit (at most 100)"
         )
     module = module_name(name)
-    if module in sys.stdlib_module_names or module in ("serkit", "spacy", "torch"):
+    if (
+        module in sys.stdlib_module_names
+        or module in ("serkit", "spacy", "torch")
+        or (_importable(module) and module not in _model_modules())
+    ):
         raise SerkitError(f"bad package name {name!r}: its module {module!r} would shadow another")
+    if _installed_other(name):
+        raise SerkitError(
+            f"bad package name {name!r}: an installed package of that name, not a serkit "
+            "model, would be replaced by pip"
+        )
     return name
+
+
+def _installed_other(name: str) -> bool:
+    """Whether a distribution named ``name`` (as pip compares names) is installed and is
+    not a serkit model package."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        dist = distribution(name)
+    except (PackageNotFoundError, ValueError):
+        return False
+    return not any(ep.group == MODEL_ENTRY_POINTS for ep in dist.entry_points)
+
+
+def _importable(module: str) -> bool:
+    """Whether top-level ``module`` is installed here (found, not imported)."""
+    from importlib.util import find_spec
+
+    try:
+        return find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _model_modules() -> set[str]:
+    """The modules of the installed model packages: a new version may replace one."""
+    from importlib.metadata import entry_points
+
+    return {ep.value.split(":")[0].strip() for ep in entry_points(group=MODEL_ENTRY_POINTS)}
 
 
 def check_version(version: str) -> str:

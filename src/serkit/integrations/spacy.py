@@ -15,12 +15,15 @@ was there; a key: put the spans in ``doc.spans[key]`` and leave ``doc.ents`` alo
 ``alignment_mode`` (``expand``, ``contract`` or ``strict``), ``batch_size`` (sentences
 per model call, at most: ``nlp.pipe(batch_size=...)`` lowers it), ``runtime``,
 ``threads``, ``device`` (``cpu``, ``cuda``...) and ``dtype`` (``fp32``, ``fp16``,
-``bf16``: :mod:`serkit.devices`). Each span's
-score is ``span._.serkit_score``.
+``bf16``: :mod:`serkit.devices`); ``runtime``, ``threads``, ``device``, ``dtype``,
+``alignment_mode``, ``batch_size`` and ``spans_key`` are checked when the component is
+added (the model and its ``scheme`` when it is loaded). Each span's score is
+``span._.serkit_score``.
 
 ``nlp.to_disk`` copies the model folder into the pipeline (safetensors/ONNX and the
 other model files, never pickles), so ``spacy.load`` of it needs nothing else; the model
-is loaded on first use, after ``from_disk`` had its say.
+is loaded on first use, after ``from_disk`` had its say. A pickled component (``nlp.pipe(
+n_process=2)`` where processes spawn) loads its model again in the new process.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from serkit.devices import check_device, check_dtype
+from serkit.architectures import check_runtime
+from serkit.devices import check_device, check_dtype, check_threads
 from serkit.errors import SerkitError
 
 if TYPE_CHECKING:
@@ -134,8 +138,8 @@ class SerkitComponent:
         self.spans_key = spans_key
         self.alignment_mode = alignment_mode
         self.batch_size = batch_size
-        self.runtime = runtime
-        self.threads = threads
+        self.runtime = check_runtime(runtime)
+        self.threads = check_threads(threads)
         self.device = check_device(device)
         self.dtype = check_dtype(dtype)
         #: Entities whose offsets were not on spaCy token boundaries (adjusted or dropped).
@@ -143,6 +147,7 @@ class SerkitComponent:
         #: Entities that did not become a span (no aligned span, or overlapping in doc.ents).
         self.dropped = 0
         self._tagger: Tagger | None = None
+        self._loaded = False  # whether _tagger was loaded here (from the config), not set
         self._model_dir: Path | None = None  # set by from_disk: the pipeline's own copy
 
     # -- the model ------------------------------------------------------------------------
@@ -161,11 +166,24 @@ class SerkitComponent:
             if self.threads is not None:
                 kwargs["threads"] = self.threads
             self._tagger = load_tagger(self._model_dir or self.model, **kwargs)
+            self._loaded = True
         return self._tagger
 
     @tagger.setter
     def tagger(self, tagger: Tagger) -> None:
         self._tagger = tagger
+        self._loaded = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A pickled component (``nlp.pipe(n_process=2)`` where processes spawn: macOS,
+        Windows) leaves the tagger it loaded behind (ONNX sessions and locks do not pickle)
+        and loads it again on first use, from the same folder; a tagger set by hand
+        travels as it is."""
+        state = dict(self.__dict__)
+        if state["_loaded"]:
+            state["_tagger"] = None
+            state["_loaded"] = False
+        return state
 
     def initialize(self, get_examples: Any = None, *, nlp: Language | None = None) -> None:
         """Load the model now (``nlp.initialize()``) rather than on the first text."""
@@ -268,5 +286,5 @@ class SerkitComponent:
         d = Path(path) / MODEL_SUBDIR
         if "model" not in exclude and d.is_dir():
             self._model_dir = d
-            self._tagger = None
+            self._tagger, self._loaded = None, False
         return self

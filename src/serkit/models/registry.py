@@ -13,8 +13,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from serkit.architectures import runtime_names
-from serkit.devices import check_device, check_dtype, torch_cuda_available, wants_gpu
+from serkit.architectures import check_runtime
+from serkit.devices import (
+    check_device,
+    check_dtype,
+    check_threads,
+    torch_cuda_available,
+    wants_gpu,
+)
 from serkit.errors import ModelLoadError, SerkitError
 from serkit.labels import OUTSIDE
 from serkit.models import folder
@@ -89,9 +95,9 @@ def load_tagger(
     ``fp16`` or ``bf16``, the torch runtime's precision (ONNX graphs and the CRF hold their
     own). Extra keyword arguments go to the tagger (e.g. ``threads``, ``max_tokens``).
     """
-    known = runtime_names()
-    if prefer not in known:
-        raise ModelLoadError(f"unknown runtime {prefer!r}; choose one of {', '.join(known)}")
+    check_runtime(prefer)
+    if "threads" in kwargs:
+        kwargs["threads"] = check_threads(kwargs["threads"])
     kwargs["device"] = check_device(device)
     dtype = check_dtype(dtype)
     if dtype != "fp32":  # only the torch runtime takes it
