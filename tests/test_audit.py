@@ -346,3 +346,72 @@ def test_audit_refuses_one_fold(tmp_path, capsys):
     code, out = run_cli(capsys, "audit", str(src), "-o", str(tmp_path / "a"), "--folds", "1")
     assert code == 2 and "--folds 1: cross-fitting needs 2 folds or more" in out
     assert not (tmp_path / "a").exists()
+
+
+def test_conll2003_docstart_and_space_columns_point_and_fix_at_the_right_line(tmp_path, capsys):
+    """A CoNLL-2003 file (space-separated columns, ``-DOCSTART-`` lines): findings name the
+    token's own line (a -DOCSTART- line is no token line) and --fix rewrites the tag word of
+    that line only, spacing kept (it crashed with an IndexError on the missing tab)."""
+    lines = ["-DOCSTART- -X- O O", ""]
+    for i in range(12):
+        if i == 6:
+            lines += ["-DOCSTART- -X- O O", ""]
+        tag = "O" if i == 9 else "B-Language"
+        lines += ["I PRP B-NP O", "like VB B-VP O", f"Python  NNP B-NP {tag}", "much RB O O", ""]
+    src = tmp_path / "c03.txt"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    target = lines.index("Python  NNP B-NP O") + 1  # 1-based line of the unlabelled Python
+    out = tmp_path / "out"
+    args = ("--tag-col", "3", "--folds", "0", "--fix", "--min-score", "0.5", "--no-progress")
+    code, output = run_cli(capsys, "audit", str(src), "-o", str(out), *args)
+    assert code == 0, output
+    (finding,) = [json.loads(x) for x in (out / "findings.jsonl").read_text().splitlines()]
+    assert (finding["line"], finding["text"]) == (target, "Python")
+    old, new = src.read_text().split("\n"), (out / "c03.txt").read_text().split("\n")
+    assert [n for n, (a, b) in enumerate(zip(old, new, strict=True), 1) if a != b] == [target]
+    assert new[target - 1] == "Python  NNP B-NP B-Language"
+    assert "1 findings with score >= 0.5 fixed (1 lines changed)" in output
+
+
+def test_label_studio_findings_name_the_task_line_and_fix_is_refused_first(tmp_path, capsys):
+    """A Label Studio export is audited with each finding at its task's line; --fix, which
+    copies files line for line, refuses it in one line before any work (it crashed with an
+    IndexError after the audit, and findings named lines of the JSON counted as tokens)."""
+    tasks = []
+    for i in range(6):
+        res = [{"id": f"a{i}", "from_name": "label", "to_name": "text", "type": "labels",
+                "value": {"start": 6, "end": 12, "labels": ["Language"]}}]  # fmt: skip
+        if i != 2:
+            res.append({"id": f"b{i}", "from_name": "label", "to_name": "text", "type": "labels",
+                        "value": {"start": 17, "end": 21, "labels": ["Language"]}})  # fmt: skip
+        tasks.append({"id": i, "data": {"text": "I use Python and Java"},
+                      "annotations": [{"id": i, "result": res}]})  # fmt: skip
+    src = tmp_path / "export.json"
+    src.write_text(json.dumps(tasks, indent=1), encoding="utf-8")
+    code, output = run_cli(capsys, "audit", str(src), "--folds", "0", "-o",
+                           str(tmp_path / "fixed"), "--fix", "--no-progress")  # fmt: skip
+    assert code == 2 and "--fix writes corrected copies" in output and "labelstudio" in output
+    assert not (tmp_path / "fixed").exists()
+    out = tmp_path / "report"
+    code, output = run_cli(capsys, "audit", str(src), "--folds", "0", "-o", str(out),
+                           "--no-progress")  # fmt: skip
+    assert code == 0, output
+    (finding,) = [json.loads(x) for x in (out / "findings.jsonl").read_text().splitlines()]
+    lines = src.read_text().split("\n")
+    task = next(n for n, x in enumerate(lines, 1) if x.strip() == '"id": 2,') - 1
+    assert (finding["text"], finding["line"], lines[task - 1].strip()) == ("Java", task, "{")
+
+
+def test_fix_counts_a_jsonl_line_changed_by_two_findings_once(tmp_path, capsys):
+    """Two findings in one JSONL document change one line: the summary says 1 line."""
+    sents = toy_corpus()
+    first = sents[0]  # "I write {Language} code on {Operating_System} every day ."
+    first.tags = ["O"] * len(first.tags)
+    src = write(tmp_path / "toy.jsonl", sents, "jsonl") and tmp_path / "toy.jsonl"
+    out = tmp_path / "out"
+    code, output = run_cli(capsys, "audit", str(src), "--folds", "0", "-o", str(out),
+                           "--fix", "--min-score", "0.5", "--no-progress")  # fmt: skip
+    assert code == 0, output
+    log = [json.loads(x) for x in (out / "changes.jsonl").read_text().splitlines()]
+    assert len(log) == 2 and {c["line"] for r in log for c in r["changes"]} == {1}
+    assert "2 findings with score >= 0.5 fixed (1 lines changed)" in output

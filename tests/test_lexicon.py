@@ -107,6 +107,55 @@ def test_bad_tsv_lines(tmp_path, content: str, reason: str) -> None:
     assert e.value.line == 2
 
 
+def test_surfaces_starting_with_hash_survive_the_tsv(tmp_path) -> None:
+    """``#include`` (StackOverflow NER labels 21 such forms) is saved escaped, not as a
+    comment line that loading skipped: every entry comes back."""
+    sents = [
+        Sentence(["#include", "x"], ["B-Code", "O"]),
+        Sentence(["#", "==", "and", "\\#raw"], ["B-Function", "I-Function", "O", "B-Code"]),
+        Sentence(["C#", "\\n"], ["B-Language", "B-Value"]),
+    ]
+    lex = Lexicon.build(sents)
+    path = tmp_path / "lex.tsv"
+    lex.save(path)
+    assert "\\#include\tCode:1" in path.read_text()
+    back = Lexicon.load(path)
+    assert (
+        sorted(back.entries)
+        == sorted(lex.entries)
+        == sorted(["#include", "# ==", "\\#raw", "C#", "\\n"])
+    )
+    assert back.matcher().tags(["#", "=="]) == ["B-Function", "I-Function"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "Java\tLanguage\nRust\tLanguage\n",  # header deleted: Java would be read as one
+        "# mine\ntypes\tsurface\nLanguage\tJava\n",  # reordered: Language would be a surface
+        "surface\ttypes\tuntagged\tdocs\nJava\tLanguage\t1\t2\n",  # labelled, ratio deleted
+    ],
+)
+def test_a_missing_or_reordered_header_is_an_error_at_its_line(tmp_path, content) -> None:
+    path = tmp_path / "lex.tsv"
+    path.write_text(content)
+    with pytest.raises(DataFormatError, match="expected the header line") as e:
+        Lexicon.load(path)
+    assert e.value.line == content.count("# mine") + 1
+
+
+def test_spreadsheet_tsv_crlf_bom_extra_columns_and_duplicates(tmp_path) -> None:
+    path = tmp_path / "lex.tsv"
+    path.write_bytes(
+        b"\xef\xbb\xbfSurface\tTypes\tlabelled\tuntagged\tratio\tdocs\tnote\r\n"
+        b"Java\tLanguage:3\t3\t1\t0.75\t2\tmy note\r\n"
+        b"Java\tLibrary:1\t\t0\t\t1\t\r\n"
+    )
+    (e,) = Lexicon.load(path)
+    assert (e.surface, e.counts) == ("Java", {"Language": 3, "Library": 1})
+    assert (e.untagged, e.docs) == (1, 3)
+
+
 def test_missing_file_is_a_user_error(tmp_path) -> None:
     with pytest.raises(SerkitError):
         Lexicon.load(tmp_path / "nope.tsv")

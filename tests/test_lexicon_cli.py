@@ -117,3 +117,25 @@ def test_build_with_a_mapping_typo_says_which_type_it_dropped(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "Application (listed: 'Aplication', a typo?)" in err and "Language" in err
     assert set(Lexicon.load(out).stats()["types"]) == {"OS"}
+
+
+def test_weak_label_conll2003_file_keeps_its_tokens_and_columns(lexicon_file, tmp_path) -> None:
+    """A CoNLL-2003 file (space-separated columns, -DOCSTART-) was taken for prose, or with
+    --from conll each whole line for one token; now its tokens are its first column and the
+    weak labels replace its tag column (--tag-col 3), the other columns kept."""
+    src = tmp_path / "eng.txt"
+    src.write_text(
+        "-DOCSTART- -X- O O\n\nI PRP B-NP O\nrun VBP B-VP O\nLinux NNP B-NP O\n\n"
+        "Python NNP B-NP B-MISC\nrocks VBZ B-VP O\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.conll"
+    args = ("weak-label", "-l", str(lexicon_file), str(src), "--min-ratio", "0")
+    assert run(*args, "-o", str(out), "--tag-col", "3") == 0
+    assert out.read_text().split("\n") == [
+        "I\tPRP\tB-NP\tO", "run\tVBP\tB-VP\tO", "Linux\tNNP\tB-NP\tB-OS", "",
+        "Python\tNNP\tB-NP\tB-Language", "rocks\tVBZ\tB-VP\tO", "",
+    ]  # fmt: skip
+    # the default tag column holds part-of-speech tags: one error line, nothing written
+    assert run(*args, "--from", "conll", "-o", str(tmp_path / "pos.conll")) == 2
+    assert not (tmp_path / "pos.conll").exists()

@@ -16,6 +16,7 @@ from pathlib import Path
 from serkit.errors import SerkitError
 from serkit.files import read
 from serkit.files._common import iter_lines
+from serkit.files.conll import is_separator
 from serkit.files.detect import check_format, detect_format
 from serkit.files.wikiser import CLOSE, OPEN, corpus_files
 from serkit.labels import (
@@ -56,7 +57,8 @@ class AuditSentence:
         return self.sentence.tokens
 
     def where(self, token: int = 0) -> str:
-        """``path:line`` of a token (of the document line for JSONL)."""
+        """``path:line`` of a token (of the document's line for JSONL, of the task's first
+        line for a Label Studio export)."""
         line = self.token_lines[token] if self.token_lines else self.sentence.line
         return f"{self.source.path}:{line}"
 
@@ -83,11 +85,18 @@ class AuditCorpus:
         return h.hexdigest()
 
 
+#: Formats of one token a line: findings point at (and ``--fix`` rewrites) token lines.
+TOKEN_LINE_FORMATS = ("wikiser", "conll")
+
+
 def _token_lines(src: SourceFile) -> list[int]:
-    """Line numbers of the token lines of a WikiSER or CoNLL file, in reading order."""
+    """Line numbers of the token lines of a WikiSER or CoNLL file, in reading order
+    (the readers' own rules for what is not a token line)."""
     out = []
     for lineno, line in iter_lines(src.path):
-        if not line.strip() or (src.fmt == "wikiser" and line in (OPEN, CLOSE)):
+        if src.fmt == "wikiser" and (not line.strip() or line in (OPEN, CLOSE)):
+            continue
+        if src.fmt == "conll" and is_separator(line):
             continue
         out.append(lineno)
     return out
@@ -131,7 +140,7 @@ def read_corpus(
     seen: set[str | None] = set()  # types before mapping, for the mapping's notes
     for src in files:
         src.token_col, src.tag_col = token_col, tag_col
-        lines = _token_lines(src) if src.fmt != "jsonl" else []
+        lines = _token_lines(src) if src.fmt in TOKEN_LINE_FORMATS else []
         pos = 0
         for s in read(src.path, src.fmt, token_col=token_col, tag_col=tag_col):
             if s.tags is None:

@@ -12,12 +12,13 @@ review or revert a fix.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from serkit.audit.core import AuditResult
-from serkit.audit.corpus import AuditSentence, SourceFile
+from serkit.audit.corpus import AuditCorpus, AuditSentence, SourceFile
 from serkit.audit.findings import SCORE_DIGITS
 from serkit.audit.report import record
 from serkit.errors import SerkitError
@@ -25,6 +26,21 @@ from serkit.files.atomic import atomic_write
 from serkit.labels import spans
 
 CHANGE_LOG = "changes.jsonl"
+#: Formats ``--fix`` rewrites in place in its copy: one token (or one document) a line.
+FIXABLE = ("wikiser", "conll", "jsonl")
+
+
+def check_fixable(corpus: AuditCorpus) -> None:
+    """Refuse, before any work, an input ``--fix`` cannot copy line for line."""
+    if corpus.mapping:
+        raise SerkitError("--fix with --map would write mapped types into the input's copy; "
+                          "audit without --map to fix")  # fmt: skip
+    for src in corpus.files:
+        if src.fmt not in FIXABLE:
+            raise SerkitError(
+                f"{src.path}: --fix writes corrected copies of {', '.join(FIXABLE)} files, "
+                f"not {src.fmt}; convert it first (serkit data convert IN OUT --to jsonl)"
+            )
 
 
 def _raw_lines(path: Path) -> Iterator[bytes]:
@@ -37,21 +53,28 @@ def _split_ending(raw: bytes) -> tuple[str, str]:
     return raw[: len(raw) - len(ending)].decode("utf-8"), ending.decode()
 
 
+def _tag_field(line: str, src: SourceFile) -> tuple[int, int] | None:
+    """Where the tag field of a token line lies: the last tab-separated field (WikiSER),
+    field ``tag_col`` (CoNLL), or word ``tag_col`` of a whitespace-separated CoNLL line
+    (CoNLL-2003 style, read that way when the line holds no tab)."""
+    if src.fmt == "wikiser":
+        return line.rfind("\t") + 1, len(line)
+    if "\t" not in line:
+        words = [m.span() for m in re.finditer(r"\S+", line)]
+        return words[src.tag_col] if src.tag_col < len(words) else None
+    bounds = [-1, *(i for i, ch in enumerate(line) if ch == "\t"), len(line)]
+    if src.tag_col + 1 >= len(bounds):
+        return None
+    return bounds[src.tag_col] + 1, bounds[src.tag_col + 1]
+
+
 def _retag(line: str, src: SourceFile, old: str, new: str, lineno: int) -> str:
     """The line with its tag field ``old`` replaced by ``new`` (surrounding spaces kept)."""
-    if src.fmt == "wikiser":
-        head, sep, field = line.rpartition("\t")
-        cols = None
-    else:
-        cols = line.split("\t")
-        field = cols[src.tag_col]
-    if field.strip() != old:
+    at = _tag_field(line, src)
+    field = line[at[0] : at[1]] if at else ""
+    if at is None or field.strip() != old:
         raise SerkitError(f"{src.path}:{lineno}: changed while auditing (tag {field.strip()!r})")
-    field = field.replace(old, new, 1)
-    if cols is None:
-        return head + sep + field
-    cols[src.tag_col] = field
-    return "\t".join(cols)
+    return line[: at[0]] + field.replace(old, new, 1) + line[at[1] :]
 
 
 def _rejson(line: str, a: AuditSentence, tags: list[str], lineno: int) -> str:
@@ -89,9 +112,7 @@ def _rejson(line: str, a: AuditSentence, tags: list[str], lineno: int) -> str:
 def apply_fixes(result: AuditResult, min_score: float, out_dir: str | Path) -> list[dict]:
     """Write the corrected copies and ``changes.jsonl``; returns the change records."""
     corpus = result.corpus
-    if corpus.mapping:
-        raise SerkitError("--fix with --map would write mapped types into the input's copy; "
-                          "audit without --map to fix")  # fmt: skip
+    check_fixable(corpus)
     out = Path(out_dir)
     new_tags: dict[int, list[str]] = {}
     applied = []

@@ -68,7 +68,7 @@ def audit_cmd(
     """Find suspected label errors at span level (missed, wrong type, wrong boundary,
     spurious), ranked: findings.jsonl, report.md and report.html in OUTPUT."""
     from serkit.audit import audit, read_corpus
-    from serkit.audit.fix import CHANGE_LOG, apply_fixes, check_output_folder
+    from serkit.audit.fix import CHANGE_LOG, apply_fixes, check_fixable, check_output_folder
     from serkit.audit.report import verdict, write_html, write_jsonl, write_markdown
     from serkit.errors import SerkitError
 
@@ -78,6 +78,8 @@ def audit_cmd(
     if fix and mapping:
         raise SerkitError("--fix with --map would write mapped types into the copy; drop --map")
     c = read_corpus(corpus, fmt, mapping=mapping, token_col=token_col, tag_col=tag_col)
+    if fix:
+        check_fixable(c)
     result = audit(
         c, folds=folds, model=model, use_model=model is not None, dropout=dropout,
         progress=progress, seed=seed, threshold=threshold, cache=cache,
@@ -91,7 +93,8 @@ def audit_cmd(
         typer.echo(f"note: {note}", err=True)
     if fix:
         log = apply_fixes(result, min_score, output)
-        n_lines = sum(len(r["changes"]) for r in log)
+        # a JSONL line holds a document: several findings may change the same line
+        n_lines = len({(r["output"], c["line"]) for r in log for c in r["changes"]})
         typer.echo(
             f"{len(log)} findings with score >= {min_score} fixed ({n_lines} lines changed) "
             f"-> {output}/ (log: {output / CHANGE_LOG})",

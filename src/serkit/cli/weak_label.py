@@ -41,6 +41,13 @@ def weak_label(
         help="Skip forms labelled less often than this (0.4: best on the W1 validation slice).",
     ),
     min_count: int = typer.Option(1, "--min-count", min=1, help="Skip rarer forms."),
+    token_col: int = typer.Option(0, "--token-col", help="CoNLL token column (0-based)."),
+    tag_col: int = typer.Option(
+        1,
+        "--tag-col",
+        help="CoNLL tag column (0-based): the tags it holds are replaced by the weak labels "
+        "(CoNLL-2003 files: 3); a one-column token file gets one.",
+    ),
     engine: str = typer.Option(
         "local",
         "--engine",
@@ -109,7 +116,9 @@ def weak_label(
     if kind == TEXT:
         sents = label_text_file(matcher, src)
     else:
-        sents = label_sentences(matcher, read(src, kind, tag_col=None))
+        # read with the tag column, so that its tags (replaced) are checked and columns
+        # separated by spaces (CoNLL-2003) are told apart from tokens holding spaces
+        sents = label_sentences(matcher, read(src, kind, token_col=token_col, tag_col=tag_col))
 
     counts: Counter[str] = Counter()
     n_tokens = 0
@@ -123,7 +132,7 @@ def weak_label(
             counts.update(t for _, _, t in spans(s.tags))
             yield s
 
-    n = write(output, counted(sents), fmt)
+    n = write(output, counted(sents), fmt, token_col=token_col, tag_col=tag_col)
     per_type = ", ".join(f"{t} {c}" for t, c in counts.most_common())
     typer.echo(
         f"{output}: {n} sentences, {n_tokens} tokens, {sum(counts.values())} entities"

@@ -32,7 +32,14 @@ from serkit.tokens import Sentence
 DOCSTART = "-DOCSTART-"
 
 
-def _space_columns(line: str, tag_col: int | None) -> bool:
+def is_separator(line: str) -> bool:
+    """A line between sentences: blank, a lone tab, or a ``-DOCSTART-`` line (never a token).
+
+    What the reader skips and what ``serkit audit`` counts as no token line: one rule."""
+    return not line.strip() or line.startswith(DOCSTART)
+
+
+def space_columns(line: str, tag_col: int | None) -> bool:
     """Whether a tab-less token line is whitespace-separated columns with a tag in them."""
     fields = line.split()
     if tag_col is None or len(fields) < 2:
@@ -71,14 +78,14 @@ def read_conll(
 
     spaces = False
     for lineno, line in iter_lines(inp):
-        if not line.strip() or line.startswith(DOCSTART):  # a separator (or a lone tab)
+        if is_separator(line):
             if tokens:
                 yield flush()
                 index += 1
                 tokens, tags, rows = [], [], []
             continue
         if not ncols and "\t" not in line:
-            spaces = _space_columns(line, tag_col)
+            spaces = space_columns(line, tag_col)
         cols = line.split() if spaces else line.split("\t")
         if not ncols:
             ncols = len(cols)

@@ -11,19 +11,28 @@ Counting untagged occurrences and matching (``serkit.lexicon.matcher``) both run
 Aho-Corasick automaton (pyahocorasick, in C) over the tokens joined with a separator,
 with keys that start and end with it, so every hit starts and ends on token boundaries.
 
-The TSV a person edits (header line required, ``#`` lines are comments)::
+The TSV a person edits (UTF-8, a BOM and CRLF line ends are fine; ``#`` lines are
+comments)::
 
     surface            types                       labelled  untagged  ratio  docs
     Visual Studio Code Application:12,Library:1    13        2         0.867  5
 
-``types`` may be a bare type (``MyLib<TAB>Library`` is a valid line: one labelled
-occurrence, ratio 1). ``labelled`` and ``ratio`` are derived from the other columns
-when loading, so editing the counts is enough.
+The header line is required and names the columns in this order; it may stop after
+``types`` (``surface<TAB>types`` is a valid header), and columns after ``docs`` are
+ignored (notes). A missing, renamed or reordered header is an error at its line, since
+the columns are read by position. ``types`` may be a bare type (``MyLib<TAB>Library`` is
+a valid line: one labelled occurrence, ratio 1). ``labelled`` and ``ratio`` are derived
+from the other columns when loading, so editing the counts is enough. A surface listed
+twice (or differing only in spaces) is one entry with the counts of both lines added.
+A surface starting with ``#`` (``#include``) is written ``\\#include`` so that it is not
+read as a comment: one backslash before a leading ``#`` (or before leading backslashes
+and a ``#``) is dropped when loading.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -231,8 +240,9 @@ class Lexicon:
                 types = ",".join(
                     f"{t}:{c}" for t, c in sorted(e.counts.items(), key=lambda kv: (-kv[1], kv[0]))
                 )
+                surface = "\\" + e.surface if _COMMENT_LIKE.match(e.surface) else e.surface
                 f.write(
-                    f"{e.surface}\t{types}\t{e.labelled}\t{e.untagged}\t{e.ratio:.4f}\t{e.docs}\n"
+                    f"{surface}\t{types}\t{e.labelled}\t{e.untagged}\t{e.ratio:.4f}\t{e.docs}\n"
                 )
 
     @classmethod
@@ -264,8 +274,8 @@ class Lexicon:
             cols = line.split("\t")
             if not header_seen:
                 header_seen = True
-                if cols[0] == COLUMNS[0]:
-                    continue
+                _check_header(path, lineno, cols)
+                continue
             entry = _parse_line(path, lineno, cols)
             old = lex.entries.get(entry.surface)
             if old is not None:  # a person may list a form twice: merge
@@ -307,6 +317,25 @@ class Lexicon:
         return Matcher(self, case=case, min_ratio=min_ratio, min_count=min_count)
 
 
+#: A surface that would read as a comment (``#...``) or as one (``\\#...``) once saved.
+_COMMENT_LIKE = re.compile(r"\\*#")
+
+
+def _check_header(path: Path, lineno: int, cols: list[str]) -> None:
+    """The first non-comment line must be the header, naming the columns in order."""
+    names = [c.strip().lower() for c in cols[: len(COLUMNS)]]
+    while names and not names[-1]:
+        names.pop()
+    if len(names) < 2 or names != list(COLUMNS[: len(names)]):
+        expected = "\t".join(COLUMNS)
+        raise DataFormatError(
+            path,
+            lineno,
+            f"expected the header line {expected!r} (at least its first 2 columns, in this "
+            f"order; the columns are read by position), found {chr(9).join(cols)!r}",
+        )
+
+
 def _merge(into: Entry, other: Entry) -> None:
     for t, c in other.counts.items():
         into.counts[t] = into.counts.get(t, 0) + c
@@ -316,6 +345,8 @@ def _merge(into: Entry, other: Entry) -> None:
 
 def _parse_line(path: Path, lineno: int, cols: list[str]) -> Entry:
     surface = " ".join(cols[0].split())
+    if surface.startswith("\\") and _COMMENT_LIKE.match(surface):  # an escaped leading '#'
+        surface = surface[1:]
     if not surface:
         raise DataFormatError(path, lineno, "empty surface form")
     if len(cols) < 2 or not cols[1].strip():

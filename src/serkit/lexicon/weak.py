@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from serkit.files.conll import DOCSTART, space_columns
 from serkit.files.formats import sniff_lines
 from serkit.files.inputs import Input, as_input
 from serkit.lexicon.matcher import Matcher
-from serkit.scheme import IOB2
 from serkit.tokens import Sentence
 
 
@@ -22,8 +22,9 @@ def looks_like_raw_text(src: str | Path | Input) -> bool:
     """True when the first lines read as prose rather than token-per-line columns.
 
     WikiSER (``<s>``) and JSONL (``{``) are recognised by ``serkit.files.formats``; this
-    separates prose from CoNLL: a CoNLL line holds a tab, one field, or a token
-    followed by an IOB2 tag. Give an :class:`Input` to sniff a pipe without consuming it.
+    separates prose from CoNLL: a CoNLL line holds a tab, one field, a ``-DOCSTART-``, or
+    a few whitespace-separated columns the CoNLL reader reads as such (an IOB2 tag second
+    or last). Give an :class:`Input` to sniff a pipe without consuming it.
     """
     if not isinstance(src, Input):
         with as_input(src) as inp:
@@ -32,7 +33,12 @@ def looks_like_raw_text(src: str | Path | Input) -> bool:
     for raw in sniff_lines(src.head):
         line = raw.decode("utf-8", "replace")
         fields = line.split()
-        if "\t" in line or len(fields) == 1 or (len(fields) <= 4 and IOB2.is_tag(fields[1])):
+        if (
+            "\t" in line
+            or len(fields) == 1
+            or line.startswith(DOCSTART)
+            or (len(fields) <= 6 and space_columns(line, 1))  # CoNLL-2003: EU NNP B-NP B-ORG
+        ):
             token_lines += 1
         else:
             prose += 1
