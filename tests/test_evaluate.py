@@ -381,6 +381,45 @@ def test_cli_tables_markdown_and_output_file(gold_file, tmp_path, capsys):
     assert [p.name for p in target.parent.iterdir()] == ["report.json"]  # no temp files left
 
 
+def test_cli_table_in_a_narrow_terminal_keeps_every_number(
+    gold_file, tmp_path, capsys, monkeypatch
+):
+    """The summary is wider than 80 columns: rich used to crop it, so the macro F1
+    column was missing from the table a researcher reads in a terminal."""
+    monkeypatch.setenv("COLUMNS", "60")
+    pred = [list(t) for t in GOLD_TAGS]
+    pred[1] = ["B-Library", "O", "O", "O"]
+    p = write_wikiser(tmp_path / "p.txt", list(zip(TOKS, pred, strict=True)))
+    code, out, _ = run_cli(["eval", str(gold_file), str(p)], capsys)
+    assert code == 0
+    r = evaluate(GOLD_TAGS, pred)
+    assert "macro F1" in out
+    summary = [line.split() for line in out.splitlines() if line.lstrip().startswith("strict")]
+    assert summary[0][-6:] == [f"{v:.4f}" for v in (
+        r.micro.precision, r.micro.recall, r.micro.f1,
+        r.macro.precision, r.macro.recall, r.macro.f1,
+    )]  # fmt: skip
+    head = next(line.split() for line in out.splitlines() if "gold \\ pred" in line)
+    assert head[-1] == "O"  # the confusion table's last column (missed entities) too
+
+
+def test_zero_division_is_said_not_silent(gold_file, tmp_path, capsys):
+    """No predicted entity (or no gold entity) makes precision (or recall) 0/0: scored 0 as
+    seqeval does, and said, so an all-zero row does not read as a measured result."""
+    r = evaluate(GOLD_TAGS, [["O"] * len(t) for t in GOLD_TAGS])
+    assert r.micro.precision == 0.0 and any("no entities" in n and "precision" in n
+                                            for n in r.notes)  # fmt: skip
+    r = evaluate([["O"] * len(t) for t in GOLD_TAGS], GOLD_TAGS)
+    assert r.micro.recall == 0.0 and any("no entities" in n and "recall" in n for n in r.notes)
+    assert evaluate(GOLD_TAGS, GOLD_TAGS).notes == []
+    all_o = write_conll(tmp_path / "o.conll", [(t, ["O"] * len(t)) for t in TOKS])
+    code, out, err = run_cli(["eval", str(all_o), str(all_o), "--json"], capsys)
+    d = json.loads(out)
+    assert code == 0 and d["micro"]["f1"] == 0.0 and d["macro"]["f1"] == 0.0
+    assert "gold holds no entities" in err and "predictions hold no entities" in err
+    assert any("gold holds no entities" in n for n in d["notes"])
+
+
 def test_cli_map_across_label_sets(tmp_path, capsys):
     toks = ["numpy", "over", "HTTP"]
     gold = write_conll(tmp_path / "g.conll", [(toks, ["B-Library", "O", "O"])])

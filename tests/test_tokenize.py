@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 import serkit.cli.tokenize  # noqa: F401  (registers `serkit tokenize` on the app)
 from serkit import files
 from serkit.cli._app import app
-from serkit.errors import DataFormatError
+from serkit.errors import DataFormatError, InvalidText
 from serkit.tokenize import detokenize, round_trip_agreement, sentences, tokenize
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -88,6 +88,19 @@ def test_software_names_stay_whole(token: str) -> None:
         ("Palm, Inc., the", ["Palm", ",", "Inc.", ",", "the"]),
         ('the "proxy." Then', ["the", '"', "proxy.", '"', "Then"]),
         ("see http://x.org/a).", ["see", "http://x.org/a", ")", "."]),
+        # a URL keeps a bracket group it closes (StackOverflow NER writes them whole)
+        (
+            "see https://en.wikipedia.org/wiki/C_(programming_language).",
+            ["see", "https://en.wikipedia.org/wiki/C_(programming_language)", "."],
+        ),
+        (
+            "(at http://x.org/A.html#isChecked())",
+            ["(", "at", "http://x.org/A.html#isChecked()", ")"],
+        ),
+        (
+            "http://x.org/a(b)c) and http://x.org/a(b",
+            ["http://x.org/a(b)c", ")", "and", "http://x.org/a(b"],
+        ),
         ("$ 19,850 and $20", ["$", "19,850", "and", "$20"]),
         ("6.5% and 80%", ["6.5", "%", "and", "80%"]),
         ("CP/M -86 and -based", ["CP/M", "-86", "and", "-based"]),
@@ -212,6 +225,7 @@ def test_sentences_on_a_million_characters() -> None:
         "x" * 10_000,
         "a.b-" * 2_500,
         "http://" + "a/" * 5_000,
+        "http://" + "(a)(" * 2_500,
         "f(" + "a" * 10_000,
         "[" * 10_000,
         "a(" * 5_000,
@@ -313,6 +327,10 @@ def test_cli_rejects_missing_text_and_bad_utf8() -> None:
     r = runner.invoke(app, ["tokenize", "-"], input=b"ok\n\xff\xfe\n")
     assert isinstance(r.exception, DataFormatError)
     assert str(r.exception) == "<stdin>:2: invalid UTF-8"
+    # Undecodable bytes in an argument reach Python as lone surrogates: refused like stdin's,
+    # not printed back as tokens with offsets into text that is not Unicode.
+    r = runner.invoke(app, ["tokenize", "ab\udcff cd"])
+    assert isinstance(r.exception, InvalidText) and "character 2" in str(r.exception)
 
 
 def test_cli_check_prints_agreement(tmp_path: Path) -> None:

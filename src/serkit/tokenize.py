@@ -103,6 +103,15 @@ _SUFFIX = (
     r"(?:\+\+?|--|\#|(?:\.|::)?\*|'{2,}(?:s(?!\w))?|[$×°″′®™]|’(?!\w)"
     r"|[-/](?=[\s,]|\Z)|\.(?=[,\"'\u201d\u2019]))"
 )
+# A URL: anything but separators, <>, quotes and backticks, not ending in punctuation or a
+# closer, unless that closes a bracket group of the URL (wiki/C_(language)); the group is
+# atomic, so each character is read one way and the scan stays linear.
+_UX = rf"{_NS}<>\"'`"
+_UPAR = rf"\([^{_UX}()]*\)"
+_URL = (
+    r"(?:(?:https?|ftp|file|ssh|git)://|www\.)"
+    rf"(?>{_UPAR}|[^{_UX}])*(?:{_UPAR}|[^{_UX}.,;:!?)\]}}])"
+)
 #: Abbreviations that keep their period, as both corpora write them. Others (etc, Inc,
 #: Ltd, al, Bros...) are written ``etc .`` there, so they split like any word.
 ABBREVIATIONS = frozenset(["Dr", "Mr", "Mrs", "Ms", "Prof", "Jr", "Sr", "St", "vs", "Vs"])
@@ -116,7 +125,7 @@ _RUNS = "|".join(re.escape(c) * 2 + "+" for c in '-.=+*/|!?~<>&:#_"')
 _PATTERN = rf"""
     (?:{_L}+(?=[\s;)\]}}"!?{_SEP}]|,(?!\d)|\Z))                              # plain
   | [,)\]}}]                                                                # punct
-  | (?:(?:https?|ftp|file|ssh|git)://|www\.)[^{_NS}<>"'`]*[^{_NS}<>"'`.,;:!?)\]}}]  # url
+  | {_URL}                                                                   # url
   | (?<!\w)(?:(?:[A-Za-z]\.){{2,}}|(?:{_ABBREV_LIST})\.)(?![\w-])            # abbr
   | [{_APOS}]{_CLITIC}|[nN][{_APOS}][tT](?!\w)                               # clitic
   | \d+%(?!\w)|%[A-Za-z_]\w*%                                               # percent

@@ -158,7 +158,9 @@ def eval_cmd(
     elif fmt == "table":
         from rich.console import Console
 
-        Console().print(report)
+        # Never crop: a table wider than the terminal (the summary needs 87 columns, a
+        # confusion table of 12 types more) wraps rather than losing its last columns.
+        Console().print(report, crop=False)
     else:
         sys.stdout.write(_render(report, fmt))
 

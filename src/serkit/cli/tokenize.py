@@ -54,7 +54,10 @@ def tokenize_cmd(
         check_stdin_once(args)
         _check([Path(a) for a in args], fmt, show, as_json)
         return
-    text = _read_stdin() if args == ["-"] else " ".join(args)
+    from serkit.tagger import check_text
+
+    # Undecodable bytes in an argument arrive as lone surrogates: one error line, as for stdin.
+    text = _read_stdin() if args == ["-"] else check_text(" ".join(args))
     if by_sentence:
         sents = sentences(text)
         if as_json:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from serkit.errors import MismatchError, SerkitError
 from serkit.evaluate.breakdown import breakdown
-from serkit.evaluate.metrics import MODES, mode_scores
+from serkit.evaluate.metrics import MODES, PRF, mode_scores
 from serkit.evaluate.report import EvalReport
 from serkit.labels import load_mapping, map_tags, mapping_notes, repair_iob, split_tag
 from serkit.tokens import Sentence
@@ -113,6 +113,7 @@ def evaluate(
         "strict": mode_scores("strict", gold_fixed, pred_fixed),
         "default": mode_scores("default", gold_raw, pred_raw),
     }
+    notes += _zero_division_notes(scores["strict"].micro)
     errors = breakdown(gold_fixed, pred_fixed)
     assert errors.gold["correct"] == scores["strict"].micro.tp, "breakdown disagrees with seqeval"
     return EvalReport(
@@ -126,6 +127,18 @@ def evaluate(
         gold_mapping=gold_map,
         notes=notes,
     )
+
+
+def _zero_division_notes(micro: PRF) -> list[str]:
+    """Say where a score is 0/0 (reported as 0, as seqeval does), so an all-zero row is not
+    read as a measured result: no predicted entity leaves precision undefined, no gold
+    entity recall (and with neither, the macro average has no type to average)."""
+    notes = []
+    if micro.gold == 0:
+        notes.append("gold holds no entities: recall is 0/0, reported as 0")
+    if micro.pred == 0:
+        notes.append("the predictions hold no entities: precision is 0/0, reported as 0")
+    return notes
 
 
 def check_aligned(gold: Sequence[Sentence], pred: Sequence[Sentence]) -> None:

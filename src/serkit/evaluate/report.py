@@ -35,7 +35,8 @@ class EvalReport:
     repaired: dict[str, int] = field(default_factory=dict)
     mapping: dict[str, str | None] | None = None
     gold_mapping: dict[str, str | None] | None = None
-    #: What the caller should hear about the input (``labels.mapping_notes``).
+    #: What the caller should hear about the input (``labels.mapping_notes``) and the
+    #: scores (a precision or recall that is 0/0).
     notes: list[str] = field(default_factory=list)
 
     # -- the numbers of the leading mode -------------------------------------------
@@ -68,6 +69,7 @@ class EvalReport:
             **self.breakdown.to_dict(),
             "mapping": self.mapping,
             "gold_mapping": self.gold_mapping,
+            "notes": list(self.notes),
         }
 
     # -- tables as rows, shared by Markdown and rich -------------------------------
