@@ -127,3 +127,30 @@ def test_the_old_card_module_is_the_folder_module():
     assert card.read_card is folder.read_card
     assert card.write_card is folder.write_card
     assert card.CARD_NAME == folder.CARD_NAME
+
+
+def test_a_kill_while_publishing_never_leaves_the_old_card_over_new_files(tmp_path, monkeypatch):
+    """A kill between the renames of ``publish`` must not leave a folder that loads as a
+    mix: the old card (which checksums only the weights) over a new ``config.json``
+    (another window size) beside the old weights. It loads as nothing, in one line."""
+    out = build_tiny_model(tmp_path / "m", max_length=32)
+    stage = build_tiny_model(out / folder.STAGE_DIR, max_length=16, seed=1)
+    replace = folder.os.replace
+
+    def killed_at_weights(src, dst):
+        if Path(src).name == folder.SAFETENSORS:
+            raise KeyboardInterrupt  # the process dies here: nothing below runs
+        replace(src, dst)
+
+    monkeypatch.setattr(folder.os, "replace", killed_at_weights)
+    with pytest.raises(KeyboardInterrupt):
+        folder.publish(stage, out)
+    monkeypatch.undo()
+    assert json.loads((out / folder.CONFIG).read_text())["serkit_max_length"] == 16
+    with pytest.raises(ModelLoadError, match="interrupted") as e:
+        serkit.load(out)
+    assert "\n" not in str(e.value)
+    with folder.staged(out) as again:  # the leftover stage does not stop the next save
+        shutil.rmtree(again)
+        shutil.copytree(build_tiny_model(tmp_path / "new", max_length=16, seed=1), again)
+    assert serkit.load(out).model.config.serkit_max_length == 16

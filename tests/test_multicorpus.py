@@ -449,3 +449,65 @@ def test_validation_reads_each_corpus_lexicon_in_its_convention(tmp_path):
     dev = trainer.evaluate_dev()
     assert set(dev["corpora"]) == {"wiki", "so"}
     assert seen == {"wiki": "B-Language", "so": "B-Library"}
+
+
+def test_an_inline_declaration_mistake_names_the_config_file_and_corpus(tmp_path):
+    """A declaration written in the config (README's format) is checked when the config
+    is read, and its error says which file and corpus, not just 'config'."""
+    data = write_tagged(tmp_path / "a.txt", CONVENTION_A[:3])
+    path = tmp_path / "run.toml"
+    path.write_text(
+        f'[train]\nmode = "merge"\n[[train.corpora]]\nname = "w"\ndeclare = "wikiser"\n'
+        f'train = "{data}"\n'
+        f'[[train.corpora]]\nname = "mine"\ntrain = "{data}"\n'
+        'types = ["Lib"]\n[train.corpora.relation]\nLib = ["Libary"]\n'
+    )
+    from serkit.training.config import load_config
+
+    with pytest.raises(SerkitError) as e:
+        load_config(path)
+    msg = str(e.value)
+    assert msg.startswith(f"{path}: corpora[1]: declaration 'mine'") and "'Libary'" in msg
+
+
+def test_resume_refuses_a_corpus_declaration_changed_since_the_start(backbone, tmp_path):
+    """A declaration file is re-read on --resume; one edited after a kill (same types, so
+    the same label set) would train the rest of the run on other allowed sets."""
+    decl = tmp_path / "mine.toml"
+    decl.write_text(
+        'types = ["Language", "Library", "Operating_System"]\nunannotated = ["Protocol"]\n'
+        '[relation]\nLanguage = ["Language"]\nLibrary = ["Library"]\n'
+        'Operating_System = ["Operating_System"]\n'
+    )
+    fa = write_tagged(tmp_path / "a.txt", CONVENTION_A)
+    fb = write_tagged(tmp_path / "b.txt", CONVENTION_B)
+    cfg = TrainConfig.from_dict(dict(
+        mode="partial",
+        corpora=[{"name": "wiki", "declare": "wikiser", "train": str(fa)},
+                 {"name": "mine", "declare": str(decl), "train": str(fb)}],
+        backbone=str(backbone), features=["case"], max_steps=4, batch_tokens=64,
+        max_length=16, stride=4, output=str(tmp_path / "out"), checkpoint_every=2, threads=1,
+    ))  # fmt: skip
+    Trainer(cfg, progress=False).run(stop_at=3)
+    decl.write_text(decl.read_text().replace('"Protocol"', '"Protocol", "Device"'))
+    with pytest.raises(SerkitError) as e:
+        Trainer(cfg, progress=False).run(resume=True)
+    assert f"the declaration of corpus 'mine' ({decl}) changed" in str(e.value)
+    decl.write_text(decl.read_text().replace(', "Device"', ""))  # restored: it goes on
+    Trainer(cfg, progress=False).run(resume=True)
+    assert json.loads((tmp_path / "out" / "serkit.json").read_text())["training"]["finished"]
+
+
+def test_a_dev_type_outside_the_declaration_names_the_dev_file_not_a_mapping(tmp_path):
+    """A corpus's mapping renames its training file only, so the dev file's error must not
+    send the user to the mapping they already gave."""
+    fb = write_tagged(tmp_path / "b.txt", CONVENTION_B[:3])
+    dev = write_tagged(tmp_path / "dev.txt", [("use http", "O B-Protocol")])
+    sp = spec("so", "softner-9", str(fb), dev=str(dev), mapping="stackoverflow-ner:softner-9")
+    from serkit.training.data import read_corpus
+
+    with pytest.raises(DataFormatError) as e:
+        read_corpus(sp)
+    msg = str(e.value)
+    assert msg.startswith(f"{dev}:") and "'Protocol'" in msg
+    assert "give a mapping" not in msg and "renames the train file only" in msg

@@ -158,17 +158,17 @@ BUILTIN: dict[str, Declaration] = {
 assert set(BUILTIN) <= set(SCHEMES)
 
 
-def load_declaration(spec: str | dict[str, Any]) -> Declaration:
+def load_declaration(spec: str | dict[str, Any], where: str = "config") -> Declaration:
     """A built-in name, a TOML file (keys at top level or under ``[declaration]``), or an
-    inline table with the same keys."""
+    inline table with the same keys (its errors name ``where``: the config and corpus)."""
     if isinstance(spec, dict):
-        return Declaration.from_dict(spec, "config")
+        return Declaration.from_dict(spec, where)
     if spec in BUILTIN:
         return BUILTIN[spec]
     path = Path(spec)
     if not path.is_file():
         raise SerkitError(
-            f"unknown corpus declaration {spec!r}: give a built-in one "
+            f"{where}: unknown corpus declaration {spec!r}: give a built-in one "
             f"({', '.join(BUILTIN)}) or a TOML file"
         )
     data = load_table(path, "declaration", "corpus declaration")
@@ -212,9 +212,9 @@ class CorpusSpec:
             raise SerkitError(f"{where}: corpus {name!r} needs a train file")
         if "types" in data:
             inline = {k: data[k] for k in ("types", "relation", "unannotated") if k in data}
-            decl = load_declaration({"name": name, **inline})
+            decl = load_declaration({"name": name, **inline}, where)
         else:
-            decl = load_declaration(str(data.get("declare", name)))
+            decl = load_declaration(str(data.get("declare", name)), where)
         weight = data.get("weight", 1.0)
         if (
             not isinstance(weight, int | float)

@@ -251,11 +251,15 @@ def is_model_file(name: str) -> bool:
 
 def publish(stage: str | Path, out_dir: str | Path) -> None:
     """Move the model fully written in ``stage`` into ``out_dir``, replacing an older model
-    whole: its model files that the new one lacks go first (a stale ONNX graph, lexicon or
-    CRF file would otherwise be read beside the new card), then every file by rename,
+    whole: the older card goes first (a kill while moving leaves a folder without a card,
+    which loads as nothing, never the older card over some of the new files: only the
+    weights are checksummed, so it would read a new ``config.json`` beside old weights),
+    then its model files that the new one lacks (a stale ONNX graph, lexicon or CRF file
+    would otherwise be read beside the new card), then every file by rename,
     ``serkit.json`` last; other files of ``out_dir`` stay."""
     stage, out = Path(stage), Path(out_dir)
     names = {p.name for p in stage.iterdir()}
+    (out / CARD_NAME).unlink(missing_ok=True)
     for p in out.iterdir():
         if p.name not in names and is_model_file(p.name) and not p.is_dir():
             p.unlink()
@@ -405,6 +409,11 @@ def read_card(model_dir: str | Path) -> dict[str, Any]:
     """The card of a model folder; read it once per load and pass it on."""
     path = Path(model_dir) / CARD_NAME
     if not path.is_file():
+        if (Path(model_dir) / STAGE_DIR).is_dir():
+            raise ModelLoadError(
+                f"{model_dir}: no model (no {CARD_NAME}): saving one here was interrupted "
+                f"({STAGE_DIR} is left); save or train it again"
+            )
         raise ModelLoadError(f"{model_dir}: not a serkit model directory (no {CARD_NAME})")
     card = read_object(path, "model card")
     files = card.get("files")

@@ -250,12 +250,16 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def corpus_specs(self) -> list:
+    def corpus_specs(self, where: str | None = None) -> list:
         """The corpora of this run as :class:`serkit.corpora.CorpusSpec` (a plain ``train``
-        file is one corpus whose declaration is filled in from its data)."""
+        file is one corpus whose declaration is filled in from its data); errors name
+        ``where`` (the config file) and the corpus."""
         from serkit.corpora import CorpusSpec
 
-        return [CorpusSpec.from_dict(c, f"corpora[{i}]") for i, c in enumerate(self.corpora or [])]
+        pre = f"{where}: " if where else ""
+        return [
+            CorpusSpec.from_dict(c, f"{pre}corpora[{i}]") for i, c in enumerate(self.corpora or [])
+        ]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -318,6 +322,8 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
     cfg = TrainConfig.from_dict(data)
     if not cfg.train and not cfg.corpora:
         raise SerkitError("no training data: give --train or set train (or corpora) in the config")
+    if path is not None:
+        cfg.corpus_specs(str(path))  # corpora and their declarations, checked naming the file
     return cfg
 
 

@@ -119,6 +119,10 @@ def read_corpus(spec) -> tuple[list[Sentence], list[Sentence]]:
         dev = read_labelled(spec.dev, spec.format)
     known = set(spec.declaration.types)
     for path, part in ((spec.train, train), (spec.dev or spec.train, dev)):
+        # A corpus's mapping renames its training file only: a dev file is in its types.
+        fix = "fix the declaration or give a mapping" if path == spec.train else (
+            "fix the declaration or the dev file (a mapping renames the train file only)"
+        )  # fmt: skip
         for s in part:
             for t in s.tags or ():
                 typ = split_tag(t)[1]
@@ -128,7 +132,7 @@ def read_corpus(spec) -> tuple[list[Sentence], list[Sentence]]:
                         s.line,
                         f"type {typ!r} is not in the declaration {spec.declaration.name!r} of "
                         f"corpus {spec.name!r} (its types: {', '.join(spec.declaration.types)}); "
-                        "fix the declaration or give a mapping",
+                        + fix,
                     )
     if not train:
         raise SerkitError(f"{spec.train}: corpus {spec.name!r} has no training sentences")

@@ -223,7 +223,7 @@ class Checkpoint(Callback):
             return
         save_checkpoint(trainer.ckpt, trainer.model, trainer.optimizer, trainer.scheduler,
                         {**state, "config": cfg.to_dict(), "labels": trainer.labels,
-                         **trainer.data_sha})  # fmt: skip
+                         "reading": trainer.reading(), **trainer.data_sha})  # fmt: skip
 
 
 class Trainer:
@@ -415,6 +415,25 @@ class Trainer:
                 )
         if saved.get("labels", self.labels) != self.labels:
             raise SerkitError(f"{self.ckpt}: cannot resume: the label set changed")
+        then, now = saved.get("reading"), self.reading()
+        if then is not None and then != now:
+            what = _changed(then, now, self.specs)
+            raise SerkitError(
+                f"{self.ckpt}: cannot resume: {what} changed since this run started; restore "
+                "it or train afresh without --resume"
+            )
+
+    def reading(self) -> dict[str, Any]:
+        """How this run reads its data, beyond the files' bytes (the data sha256): each
+        corpus's declaration as loaded (a TOML file or built-in is re-read on resume) and
+        each label mapping's table. A checkpoint keeps it; a resume refuses a change."""
+        from serkit.labels import load_mapping
+
+        declared = self.specs if self.cfg.corpora else []  # else: made from the data
+        names = [sp.mapping for sp in self.specs] + [self.cfg.mapping]
+        maps = {m: load_mapping(m) for m in names if m}
+        doc = {"corpora": [sp.declaration.to_dict() for sp in declared], "mappings": maps}
+        return json.loads(json.dumps(doc))
 
     def _check_teacher_tokenizer(self, teacher_dir: Path) -> None:
         from serkit.models.encoding import load_tokenizer
@@ -656,6 +675,17 @@ class Trainer:
             "device": str(self.device),
             "finished": False,
         }
+
+
+def _changed(then: dict[str, Any], now: dict[str, Any], specs: Sequence[CorpusSpec]) -> str:
+    """What differs between two :meth:`Trainer.reading` records, in words."""
+    for old, new, spec in zip(then.get("corpora", []), now["corpora"], specs, strict=False):
+        if old != new:
+            return f"the declaration of corpus {spec.name!r} ({spec.declaration.source})"
+    for name, table in now["mappings"].items():
+        if then.get("mappings", {}).get(name) != table:
+            return f"the mapping {name}"
+    return "how the data is read"
 
 
 def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Path:
