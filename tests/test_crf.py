@@ -390,3 +390,31 @@ def test_training_into_a_used_folder_replaces_the_model_whole(tmp_path, capsys) 
     assert card["arch"] == "crf" and sorted(card["files"]) == ["crf.crfsuite", "lexicon.tsv"]
     tagger = load_tagger(out)
     assert tagger.runtime == "crf" and len(tagger.tag_sentences(sents()[:1])[0]) == 7
+
+
+def test_bad_data_leaves_an_earlier_run_in_place_even_with_overwrite(tmp_path) -> None:
+    """The CRF started afresh (deleting the earlier run's checkpoint and log) before it
+    read its data, so a run that then failed on a bad file had destroyed them for nothing."""
+    from serkit.architectures import get
+    from serkit.training.config import TrainConfig
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text("Linux\tB-Operating_System\nis\tX-Nope\n", encoding="utf-8")
+    out = tmp_path / "m"
+    (out / "checkpoint").mkdir(parents=True)
+    (out / "checkpoint" / "state.json").write_text('{"step": 3, "config": {}}')
+    (out / "metrics.jsonl").write_text('{"step": 3}\n')
+    good = tmp_path / "good.txt"
+    good.write_text("I\tO\nuse\tO\nLinux\tB-Operating_System\n\n" * 4, encoding="utf-8")
+    two = [
+        {"name": "a", "declare": "wikiser", "train": str(good), "val_tail": 0.5},
+        {"name": "b", "declare": "wikiser", "train": str(bad), "val_tail": 0.5},
+    ]
+    for extra in ({"train": str(bad)}, {"corpora": two[1:], "mode": "single"},
+                  {"corpora": two, "mode": "merge"}):  # fmt: skip
+        spec = {"arch": "crf", "max_iterations": 5, "output": str(out), "overwrite": True}
+        spec.update(extra)
+        with pytest.raises(SerkitError, match="bad.txt:2"):
+            get("crf").train(TrainConfig.from_dict(spec), progress=False)
+        assert (out / "checkpoint" / "state.json").is_file()
+        assert (out / "metrics.jsonl").read_text() == '{"step": 3}\n'

@@ -154,3 +154,20 @@ def test_a_kill_while_publishing_never_leaves_the_old_card_over_new_files(tmp_pa
         shutil.rmtree(again)
         shutil.copytree(build_tiny_model(tmp_path / "new", max_length=16, seed=1), again)
     assert serkit.load(out).model.config.serkit_max_length == 16
+
+
+def test_published_model_files_are_readable_as_any_new_file(tmp_path):
+    """safetensors (and temp files) create files private to their owner: a trained
+    model's weights were 0600, unreadable to the service account that serves them."""
+    import os
+    import stat
+
+    from serkit.files.atomic import new_file_mode
+
+    with folder.staged(tmp_path / "m") as stage:
+        for name in (folder.SAFETENSORS, folder.CONFIG, folder.CARD_NAME):
+            (stage / name).write_text("{}")
+            os.chmod(stage / name, 0o600)
+    for name in (folder.SAFETENSORS, folder.CONFIG, folder.CARD_NAME):
+        mode = stat.S_IMODE((tmp_path / "m" / name).stat().st_mode)
+        assert mode == new_file_mode(), (name, oct(mode))

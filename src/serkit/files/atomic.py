@@ -95,11 +95,17 @@ def sweep_stale(folder: Path) -> list[Path]:
     return removed
 
 
+def new_file_mode() -> int:
+    """The mode ``open()`` gives a new file under this process's umask (temp files and
+    some writers, safetensors among them, create files private to their owner)."""
+    return 0o666 & ~_UMASK
+
+
 def _target_mode(path: Path) -> int:
     try:
         return path.stat().st_mode & 0o7777
     except OSError:
-        return 0o666 & ~_UMASK
+        return new_file_mode()
 
 
 def _refuse_stdin_name(path: str | Path) -> None:

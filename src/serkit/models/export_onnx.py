@@ -12,7 +12,6 @@ file is not exported under a fresh checksum).
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import warnings
@@ -92,8 +91,6 @@ def export_onnx(
             "max_abs_logit_diff_fp32": info["max_abs_diff"],
         }
         write_card(tmp, card)
-        for p in tmp.iterdir():
-            os.chmod(p, 0o644)  # temp files are private; a model is package data
         # Move in, replacing an older model whole (its torch weights, CRF files...), the
         # card last: a graph is read only against the card that lists its checksum.
         folder.publish(tmp, out)

@@ -40,6 +40,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from serkit.errors import ModelLoadError
+from serkit.files.atomic import new_file_mode
 from serkit.lexicon.core import MAX_TSV_BYTES
 
 # -- file names ------------------------------------------------------------------------
@@ -264,6 +265,8 @@ def publish(stage: str | Path, out_dir: str | Path) -> None:
         if p.name not in names and is_model_file(p.name) and not p.is_dir():
             p.unlink()
     for name in sorted(names - {CARD_NAME}) + [CARD_NAME]:
+        if (stage / name).is_file():  # readable as any new file: a model is shared data
+            os.chmod(stage / name, new_file_mode())
         os.replace(stage / name, out / name)
     stage.rmdir()
 

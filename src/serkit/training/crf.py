@@ -180,6 +180,8 @@ def train_crf_corpora(
     out_dir: str | Path | None,
     config: dict[str, Any] | None = None,
     card_extra: dict[str, Any] | None = None,
+    *,
+    overwrite: bool | None = None,
 ) -> CrfTagger:
     """One crfsuite model on several declared corpora (:mod:`serkit.corpora`).
 
@@ -193,6 +195,8 @@ def train_crf_corpora(
     no ``partial`` mode. A corpus's ``weight`` repeats its sentences (fractions: a seeded
     sample). Each corpus's validation set is scored in its own types (its declaration's
     projection); the card holds them under ``metrics.dev.corpora``, ``f1`` their mean.
+    With ``overwrite`` (not None), the output folder is started afresh
+    (:func:`start_afresh`) once every corpus has been read.
     """
     from dataclasses import replace
 
@@ -219,6 +223,8 @@ def train_crf_corpora(
     cfg = resolve_config(config)
     rng = random.Random(int(cfg["seed"]))
     parts = [read_corpus(sp) for sp in specs]
+    if overwrite is not None and out_dir is not None:
+        start_afresh(out_dir, overwrite)  # after the data: bad data leaves the folder as it was
     train: list[Sentence] = []
     owner: list[int] = []
     copies: list[int] = []
@@ -377,7 +383,6 @@ def train_crf_from_config(
         raise SerkitError("give either a dev file or val_slice/val_tail, not both")
     fmt, mapping = cfg.get("format"), cfg.get("mapping")
     check_output_dir(out_dir, [*train_paths, *dev_paths])
-    start_afresh(out_dir, overwrite)
 
     def load(paths: list[str]) -> list[Sentence]:
         return [s for p in paths for s in read_labelled(p, fmt, mapping)]
@@ -385,6 +390,7 @@ def train_crf_from_config(
     train, dev = split_train_dev(load(train_paths), slice_=val_slice, tail=tail)
     if dev_paths:
         dev = load(dev_paths)
+    start_afresh(out_dir, overwrite)  # after the data: bad data leaves the folder as it was
     split = split_description(slice_=val_slice, tail=tail)
     card_extra = {
         "protocol": cfg.get("protocol"),
@@ -465,7 +471,6 @@ def _train_corpora_from_config(cfg: Any, options: dict[str, Any], out: Path) -> 
 
     specs = cfg.corpus_specs()
     check_output_dir(out, [p for sp in specs for p in (sp.train, sp.dev)])
-    start_afresh(out, cfg.overwrite)
     if cfg.mode == "single":
         if len(specs) != 1:
             raise SerkitError(
@@ -473,6 +478,7 @@ def _train_corpora_from_config(cfg: Any, options: dict[str, Any], out: Path) -> 
             )
         (sp,) = specs
         train, dev = read_corpus(sp)
+        start_afresh(out, cfg.overwrite)  # after the data, as every trainer
         extra = {"protocol": cfg.protocol, "corpora": [sp.to_dict()]}
         return train_crf(train, dev or None, out, options, card_extra=extra)
     files = [f for sp in specs for f in data_files(sp.train)]
@@ -484,4 +490,6 @@ def _train_corpora_from_config(cfg: Any, options: dict[str, Any], out: Path) -> 
         if dev_files
         else None,
     }
-    return train_crf_corpora(specs, cfg.mode, out, options, card_extra=extra)
+    return train_crf_corpora(
+        specs, cfg.mode, out, options, card_extra=extra, overwrite=cfg.overwrite
+    )
