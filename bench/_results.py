@@ -14,7 +14,7 @@ import platform
 import re
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,6 +111,27 @@ def worker_env(threads: int = 1) -> dict[str, str]:
 
 
 def run_worker(cmd: Sequence[str], **kwargs: Any) -> dict[str, Any]:
-    """Run a worker process; what it measured is the JSON object on its last stdout line."""
-    res = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, **kwargs)
+    """Run a worker process; what it measured is the JSON object on its last stdout line.
+    A worker that fails ends this script in one line (its own last stderr line, when
+    the caller captured its stderr), not in a ``CalledProcessError`` traceback."""
+    try:
+        res = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, **kwargs)
+    except subprocess.CalledProcessError as e:
+        why = (e.stderr or "").strip().splitlines()[-1:]
+        raise SystemExit(
+            f"worker failed (exit {e.returncode}): {' '.join(map(str, cmd))}"
+            + (f": {why[0]}" if why else "")
+        ) from None
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main_guard(main: Callable[[], object]) -> None:
+    """Run a script's ``main``: a serkit error (a model folder that is not there, as every
+    ``runs/`` folder on a fresh checkout; a runtime the model lacks) is one line, not a
+    traceback through the library."""
+    from serkit.errors import SerkitError
+
+    try:
+        main()
+    except SerkitError as e:
+        raise SystemExit(f"{Path(sys.argv[0]).name}: {e}") from None

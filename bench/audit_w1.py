@@ -420,6 +420,8 @@ def main() -> None:
     ap.add_argument("--render", action="store_true", help=f"only rewrite the block from {rel(OUT)}")
     args = ap.parse_args()
     if args.render:
+        if not OUT.is_file():
+            raise SystemExit(f"{rel(OUT)}: not there (a full run writes it); nothing to render")
         md = markdown(json.loads(OUT.read_text()))
         print(md)
         if not args.no_write:
@@ -455,4 +457,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from _results import main_guard
+
+    main_guard(main)

@@ -82,6 +82,12 @@ def main() -> None:
             rows.append((system, pname, rel(model), dev, test))
             print(system, pname, dev, test, flush=True)
     wall = time.perf_counter() - t0
+    if not rows:  # would replace the section's table with an empty one
+        where = "--models" if args.models else "the configs' output folders"
+        raise SystemExit(
+            f"nothing to score: {where} hold no trained transformer model for protocols "
+            f"{args.protocols}; give --models DIR"
+        )
 
     def f(x: float | None) -> str:
         return "-" if x is None else f"{x:.4f}"
@@ -114,4 +120,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from _results import main_guard
+
+    main_guard(main)

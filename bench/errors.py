@@ -191,4 +191,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from _results import main_guard
+
+    main_guard(main)

@@ -107,4 +107,11 @@ def draw() -> list[Path]:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as e:  # in the bench extra; one line, not a traceback
+        raise SystemExit(f"figures.py: {e}; pip install -e '.[bench]'") from None
     draw()

@@ -238,4 +238,6 @@ pycrfsuite's Viterbi (test `test_numpy_decoder_matches_crfsuite`).
 
 
 if __name__ == "__main__":
-    main()
+    from _results import main_guard
+
+    main_guard(main)

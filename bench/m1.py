@@ -23,6 +23,7 @@ from pathlib import Path
 
 import serkit
 from _results import machine, today, update_section
+from serkit.architectures import check_runtime
 from serkit.errors import SerkitError
 from serkit.evaluate import predict_sentences, score_sentences
 from serkit.training.data import read_labelled
@@ -37,8 +38,24 @@ TESTS = {
 OUT = Path(__file__).resolve().parent / "out" / "m1.json"
 
 
-def score(model: str, runtime: str, only: list[str]) -> dict[str, dict]:
+def default_runtime(model: str) -> str:
+    """``torch`` for a folder with torch weights (a transformer scored on its own weights,
+    not on an ONNX graph beside them); ``auto`` for any other model (a CRF runs as ``crf``,
+    an ONNX-only folder such as the shipped default on its best graph)."""
+    from serkit.models.folder import torch_weights
+    from serkit.models.registry import DEFAULT_DIR
+
+    try:
+        torch_weights(DEFAULT_DIR if model == "DEFAULT" else model)
+    except SerkitError:
+        return "auto"
+    return "torch"
+
+
+def score(model: str, runtime: str, only: list[str]) -> tuple[str, dict[str, dict]]:
+    """(the runtime the model ran on, its rows)."""
     rows: dict[str, dict] = {}
+    ran = runtime
     for name, (rel, scheme, mapping) in TESTS.items():
         if only and name not in only:
             continue
@@ -51,6 +68,7 @@ def score(model: str, runtime: str, only: list[str]) -> dict[str, dict]:
             # A one-head WikiSER model has one convention: its own.
             print(f"  {name}: {e}; using its own labels", file=sys.stderr)
             tagger = serkit.load(path, prefer=runtime)
+        ran = tagger.runtime
         gold = read_labelled(str(DATA / rel))
         t0 = time.perf_counter()
         pred = predict_sentences(tagger, gold, progress=False)
@@ -64,7 +82,7 @@ def score(model: str, runtime: str, only: list[str]) -> dict[str, dict]:
         }  # fmt: skip
         print(f"  {name}: P {m.precision:.4f} R {m.recall:.4f} F1 {m.f1:.4f} ({secs:.0f} s)",
               file=sys.stderr)  # fmt: skip
-    return rows
+    return ran, rows
 
 
 def _command(note: str) -> str:
@@ -77,20 +95,32 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", action="append", required=True, metavar="NAME=DIR",
                     help="a row: NAME=DIR (DIR = DEFAULT for the shipped model)")  # fmt: skip
-    ap.add_argument("--runtime", default="torch", help="torch, onnx, onnx-int8 (default torch)")
+    ap.add_argument(
+        "--runtime",
+        help="any serkit runtime (default: torch for a folder with "
+        "torch weights, else auto: a CRF runs as crf, the shipped default on ONNX)",
+    )
     ap.add_argument("--only", nargs="*", default=[], help="test sets to run (default all)")
     ap.add_argument("--note", default="", help="a sentence added under the table")
     args = ap.parse_args()
     t0 = time.perf_counter()
     scored = {}
+    if args.runtime is not None:
+        try:
+            check_runtime(args.runtime)
+        except SerkitError as e:
+            ap.error(str(e))
     for spec in args.model:
-        name, _, model = spec.partition("=")
-        print(f"{name} ({model}, {args.runtime})", file=sys.stderr)
-        scored[name] = (model, score(model, args.runtime, args.only))
+        name, sep, model = spec.partition("=")
+        if not (name and sep and model):
+            ap.error(f"--model takes NAME=DIR, not {spec!r}")
+        runtime = args.runtime or default_runtime(model)
+        print(f"{name} ({model}, {runtime})", file=sys.stderr)
+        scored[name] = (model, *score(model, runtime, args.only))
     # Read the rows only now: another run may have added some while this one scored.
     results = json.loads(OUT.read_text()) if OUT.is_file() else {}
-    for name, (model, tests) in scored.items():
-        results[name] = {"model": model, "runtime": args.runtime, "date": today(),
+    for name, (model, runtime, tests) in scored.items():
+        results[name] = {"model": model, "runtime": runtime, "date": today(),
                          "tests": {**results.get(name, {}).get("tests", {}), **tests}}  # fmt: skip
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=1) + "\n")
@@ -135,4 +165,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from _results import main_guard
+
+    main_guard(main)

@@ -203,7 +203,7 @@ def run_one(system: str, protocol: str, args: argparse.Namespace, cached: dict |
             write_json(model / "train-info.json", info)
             log(
                 f"trained {system} on {tp} in {info['train_wall_s']:.0f} s "
-                f"(validation F1 {info.get('dev_f1') or float('nan'):.4f})"
+                f"(validation F1 {info.get('dev_f1', float('nan')):.4f})"
             )
     log(f"scoring {system} on {protocol} ({rel(proto.test)})")
     row = score(system, protocol, model, info, args.threads)
@@ -352,6 +352,8 @@ def main(argv: list[str] | None = None) -> None:
         ap.error(f"unknown system/protocol: {', '.join(bad)}")
     if args.model and not (args.only and all(s in TRANSFORMERS for s in systems)):
         ap.error("--model scores a transformer: give --only minilm-vanilla or minilm-selfreg")
+    if args.model and not args.train and fingerprint(ROOT / args.model) is None:
+        ap.error(f"--model {args.model}: no trained model there")
     if not args.tables:
         t0 = time.perf_counter()
         todo = [(s, p) for p in protocols for s in systems]
@@ -370,4 +372,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from _results import main_guard
+
+    main_guard(main)

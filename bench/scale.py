@@ -362,4 +362,6 @@ tagging plus start-up (actors start in parallel: {startup:.0f} s here), i.e.
 
 
 if __name__ == "__main__":
-    main()
+    from _results import main_guard
+
+    main_guard(main)
