@@ -379,3 +379,33 @@ def test_serkit_tag_names_the_model_in_label_studio_predictions(tmp_path: Path) 
     assert want != "serkit" and [p["model_version"] for t in tasks for p in t["predictions"]] == [
         want
     ]
+
+
+def test_doccano_offsets_are_utf16_units_both_ways(tmp_path: Path) -> None:
+    """doccano indexes text as JavaScript does: the emoji in TEXT2 counts 2, so "Python"
+    (code points 6-12) is [7, 13) there, "NumPy" [19, 24)."""
+    buf = io.StringIO()
+    w = DocWriter(buf, "doccano")
+    w.write(_doc(TEXT2, [Entity(6, 12, "Language", "Python", 0.9)]))
+    w.close()
+    assert json.loads(buf.getvalue())["label"] == [[7, 13, "Language"]]
+    sents = files.read_all(write_json(tmp_path / "export.json", export_fixture()))
+    out = tmp_path / "out.doccano"
+    files.write(out, sents, "doccano")
+    assert json.loads(out.read_text(encoding="utf-8").splitlines()[1])["label"] == [
+        [7, 13, "Language"]
+    ]
+    # doccano's own export, label lists and the older start_offset entities alike
+    rows = [
+        {"id": 1, "text": TEXT2, "label": [[7, 13, "Language"], [19, 24, "Library"]]},
+        {"id": 2, "text": TEXT2, "entities": [
+            {"id": 5, "start_offset": 19, "end_offset": 24, "label": "Library"}]},
+    ]  # fmt: skip
+    src = tmp_path / "admin.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    a, b = files.read_all(src, "doccano")
+    assert entities(a) == [("Python", "Language"), ("NumPy", "Library")]
+    assert entities(b) == [("NumPy", "Library")]
+    src.write_text(json.dumps({"text": TEXT2, "label": [[5, 13, "Language"]]}) + "\n")
+    with pytest.raises(DataFormatError, match=r"admin\.jsonl:1: .*inside a character"):
+        files.read_all(src, "doccano")  # 5 is between the emoji's two UTF-16 units

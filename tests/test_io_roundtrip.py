@@ -5,10 +5,12 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from serkit import files
+from serkit.errors import SerkitError
 from serkit.files.stats import corpus_stats
 from serkit.tokens import Sentence
 
@@ -86,3 +88,15 @@ def test_conll_extra_columns_survive_jsonl(sents, extra):
     _same(sents, back)
     if extra:
         assert [s.meta["columns"] for s in back] == [s.meta["columns"] for s in sents]
+
+
+def test_conll_refuses_a_token_that_would_read_back_as_a_docstart_line(tmp_path):
+    """``-DOCSTART-`` lines separate documents when read: written as a token it would vanish."""
+    s = Sentence(["see", "-DOCSTART-", "here"], ["O", "B-Library", "O"], "d", 0, 1)
+    out = tmp_path / "out.conll"
+    with pytest.raises(SerkitError, match=r"token '-DOCSTART-' cannot be written as conll"):
+        files.write(out, [s], "conll")
+    assert not out.exists()
+    files.write(tmp_path / "out.wikiser", [s], "wikiser")  # WikiSER carries it
+    (back,) = files.read_all(tmp_path / "out.wikiser", "wikiser")
+    assert (back.tokens, back.tags) == (s.tokens, s.tags)

@@ -456,3 +456,15 @@ def test_a_tagged_text_is_a_tagged_doc_of_plain_sentences(tmp_path, onnx_tagger)
     assert files.write(out, doc.sentences) == len(doc.sentences)
     back = [(s.tokens, s.tags) for s in files.read_all(out)]
     assert back == [(s.tokens, s.tags) for s in doc.sentences]
+
+
+def test_a_format_that_drops_record_fields_says_so_once(tmp_path, tiny_dirs, capsys):
+    rows = [{"id": 1, "text": TEXT, "votes": 3}, {"id": 2, "text": TRICKY, "votes": 1}]
+    src = str(write_jsonl(tmp_path / "posts.jsonl", rows))
+    for fmt in ("conll", "hf"):
+        res = CliRunner().invoke(app, ["tag", src, "-f", fmt, "-m", str(tiny_dirs["onnx"])])
+        assert res.exit_code == 0, res.output
+        assert res.stderr.count("note:") == 1 and "'votes'" in res.stderr
+        assert "are not written (-f jsonl keeps them)" in res.stderr
+    res = run([src, "-f", "jsonl", "-m", str(tiny_dirs["onnx"])])
+    assert "note:" not in res.stderr and [r["votes"] for r in records(res.stdout)] == [3, 1]

@@ -23,6 +23,7 @@ from serkit.audit.findings import SCORE_DIGITS
 from serkit.audit.report import record
 from serkit.errors import SerkitError
 from serkit.files.atomic import atomic_write
+from serkit.files.doccano import doccano_label
 from serkit.labels import spans
 
 CHANGE_LOG = "changes.jsonl"
@@ -95,8 +96,10 @@ def _rejson(line: str, a: AuditSentence, tags: list[str], lineno: int) -> str:
         else:
             keep[tuple(e)] = e
     new = []
-    for s, e, t in spans(tags):
-        cs, ce = offsets[s][0], offsets[e - 1][1]
+    found = [(offsets[s][0], offsets[e - 1][1], t) for s, e, t in spans(tags)]
+    if key == "label" or keys[0] == "start_offset":  # doccano's: UTF-16 units
+        found = [(cs, ce, t) for cs, ce, t in doccano_label(obj["text"], found)]
+    for cs, ce, t in found:
         if (cs, ce, t) in keep:
             new.append(keep[(cs, ce, t)])
         elif key == "label" and sample is None:

@@ -193,9 +193,19 @@ def tag(
     else:
         items = skipping(read_documents, sources, report.skip, reading, sys.stdin, report.bad)
 
+    keeps = get_format(fmt, FORMATS).keeps
+
     def run(f) -> None:
         writer = DocWriter(f, fmt, tagger.entity_types)
+        noted = keeps is None
         for doc in tag_documents(tagger, items, batch_size):
+            lost = [k for k in doc.record or () if k not in (text_field, id_field)]
+            if lost and not noted:  # say once what records lose in this format
+                noted = True
+                report.note(
+                    f"note: {fmt} output holds {keeps}: record fields such as "
+                    f"{', '.join(map(repr, lost))} are not written (-f jsonl keeps them)"
+                )
             writer.write(doc)
             report.tagged += 1
             if output is None:
@@ -293,6 +303,9 @@ class _Report:
         from serkit.cli._app import one_line
 
         self.bar.write(f"serkit: {one_line(msg)}", file=sys.stderr)
+
+    def note(self, msg: str) -> None:
+        self._say(msg)
 
     def skip(self, _src: object, err: SerkitError) -> None:
         self.skipped.append(err)

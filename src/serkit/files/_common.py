@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 
 from serkit.errors import DataFormatError, LimitExceeded, SerkitError
@@ -135,3 +136,35 @@ def check_writable_tag(tag: str, fmt: str, sentence: Sentence, ok: set[str]) -> 
         where = f"sentence {sentence.index}" + (f" of {sentence.doc_id}" if sentence.doc_id else "")
         raise SerkitError(f"{where}: cannot write as {fmt}: {problem}")
     ok.add(tag)
+
+
+# -- UTF-16 offsets ----------------------------------------------------------------------------
+# serkit's offsets are code points (Python ``str`` indices). Tools written in JavaScript count
+# UTF-16 code units instead (doccano; older Label Studio versions): there a character beyond U+FFFF
+# (most emoji, math letters such as "𝔘") counts 2, so every offset after it is shifted.
+
+
+def _astral(text: str) -> bool:
+    return len(text.encode("utf-16-le", "surrogatepass")) != 2 * len(text)
+
+
+def utf16_offsets(text: str, offsets: Iterable[int]) -> list[int]:
+    """Code-point offsets into ``text`` as UTF-16 code-unit offsets."""
+    offsets = list(offsets)
+    if not _astral(text):
+        return offsets
+    units = list(accumulate((2 if ord(c) > 0xFFFF else 1 for c in text), initial=0))
+    return [units[i] for i in offsets]
+
+
+def code_point_offsets(text: str, units: Iterable[int]) -> list[int | None]:
+    """UTF-16 code-unit offsets into ``text`` as code-point offsets; None for one that falls
+    inside a character (between the two halves of a surrogate pair) or outside the text."""
+    units = list(units)
+    if not _astral(text):
+        return [u if 0 <= u <= len(text) else None for u in units]
+    at = {
+        u: i
+        for i, u in enumerate(accumulate((2 if ord(c) > 0xFFFF else 1 for c in text), initial=0))
+    }
+    return [at.get(u) for u in units]

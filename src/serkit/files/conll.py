@@ -147,6 +147,13 @@ def write_conll(
             if tags is not None:
                 check_writable_tag(tags[i], "conll", s, ok)
                 cols[tag_col] = tags[i]
-            f.write("\t".join(cols) + "\n")
+            line = "\t".join(cols)
+            if is_separator(line):  # a -DOCSTART- token: the reader would skip the line
+                where = f"sentence {s.index}" + (f" of {s.doc_id}" if s.doc_id else "")
+                raise SerkitError(
+                    f"{where}: token {tok!r} cannot be written as conll (its line would read "
+                    f"as a {DOCSTART} document separator)"
+                )
+            f.write(line + "\n")
         n += 1
     return n

@@ -56,7 +56,8 @@ Writer = Callable[[IO[str], Iterable[Sentence], Columns], int]
 class Format:
     """One format. ``sniff`` gets the first non-blank lines (stripped bytes) of an input;
     ``documents`` makes the writer ``serkit tag`` uses (``None``: sentences via ``write``,
-    with ``between`` written between two documents)."""
+    with ``between`` written between two documents); ``keeps`` says what of a tagged
+    document it holds when that is not all of it (``serkit tag`` notes what records lose)."""
 
     name: str
     help: str
@@ -66,6 +67,7 @@ class Format:
     write: Writer | None = None
     documents: Callable[[IO[str], Sequence[str]], DocumentWriter] | None = None
     between: str = ""
+    keeps: str | None = None
 
     def document_writer(self, f: IO[str], entity_types: Sequence[str] = ()) -> DocumentWriter:
         if self.documents is not None:
@@ -211,6 +213,7 @@ register(
         sniff=_has_sentence_marks,
         read=lambda src, ctx, cols: read_wikiser(src, ctx),
         write=lambda f, sents, cols: write_wikiser(f, sents),
+        keeps="tokens and tags only (no document ids or boundaries, no empty documents)",
     )
 )
 register(
@@ -221,6 +224,7 @@ register(
         read=lambda src, ctx, cols: read_conll(src, ctx, cols.token_col, cols.tag_col),
         write=lambda f, sents, cols: write_conll(f, sents, cols.token_col, cols.tag_col or 0),
         between="\n",
+        keeps="tokens and tags only (no document ids or boundaries, no empty documents)",
     )
 )
 register(
@@ -229,6 +233,7 @@ register(
         "a standalone page, entities coloured by type (output of serkit tag only)",
         suffixes=(".html", ".htm"),
         documents=HtmlWriter,
+        keeps="each document's id, text and entities",
     )
 )
 register(
@@ -240,6 +245,7 @@ register(
         read=lambda src, ctx, cols: read_labelstudio(src, ctx),
         write=lambda f, sents, cols: write_labelstudio(f, sents),
         documents=LabelStudioWriter,
+        keeps="each document's id, text and entities",
     )
 )
 register(
@@ -249,6 +255,7 @@ register(
         read=lambda src, ctx, cols: read_jsonl(src, ctx),
         write=lambda f, sents, cols: write_doccano(f, sents),
         documents=DoccanoWriter,
+        keeps="each document's text and entities",
     )
 )
 register(
@@ -257,5 +264,6 @@ register(
         "transformers token-classification pipeline dicts, a JSON list per document "
         "(output of serkit tag only)",
         documents=HfWriter,
+        keeps="each document's entities only, a line each in input order",
     )
 )

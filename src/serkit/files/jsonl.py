@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from serkit.errors import DataFormatError, SerkitError
-from serkit.files._common import ReadContext, check_writable_tag, check_writable_token, iter_lines
+from serkit.files._common import (
+    ReadContext,
+    check_writable_tag,
+    check_writable_token,
+    code_point_offsets,
+    iter_lines,
+)
 from serkit.files.inputs import Input, as_input
 from serkit.scheme import repair_iob, spans, tags_from_spans, type_problem
 from serkit.tokenize import tokenize
@@ -52,11 +58,14 @@ def _tokenize(text: str) -> list[tuple[str, int, int]]:
 
 
 def _raw_entities(obj: dict, path: Path | str, lineno: int) -> list[tuple[int, int, str]] | None:
-    """Entities as ``(start, end, label)`` from either the doccano/Label Studio dict form or
-    doccano's ``"label": [[s, e, "T"]]``; None when the document carries no annotation."""
+    """Entities as ``(start, end, label)`` code-point offsets from either the doccano/Label
+    Studio dict form or doccano's ``"label": [[s, e, "T"]]``; None when the document carries no
+    annotation. doccano's forms (the ``"label"`` list, ``start_offset``/``end_offset``) count
+    UTF-16 code units, as its JavaScript front end does: they are converted."""
     raw = obj.get("entities")
+    doccano = False
     if raw is None and isinstance(obj.get("label"), list):
-        raw = obj["label"]
+        raw, doccano = obj["label"], True
     if raw is None:
         return None
     if not isinstance(raw, list):
@@ -64,6 +73,7 @@ def _raw_entities(obj: dict, path: Path | str, lineno: int) -> list[tuple[int, i
     out = []
     for e in raw:
         if isinstance(e, dict):
+            doccano = doccano or "start_offset" in e
             s, t, label = (
                 e.get("start", e.get("start_offset")),
                 e.get("end", e.get("end_offset")),
@@ -81,6 +91,26 @@ def _raw_entities(obj: dict, path: Path | str, lineno: int) -> list[tuple[int, i
         if problem:  # a tab or newline in a label would break a CoNLL file written from it
             raise DataFormatError(path, lineno, f"entity [{s}, {t}): {problem}")
         out.append((s, t, label))
+    return _from_utf16(obj["text"], out, path, lineno) if doccano else out
+
+
+def _from_utf16(
+    text: str, ents: list[tuple[int, int, str]], path: Path | str, lineno: int
+) -> list[tuple[int, int, str]]:
+    """doccano's UTF-16 offsets as code points; one inside a character is an error (offsets
+    outside the text are left for :func:`_align` to report)."""
+    n = len(text.encode("utf-16-le", "surrogatepass")) // 2
+    out = []
+    for s, e, label in ents:
+        cs, ce = code_point_offsets(text, (s, e))
+        if (cs is None and 0 <= s <= n) or (ce is None and 0 <= e <= n):
+            raise DataFormatError(
+                path,
+                lineno,
+                f"entity [{s}, {e}) {label}: an offset falls inside a character (doccano "
+                "offsets count UTF-16 code units, an emoji 2)",
+            )
+        out.append((s if cs is None else cs, e if ce is None else ce, label))
     return out
 
 

@@ -29,7 +29,7 @@ from typing import IO, Any
 from xml.sax.saxutils import quoteattr
 
 from serkit.errors import DataFormatError, LimitExceeded, SerkitError
-from serkit.files._common import ReadContext
+from serkit.files._common import ReadContext, code_point_offsets
 from serkit.files.inputs import Input, as_input
 from serkit.files.jsonl import _align, _tokenize, checked_layout
 from serkit.scheme import tags_from_spans, type_problem
@@ -131,18 +131,6 @@ def _annotation(task: dict, where: str, path: str, lineno: int) -> dict | None:
     return (truth or done)[-1]
 
 
-def _code_points(text: str, units: int) -> int | None:
-    """A UTF-16 offset into ``text`` as a code-point offset (None: inside a surrogate pair)."""
-    pos = 0
-    for i, ch in enumerate(text):
-        if pos == units:
-            return i
-        pos += 2 if ord(ch) > 0xFFFF else 1
-        if pos > units:
-            return None
-    return len(text) if pos == units else None
-
-
 def _regions(
     result: Any, text: str, where: str, path: str, lineno: int
 ) -> list[tuple[int, int, str]]:
@@ -174,7 +162,7 @@ def _regions(
             raise DataFormatError(path, lineno, f"{where}: {rid} [{s}, {e}): {problem}")
         said = v.get("text")
         if isinstance(said, str) and text[s:e] != said:
-            cs, ce = _code_points(text, s), _code_points(text, e)
+            cs, ce = code_point_offsets(text, (s, e))
             if cs is None or ce is None or text[cs:ce] != said:
                 raise DataFormatError(
                     path,
