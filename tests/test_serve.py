@@ -18,10 +18,13 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _cli import run_cli
 from _serve_helpers import DictTagger, free_port
+from serkit.errors import SerkitError
 from serkit.serve.app import BodyLimitMiddleware, create_app
 from serkit.serve.batching import MicroBatcher
 from serkit.serve.limits import Limits
+from serkit.serve.server import listen
 
 SMALL = Limits(max_text_chars=100, max_request_chars=150, max_texts=3, max_body_bytes=2000)
 TEXT = "I run 🐧 Redis on Linux with NVIDIA A100."
@@ -91,6 +94,58 @@ def test_page_docs_and_assets_are_served_locally(client):
         assert "https://" not in html and "//cdn" not in html
     for asset in ("/static/app.js", "/static/app.css", "/static-offline-docs/swagger-ui-bundle.js"):
         assert client.get(asset).status_code == 200, asset
+
+
+def test_the_page_works_behind_a_proxy_under_a_path_prefix(client):
+    """``location /ner/ { proxy_pass http://127.0.0.1:8080/; }``: every URL the page and its
+    script use resolves under /ner/ (absolute ones went to the proxy's own root)."""
+    import re
+    from urllib.parse import urljoin
+
+    page_url = "https://proxy.example/ner/"
+
+    def through_proxy(ref: str, base: str) -> str:
+        url = urljoin(base, ref)
+        assert url.startswith(page_url), f"{ref!r} leaves the prefix: {url}"
+        return "/" + url.removeprefix(page_url)
+
+    html = client.get("/").text
+    refs = re.findall(r'(?:src|href)="([^"#]+)"', html)
+    assert "static/app.js" in refs and "static/app.css" in refs
+    for ref in refs:
+        if not ref.startswith("data:"):
+            assert client.get(through_proxy(ref, page_url)).status_code == 200, ref
+    script = client.get("/static/app.js").text
+    gets = re.findall(r'getJSON\("([^"]+)"\)', script)
+    posts = re.findall(r'fetch\("([^"]+)", \{\s*method: "POST"', script)
+    assert len(gets) == 3 and posts == ["v1/entities"]
+    for ref in gets:  # fetch() resolves against the page, not the script
+        assert client.get(through_proxy(ref, page_url)).status_code == 200, ref
+    r = client.post(through_proxy(posts[0], page_url), json={"text": "Redis on Linux"})
+    assert r.status_code == 200 and len(r.json()["entities"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "ctype"), [("/static/app.js", "text/javascript"), ("/static/app.css", "text/css")]
+)
+def test_the_pages_assets_are_revalidated_on_every_load(client, path, ctype):
+    """Asset URLs carry no version: without ``no-cache`` a browser kept app.js by heuristic
+    freshness after an upgrade, under the new page (which is ``no-cache``)."""
+    assert client.get("/").headers["cache-control"] == "no-cache"
+    r = client.get(path)
+    assert r.status_code == 200 and r.headers["content-type"].startswith(ctype)
+    assert r.headers["cache-control"] == "no-cache"
+    again = client.get(path, headers={"if-none-match": r.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["cache-control"] == "no-cache"
+
+
+@pytest.mark.parametrize(
+    "path", ["/static/", "/static", "/static/../app.py", "/static/%2e%2e/app.py"]
+)
+def test_static_lists_no_folder_and_leaves_it_by_no_path(client, path):
+    r = client.get(path)
+    assert_error(r, 404, "not_found")
 
 
 def test_limits_are_413_with_codes(client):
@@ -433,3 +488,48 @@ def test_cli_serves_and_rejects_a_20mb_body_by_content_length(tiny_dirs):
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_a_port_in_use_is_one_line_and_exit_2_before_the_model_loads(
+    capsys, tiny_dirs, monkeypatch
+):
+    """A second server on a port: one error line, at once (uvicorn logged the error after
+    loading the model and starting the app, and exited with 3)."""
+    import serkit.models.registry as registry
+
+    loads = []
+    real = registry.load_tagger
+    monkeypatch.setattr(registry, "load_tagger", lambda *a, **k: loads.append(a) or real(*a, **k))
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        code, out = run_cli(capsys, "serve", "--model", str(tiny_dirs["int8"]), "--port", str(port))
+    assert code == 2
+    assert out == f"serkit: error: cannot listen on 127.0.0.1:{port}: address already in use\n"
+    assert loads == []
+    code, out = run_cli(capsys, "serve", "--host", "no-such-host.invalid", "--port", "0")
+    assert code == 2
+    assert out.startswith("serkit: error: cannot listen on no-such-host.invalid:0: unknown host")
+    assert out.count("\n") == 1 and loads == []
+
+
+def test_listen_binds_every_address_of_a_host_on_one_port():
+    socks = listen("localhost", 0)
+    try:
+        ports = {s.getsockname()[1] for s in socks}
+        assert len(ports) == 1 and 0 not in ports
+        with socket.create_connection(("localhost", ports.pop()), timeout=5):
+            pass  # listening already: a client waits for the model instead of being refused
+    finally:
+        for s in socks:
+            s.close()
+    if socket.has_ipv6:
+        try:
+            socks = listen("[::1]", 0)  # as in a URL
+        except SerkitError:
+            pass  # no IPv6 loopback here
+        else:
+            assert [s.family for s in socks] == [socket.AF_INET6]
+            for s in socks:
+                s.close()

@@ -372,6 +372,23 @@ def test_head_is_get_without_a_body(server, path):
         assert int(headers["content-length"]) == len(get.content)
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/healthz", "GET, HEAD"),
+        ("POST", "/", "GET, HEAD"),
+        ("PUT", "/v1/labels", "GET, HEAD"),
+        ("OPTIONS", "/v1/entities", "POST"),
+        ("GET", "/v1/entities", "POST"),
+    ],
+)
+def test_a_405_allows_head_wherever_get_is(server, method, path, allow):
+    """RFC 9110: ``Allow`` lists what the resource supports; it said ``GET`` alone."""
+    r = httpx.request(method, server.url + path, timeout=30)
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+    assert r.headers["allow"] == allow
+
+
 def test_trailing_slashes_are_404_not_redirects(server):
     for path in ("/v1/entities/", "/healthz/", "/v1/labels/"):
         r = httpx.post(server.url + path, json={"text": "x"}, follow_redirects=False, timeout=30)

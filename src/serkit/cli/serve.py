@@ -103,11 +103,9 @@ def serve(
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve POST /v1/entities, a web page at /, and the OpenAPI docs at /docs."""
-    import uvicorn
-
     from serkit.models.registry import load_tagger
     from serkit.serve.app import create_app
-    from serkit.serve.server import uvicorn_config
+    from serkit.serve.server import listen, run, uvicorn_config
 
     limits = Limits(
         max_text_chars=max_text_chars,
@@ -123,14 +121,19 @@ def serve(
         max_connections=max_connections,
     )
     kwargs = {"threads": threads} if threads is not None else {}
-    tagger = load_tagger(model, prefer=runtime, device=device, dtype=dtype, **kwargs)
-    application = create_app(
-        tagger,
-        limits,
-        batch_size=batch_size,
-        max_batch_chars=max_batch_chars,
-        max_wait_ms=max_wait_ms,
-        connection=connection,
-    )
-    config = uvicorn_config(application, host=host, port=port, log_level=log_level)
-    uvicorn.Server(config).run()
+    sockets = listen(host, port)  # before the model: a taken port fails at once
+    try:
+        tagger = load_tagger(model, prefer=runtime, device=device, dtype=dtype, **kwargs)
+        application = create_app(
+            tagger,
+            limits,
+            batch_size=batch_size,
+            max_batch_chars=max_batch_chars,
+            max_wait_ms=max_wait_ms,
+            connection=connection,
+        )
+        config = uvicorn_config(application, host=host, port=port, log_level=log_level)
+        run(config, sockets)
+    finally:
+        for sock in sockets:
+            sock.close()

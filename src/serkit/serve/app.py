@@ -120,6 +120,18 @@ class StrictJSONRoute(APIRoute):
         return strict
 
 
+class RevalidatedStaticFiles(StaticFiles):
+    """The page's script and styles, revalidated on every load (``no-cache``; unchanged,
+    they are a 304 by their ETag): their URLs carry no version, and the page itself is
+    ``no-cache``, so a copy kept by heuristic freshness (from ``Last-Modified``) would
+    pair the page of a new serkit with the script of an old one."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers.setdefault("Cache-Control", "no-cache")
+        return response
+
+
 def model_info(tagger: Tagger, name: str | None = None) -> ModelInfo:
     """Name and version of the served model: the card's, else its directory and date."""
     card = getattr(tagger, "card", None) or {}
@@ -355,7 +367,7 @@ def create_app(
             headers={"Cache-Control": "no-cache"},
         )
 
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", RevalidatedStaticFiles(directory=STATIC_DIR), name="static")
     _document_limits(app, limits, schemes)
     return app
 

@@ -5,12 +5,16 @@ for a request's headers, and answers a request h11 cannot parse (an invalid
 ``Content-Length``...) in plain text. ``GuardedH11Protocol`` adds a deadline for the
 headers (slowloris connections are closed), a cap on open connections, and JSON error
 bodies for what it answers itself. ``uvicorn_config`` is how the CLI and the tests start
-the server, so they run the same one.
+the server, so they run the same one. ``listen`` binds the address before the model is
+loaded (a port in use is one line at once, not a log after the model loaded) and ``run``
+serves on those sockets.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import socket
 from http import HTTPStatus
 from typing import Any
 
@@ -18,6 +22,7 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from serkit.errors import SerkitError
 from serkit.serve.limits import ConnectionLimits
 from serkit.serve.middleware import NOSNIFF, OTHER_CSP
 from serkit.serve.schemas import error_body
@@ -160,3 +165,57 @@ def uvicorn_config(
         access_log=False,
         **kwargs,
     )
+
+
+def listen(host: str, port: int, backlog: int = 2048) -> list[socket.socket]:
+    """Listening sockets for every address of ``host`` (as uvicorn would bind them: a name
+    such as ``localhost`` may be IPv4 and IPv6; ``[::1]`` is ``::1``), all on one port
+    (port 0: the first free one the system gives). ``SerkitError`` (one line, exit 2)
+    when the host is unknown or the port taken."""
+    name = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    where = f"[{name}]:{port}" if ":" in name else f"{name}:{port}"
+    try:
+        infos = socket.getaddrinfo(
+            name or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as e:
+        raise SerkitError(f"cannot listen on {where}: unknown host ({e.strerror})") from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, addr in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if port == 0 and len(sockets) > 1:  # the other addresses on the first's port
+                addr = (addr[0], sockets[0].getsockname()[1], *addr[2:])
+            sock.bind(addr)
+            sock.listen(backlog)
+    except OSError as e:
+        for sock in sockets:
+            sock.close()
+        reason = (e.strerror or str(e)).lower()
+        raise SerkitError(f"cannot listen on {where}: {reason}") from None
+    return sockets
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server on sockets bound by ``listen``, saying where it listens (uvicorn
+    only says so when it binds them itself)."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and sockets:
+            for sock in sockets:
+                host, port = sock.getsockname()[:2]
+                shown = f"[{host}]" if sock.family == socket.AF_INET6 else host
+                logging.getLogger("uvicorn.error").info(
+                    "Uvicorn running on http://%s:%d (Press CTRL+C to quit)", shown, port
+                )
+
+
+def run(config: uvicorn.Config, sockets: list[socket.socket]) -> None:
+    """Serve ``config``'s app on ``sockets`` (from ``listen``) until SIGINT or SIGTERM:
+    requests in progress are answered first."""
+    _Server(config).run(sockets=sockets)

@@ -1,7 +1,8 @@
 // serkit web page: POST /v1/entities, then highlight, legend, table and copy-as-JSON.
 // Entity offsets are Unicode code points; JS strings index UTF-16 units, so the text is
 // split with Array.from (code points) before slicing. User text only ever goes into
-// textContent, never innerHTML.
+// textContent, never innerHTML. URLs are relative to the page, so that it works behind a
+// reverse proxy that serves it under a path prefix (/ner/ -> /ner/v1/entities).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -35,7 +36,7 @@ async function getJSON(url) {
 async function init() {
   try {
     const [palette, limits, health] = await Promise.all([
-      getJSON("/v1/palette"), getJSON("/v1/limits"), getJSON("/healthz"),
+      getJSON("v1/palette"), getJSON("v1/limits"), getJSON("healthz"),
     ]);
     state.colors = palette.colors;
     document.documentElement.style.setProperty("--ent-fg", palette.text);
@@ -119,7 +120,7 @@ async function submit(ev) {
   setStatus("tagging...");
   const t0 = performance.now();
   try {
-    const r = await fetch("/v1/entities", {
+    const r = await fetch("v1/entities", {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ text }),
