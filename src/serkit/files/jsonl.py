@@ -21,6 +21,7 @@ from serkit.files._common import (
     check_writable_token,
     code_point_offsets,
     iter_lines,
+    utf16_offsets,
 )
 from serkit.files.inputs import Input, as_input
 from serkit.scheme import repair_iob, spans, tags_from_spans, type_problem
@@ -99,10 +100,11 @@ def _from_utf16(
 ) -> list[tuple[int, int, str]]:
     """doccano's UTF-16 offsets as code points; one inside a character is an error (offsets
     outside the text are left for :func:`_align` to report)."""
-    n = len(text.encode("utf-16-le", "surrogatepass")) // 2
+    n = utf16_offsets(text, [len(text)])[0]  # the text's length in UTF-16 code units
+    # one pass over the text for all the document's offsets, not one per entity
+    points = code_point_offsets(text, [x for s, e, _ in ents for x in (s, e)])
     out = []
-    for s, e, label in ents:
-        cs, ce = code_point_offsets(text, (s, e))
+    for (s, e, label), cs, ce in zip(ents, points[::2], points[1::2], strict=True):
         if (cs is None and 0 <= s <= n) or (ce is None and 0 <= e <= n):
             raise DataFormatError(
                 path,
