@@ -418,3 +418,12 @@ def test_bad_data_leaves_an_earlier_run_in_place_even_with_overwrite(tmp_path) -
             get("crf").train(TrainConfig.from_dict(spec), progress=False)
         assert (out / "checkpoint" / "state.json").is_file()
         assert (out / "metrics.jsonl").read_text() == '{"step": 3}\n'
+
+
+@pytest.mark.parametrize("window", [10**6, -1, 2.5, True])
+def test_the_window_is_bounded_through_the_python_api_too(tmp_path, window) -> None:
+    """The cap was checked for `serkit train` only: train_crf(window=10**6) went on to ask
+    the decoder for about 150 GiB."""
+    with pytest.raises(SerkitError, match="window must be between 0 and 10"):
+        train_crf(sents(), None, tmp_path / "m", {**CFG, "window": window})
+    assert not (tmp_path / "m" / "serkit.json").exists()

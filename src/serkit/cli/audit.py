@@ -75,8 +75,6 @@ def audit_cmd(
     check_output_folder(output, [*corpus, model])
     if folds == 1:  # one fold has no other folds to fit on: it would silently mean none
         raise SerkitError("--folds 1: cross-fitting needs 2 folds or more (0: none)")
-    if fix and mapping:
-        raise SerkitError("--fix with --map would write mapped types into the copy; drop --map")
     c = read_corpus(corpus, fmt, mapping=mapping, token_col=token_col, tag_col=tag_col)
     if fix:
         check_fixable(c)

@@ -45,8 +45,9 @@ def weak_label(
     tag_col: int = typer.Option(
         1,
         "--tag-col",
-        help="CoNLL tag column (0-based): the tags it holds are replaced by the weak labels "
-        "(CoNLL-2003 files: 3); a one-column token file gets one.",
+        help="CoNLL tag column (0-based): the IOB2 tags it holds are replaced by the weak "
+        "labels (CoNLL-2003 files: 3); a one-column token file gets one. A column holding "
+        "something else (part-of-speech tags) is refused at its line, never overwritten.",
     ),
     engine: str = typer.Option(
         "local",

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from serkit.errors import SerkitError
+from serkit.files.inputs import is_stdin
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -110,7 +111,7 @@ def _target_mode(path: Path) -> int:
 
 def _refuse_stdin_name(path: str | Path) -> None:
     """``-`` reads stdin everywhere; as an output it would quietly make a file named ``-``."""
-    if str(path) == "-":
+    if is_stdin(path):
         raise SerkitError(
             "-: '-' is stdin, not an output: give a file name "
             "(without -o, serkit tag, predict and eval print to stdout)"

@@ -38,7 +38,7 @@ from serkit.labels import OUTSIDE, bio_labels, map_tags
 from serkit.lexicon import Lexicon
 from serkit.models import folder
 from serkit.models.crf_numpy import CrfWeights, FastCrf
-from serkit.models.features import FeatureExtractor, style_prefix, with_style
+from serkit.models.features import MAX_CRF_WINDOW, FeatureExtractor, style_prefix, with_style
 from serkit.models.folder import read_card, write_card
 from serkit.tagger import Tagger, check_word_batch
 from serkit.tokens import Sentence
@@ -79,6 +79,9 @@ def resolve_config(config: dict[str, Any] | None) -> dict[str, Any]:
         raise SerkitError(f"unknown CRF option(s): {', '.join(sorted(unknown))}")
     if cfg["lexicon_case"] not in ("smart", "sensitive", "insensitive"):
         raise SerkitError(f"unknown lexicon case policy {cfg['lexicon_case']!r}")
+    window = cfg["window"]
+    if isinstance(window, bool) or not isinstance(window, int) or not 0 <= window <= MAX_CRF_WINDOW:
+        raise SerkitError(f"window must be between 0 and {MAX_CRF_WINDOW}, got {window!r}")
     return cfg
 
 

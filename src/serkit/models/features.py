@@ -14,6 +14,10 @@ from collections.abc import Sequence
 
 from serkit.lexicon import Matcher
 
+#: Widest context window (words each side): wider ones add no signal to a linear CRF, and its
+#: decoder's tables grow with the window (a window of a million words asks for 150 GiB).
+MAX_CRF_WINDOW = 10
+
 _PUNCT = frozenset(string.punctuation)
 _SHAPE_RUNS = re.compile(r"(.)\1{3,}")
 _SHORT_RUNS = re.compile(r"(.)\1+")

@@ -12,6 +12,7 @@ from typing import Any
 
 from serkit.devices import check_device
 from serkit.errors import SerkitError
+from serkit.models.features import MAX_CRF_WINDOW
 from serkit.tomlfile import load_table
 
 
@@ -23,10 +24,6 @@ def opt(default: Any, help: str, group: str, *, factory: Any = None) -> Any:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
 
-
-#: Widest CRF context window (words each side): wider ones add no signal to a linear CRF, and
-#: its decoder's tables grow with the window (a window of a million words asks for 150 GiB).
-MAX_CRF_WINDOW = 10
 
 #: The config tree: every option belongs to one table (``[train.schedule]``...); a TOML
 #: file may also give any option at the top of ``[train]``.
