@@ -138,3 +138,115 @@ def test_a_run_and_its_checkpoint(backbone, tmp_path):
     save_file({k: v * 2 for k, v in w.items()}, str(run / "checkpoint" / SAFETENSORS))
     with pytest.raises(SerkitError, match="changed since the checkpoint was saved"):
         average_models([run, run / "checkpoint"], tmp_path / "avg3")
+
+
+def test_an_input_counts_once_and_the_output_lies_outside_every_input(three, tmp_path):
+    """The same folder twice, or the same weights under two names, would count double; an
+    output inside an input (a run's folder or its checkpoint) would be replaced by that
+    run's next save."""
+    a, b, _ = three
+    with pytest.raises(SerkitError, match="given twice"):
+        average_models([a, Path(f"{a}/"), b], tmp_path / "x")
+    twin = tmp_path / "twin"
+    shutil.copytree(b, twin)
+    with pytest.raises(SerkitError, match=r"twin: the same weights as .*b \(sha256\)"):
+        average_models([a, b, twin], tmp_path / "x")
+    for out in (a / "avg", b / "sub" / "avg", b):
+        with pytest.raises(SerkitError, match="is, or lies inside, the input"):
+            average_models([a, b], out)
+    assert not (a / "avg").exists() and not (b / "sub").exists()
+
+
+def test_other_tokenizer_or_features_are_not_one_model(three, tmp_path):
+    a, b, _ = three
+    tok = tmp_path / "tok"
+    shutil.copytree(b, tok)
+    doc = json.loads((tok / "tokenizer.json").read_text())
+    vocab = doc["model"]["vocab"]
+    x, y = list(vocab)[10:12]
+    vocab[x], vocab[y] = vocab[y], vocab[x]  # same size, other ids: the embeddings mean else
+    (tok / "tokenizer.json").write_text(json.dumps(doc))
+    write_card(tok, read_card(tok))
+    with pytest.raises(SerkitError, match=r"tok/tokenizer\.json: other tokenizer"):
+        average_models([a, tok], tmp_path / "x")
+    feats = tmp_path / "feats"
+    shutil.copytree(b, feats)
+    config = json.loads((feats / "config.json").read_text())
+    config["serkit_features"]["lexicon_case"] = "exact"
+    (feats / "config.json").write_text(json.dumps(config))
+    with pytest.raises(SerkitError, match=r"feats/config\.json: other features"):
+        average_models([a, feats], tmp_path / "x")
+    cfg = tmp_path / "cfg"
+    shutil.copytree(b, cfg)
+    card = read_card(cfg)
+    card["config"] = {"backbone": "other-bert", "epochs": 7}
+    write_card(cfg, card)
+    base = tmp_path / "base"
+    shutil.copytree(a, base)
+    card = read_card(base)
+    card["config"] = {"backbone": "tiny-bert", "epochs": 9}  # epochs may differ
+    write_card(base, card)
+    with pytest.raises(SerkitError, match="cfg: trained with backbone 'other-bert'"):
+        average_models([base, cfg], tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_average_is_its_own_model_and_blesses_no_damaged_file(three, tmp_path):
+    """Only the first input's config, tokenizer and lexicons are copied, verified: a stale
+    ONNX graph of the first input's weights would be what loads; a damaged tokenizer would
+    get a fresh checksum. Its card drops what described the first input's weights."""
+    import serkit
+    from serkit.models.export_onnx import export_onnx
+
+    a, b, _ = three
+    both = tmp_path / "both"
+    shutil.copytree(a, both)
+    export_onnx(a, tmp_path / "onnx")
+    shutil.copy2(tmp_path / "onnx" / "model.onnx", both)
+    card = read_card(both)
+    card["dev"] = {"f1": 0.9, "step": 3}
+    card["results"] = {"T1": {"precision": 0.9, "recall": 0.9, "f1": 0.9}}
+    card["runtime"], card["onnx"] = "onnx", {"file": "model.onnx"}
+    write_card(both, card)
+    out = average_models([both, b], tmp_path / "avg")
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["README.md", "config.json", "model.safetensors", "serkit.json",
+                     "tokenizer.json"]  # fmt: skip
+    assert serkit.load(str(out)).runtime == "torch"
+    card = read_card(out)
+    assert not {"dev", "results", "runtime", "onnx"} & set(card)
+    readme = (out / "README.md").read_text()
+    assert "model_name: avg\n" in readme and "0.9" not in readme and ".averaging" not in readme
+    assert all((out / n).stat().st_mode & 0o044 == 0o044 for n in names)  # shared data
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(a, damaged)
+    with open(damaged / "tokenizer.json", "a") as f:
+        f.write(" ")
+    twin = tmp_path / "twin-tok"
+    shutil.copytree(b, twin)
+    shutil.copy2(damaged / "tokenizer.json", twin / "tokenizer.json")
+    write_card(twin, read_card(twin))
+    with pytest.raises(SerkitError, match=r"damaged/tokenizer\.json: damaged or changed"):
+        average_models([damaged, twin], tmp_path / "no")
+    assert not (tmp_path / "no").exists()
+
+
+def test_an_interrupted_average_leaves_no_model_and_runs_again(three, tmp_path, monkeypatch):
+    import serkit
+    import serkit.training.average as average
+
+    out = tmp_path / "avg"
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(average, "save_file", killed)
+    with pytest.raises(KeyboardInterrupt):
+        average_models(three[:2], out)
+    with pytest.raises(SerkitError, match="not a serkit model"):
+        serkit.load(str(out))
+    (out / ".model.tmp").mkdir()  # as a kill while moving in leaves it
+    monkeypatch.undo()
+    average_models(three[:2], out)
+    assert serkit.load(str(out), prefer="torch").runtime == "torch"

@@ -171,3 +171,30 @@ def test_published_model_files_are_readable_as_any_new_file(tmp_path):
     for name in (folder.SAFETENSORS, folder.CONFIG, folder.CARD_NAME):
         mode = stat.S_IMODE((tmp_path / "m" / name).stat().st_mode)
         assert mode == new_file_mode(), (name, oct(mode))
+
+
+def test_a_card_and_its_readme_name_no_private_folder(tmp_path, monkeypatch):
+    """A card travels (wheels, the Hub): the command that made it (a notebook's kernel
+    launcher, a script) and the paths it records name no home folder; a path inside the
+    working directory is recorded relative to it; other absolute paths stay."""
+    home, work = tmp_path / "home" / "alice", tmp_path / "srv"
+    (home / "proj").mkdir(parents=True)
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(home / "proj")
+    launcher = f"{home}/.venv/lib/ipykernel_launcher.py"
+    monkeypatch.setattr(
+        "sys.argv", [launcher, "-f", f"{home}/.local/kernel-1.json", f"--data={work}/x.txt"]
+    )
+    assert folder.command_line() == (
+        f"~/.venv/lib/ipykernel_launcher.py -f ~/.local/kernel-1.json --data={work}/x.txt"
+    )
+    d = home / "proj" / "model"
+    d.mkdir()
+    config = {"train": f"{home}/proj/data/train.txt", "dev": "/"}
+    folder.write_card(d, {"arch": "crf", "backbone": f"{home}/bert", "config": config})
+    card = folder.read_card(d)
+    assert card["backbone"] == "~/bert" and card["config"]["train"] == "data/train.txt"
+    assert card["config"]["dev"] == "/"
+    for name in ("serkit.json", "README.md"):
+        assert "alice" not in (d / name).read_text(encoding="utf-8")

@@ -511,3 +511,20 @@ def test_a_dev_type_outside_the_declaration_names_the_dev_file_not_a_mapping(tmp
     msg = str(e.value)
     assert msg.startswith(f"{dev}:") and "'Protocol'" in msg
     assert "give a mapping" not in msg and "renames the train file only" in msg
+
+
+def test_an_export_answers_in_every_scheme_as_the_torch_model(toy_multihead_lex, tmp_path):
+    from serkit.models.export_onnx import export_onnx
+
+    export_onnx(toy_multihead_lex, tmp_path / "onnx")
+    card = json.loads((tmp_path / "onnx" / "serkit.json").read_text())
+    assert card["schemes"] == json.loads((toy_multihead_lex / "serkit.json").read_text())["schemes"]
+    words = [s.split() for s, _ in A + B][:6]
+    for scheme in card["schemes"]:
+        torch_t = serkit.load(str(toy_multihead_lex), scheme=scheme, prefer="torch")
+        onnx_t = serkit.load(str(tmp_path / "onnx"), scheme=scheme)
+        assert onnx_t.runtime == "onnx" and onnx_t.labels == torch_t.labels
+        got, want = onnx_t.predict_words(words), torch_t.predict_words(words)
+        assert [t for t, _ in got] == [t for t, _ in want], scheme
+        for (_, a), (_, b) in zip(got, want, strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-4)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -212,3 +213,22 @@ def test_word_logits_decode_to_predict_words_on_both_runtimes(tiny_dirs):
         np.testing.assert_allclose(a, b, atol=1e-3)
     with pytest.raises(SerkitError, match="unknown decoding"):
         load_tagger(tiny_dirs["torch"], prefer="torch", decoding="beam")
+
+
+def test_reexport_keeps_a_hand_written_readme_and_names_no_home(tmp_path, tiny_dirs, monkeypatch):
+    """The Hub README a user wrote in the export folder survives a re-export (as it does a
+    card rewrite); the card records where the model came from without a home folder."""
+    from serkit.models.folder import README, read_card
+
+    home = tmp_path / "home" / "alice"
+    src = home / "runs" / "m"
+    shutil.copytree(tiny_dirs["torch"], src)
+    monkeypatch.setenv("HOME", str(home))
+    out = tmp_path / "pub"
+    export_onnx(src, out)
+    (out / README).write_text("# my model\n\nmy words\n", encoding="utf-8")
+    export_onnx(src, out, quantize="int8")
+    assert (out / README).read_text(encoding="utf-8") == "# my model\n\nmy words\n"
+    assert not (out / "model.onnx").exists() and load_tagger(out).runtime == "onnx-int8"
+    assert read_card(out)["onnx"]["exported_from"] == "~/runs/m"
+    assert not any(p.name.startswith(".") for p in out.iterdir())

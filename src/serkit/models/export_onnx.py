@@ -12,8 +12,6 @@ file is not exported under a fresh checksum).
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -38,8 +36,8 @@ def export_onnx(
 
     ``quantize="int8"`` applies onnxruntime dynamic quantisation to MatMul *and* Gather
     (the 30522 x 384 word embedding is a third of MiniLM), then drops the fp32 graph
-    unless ``keep_fp32``. The files are built in a temporary folder next to ``out_dir``
-    and moved in at the end, so a failure leaves ``out_dir`` as it was.
+    unless ``keep_fp32``. The files are built in :func:`serkit.models.folder.staged`'s
+    staging folder and moved in at the end, so a failure leaves ``out_dir`` as it was.
     """
     src, out = Path(model_dir), Path(out_dir)
     card = read_card(src)
@@ -57,9 +55,7 @@ def export_onnx(
         for name in folder.side_files(src)
         if (src / name).is_file()
     }
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
-    try:
+    with folder.staged(out) as tmp:  # replaces an older model whole, the card last
         fp32 = tmp / ONNX_FP32
         info = _export_fp32(src, fp32, weights)
         final = fp32
@@ -91,12 +87,7 @@ def export_onnx(
             "max_abs_logit_diff_fp32": info["max_abs_diff"],
         }
         write_card(tmp, card)
-        # Move in, replacing an older model whole (its torch weights, CRF files...), the
-        # card last: a graph is read only against the card that lists its checksum.
-        folder.publish(tmp, out)
-        return out / final.name
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return out / final.name
 
 
 def _export_fp32(src: Path, dest: Path, weights: list[Path]) -> dict[str, Any]:

@@ -257,12 +257,19 @@ def publish(stage: str | Path, out_dir: str | Path) -> None:
     weights are checksummed, so it would read a new ``config.json`` beside old weights),
     then its model files that the new one lacks (a stale ONNX graph, lexicon or CRF file
     would otherwise be read beside the new card), then every file by rename,
-    ``serkit.json`` last; other files of ``out_dir`` stay."""
+    ``serkit.json`` last; other files of ``out_dir`` stay, and so does a ``README.md``
+    written by hand (the generated one is not moved over it, as :func:`write_card` never
+    rewrites one)."""
+    from serkit.models.hub_card import hand_written
+
     stage, out = Path(stage), Path(out_dir)
+    kept = {README} if hand_written(out / README) else set()
+    for name in kept:
+        (stage / name).unlink(missing_ok=True)
     names = {p.name for p in stage.iterdir()}
     (out / CARD_NAME).unlink(missing_ok=True)
     for p in out.iterdir():
-        if p.name not in names and is_model_file(p.name) and not p.is_dir():
+        if p.name not in names | kept and is_model_file(p.name) and not p.is_dir():
             p.unlink()
     for name in sorted(names - {CARD_NAME}) + [CARD_NAME]:
         if (stage / name).is_file():  # readable as any new file: a model is shared data
@@ -377,24 +384,69 @@ def checked_path(folder: str | Path, name: str, card: Mapping[str, Any] | None, 
 
 
 # -- the card --------------------------------------------------------------------------------
+def shareable_path(path: str) -> str:
+    """``path`` as a card that travels records it: an absolute path inside the working
+    directory becomes relative to it, one under the home folder ``~/...`` (no user name, no
+    machine's layout); anything else is returned as it is."""
+    if not (isinstance(path, str) and os.path.isabs(path)):
+        return path
+    p = Path(os.path.normpath(path))
+    for root, show in ((Path.cwd(), None), (Path.home(), "~")):
+        if p == root or p.is_relative_to(root):
+            rest = p.relative_to(root).as_posix()
+            if show is None:
+                return rest
+            return show if rest == "." else f"{show}/{rest}"
+    return path
+
+
+def _quote(path: str) -> str:
+    """A shell word for ``path``; a leading ``~/`` stays unquoted (the shell expands it)."""
+    if path == "~" or path.startswith("~/"):
+        return path[:1] + (shlex.quote(path[1:]) if path[1:] else "")
+    return shlex.quote(path)
+
+
+def _shareable_arg(arg: str) -> str:
+    key, eq, value = arg.partition("=")
+    if eq and key.startswith("-"):
+        return f"{shlex.quote(key)}={_quote(shareable_path(value))}"
+    return _quote(shareable_path(arg))
+
+
 def command_line() -> str:
-    """How this model was made, as the user typed it (``serkit ...`` for the CLI)."""
+    """How this model was made, as the user typed it (``serkit ...`` for the CLI), its
+    absolute paths made shareable (:func:`shareable_path`: a notebook's or script's
+    ``/home/<user>/...`` is not recorded)."""
     argv = list(sys.argv)
     if argv and argv[0].endswith(("serkit", "serkit/__main__.py")):
         argv[0] = "serkit"
-    return shlex.join(argv)
+    return " ".join(_shareable_arg(a) for a in argv)
+
+
+def _shareable(value: Any) -> Any:
+    """Every absolute path in a card value made shareable (:func:`shareable_path`)."""
+    if isinstance(value, str):
+        return shareable_path(value)
+    if isinstance(value, dict):
+        return {k: _shareable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shareable(v) for v in value]
+    return value
 
 
 def write_card(model_dir: str | Path, card: dict[str, Any]) -> Path:
     """Write ``serkit.json`` atomically, filling in version and creation time, and the
-    sha256 of every weight file now in the folder (``files``). Write it last. The Hub model
+    sha256 of every weight file now in the folder (``files``). Write it last. Absolute
+    paths in it are written as :func:`shareable_path` makes them (``~/...``, relative to
+    the working directory), as is the command that made the model. The Hub model
     card ``README.md`` is written from it just before (:mod:`serkit.models.hub_card`)."""
     from serkit import __version__
     from serkit.files.atomic import atomic_write
     from serkit.models.hub_card import write_readme
 
     d = Path(model_dir)
-    card = dict(card)
+    card = _shareable(dict(card))  # a card travels (wheels, the Hub): no private folder
     card.setdefault("serkit_version", __version__)
     card.setdefault("command", command_line())
     card.setdefault("created", _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))

@@ -410,6 +410,12 @@ def _ours(path: Path) -> bool:
     return GENERATED.split(";")[0] in head
 
 
+def hand_written(path: str | Path) -> bool:
+    """Whether ``path`` is a README someone wrote (present, without serkit's marker): it
+    is kept when a card is written or a model saved over the folder."""
+    return Path(path).is_file() and not _ours(Path(path))
+
+
 def write_readme(model_dir: str | Path, card: Mapping[str, Any]) -> Path | None:
     """Write ``README.md`` atomically from ``card`` (None: a hand-written one was kept)."""
     from serkit.files.atomic import atomic_write

@@ -8,15 +8,17 @@ The shipped default is such an average (``make m1-model``; numbers in bench/RESU
 Only weights of one model are averaged: the first input is a model folder and supplies
 everything but the weights (config, tokenizer, lexicons, card); every other input, a
 model folder or a training checkpoint folder (``<run>/checkpoint``), must have the same
-tensors (names, shapes, dtypes), the same labels and the same training data, every
-lexicon another model folder holds must be the first one's too (or the feature would
-change unseen), and every weight file is verified against the checksum its folder lists
-before it is read.
+tensors (names, shapes, dtypes), the same labels and the same training data, the same
+backbone, features and training mode (:data:`MODEL_KEYS`) and, for a model folder, the
+same tokenizer; every lexicon another model folder holds must be the first one's too (or
+the feature would change unseen), and every weight file (and the first input's config,
+tokenizer and lexicons) is verified against the checksum its folder lists before it is
+read. No input counts twice (the same folder, or the same weights), and the output is a
+new folder outside every input, saved whole (:func:`serkit.models.folder.staged`).
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +30,18 @@ from safetensors.numpy import load_file, save_file
 from serkit.errors import SerkitError
 from serkit.models import folder
 from serkit.training import checkpoint
-from serkit.training.output import METRICS
 
-#: Files of the first input that do not describe the average: its card and Hub README
-#: (written anew) and its training log.
-NOT_COPIED = (folder.CARD_NAME, folder.README, METRICS)
+#: What of a training configuration makes the model (its encoder, inputs and heads): two
+#: inputs that differ in one of these are not one model, whatever their tensors' shapes
+#: (other keys, such as the number of epochs or the seed, may differ between soups).
+MODEL_KEYS = (
+    "arch", "backbone", "features", "lexicon_case", "lexicon_min_ratio",
+    "lexicon_conventions", "num_layers", "mode",
+)  # fmt: skip
+#: Card entries of the first input that describe its weights, not the average's: its
+#: validation scores and recorded results (``metrics`` for older cards), when it was
+#: made, and an ONNX export's runtime (the average holds torch weights only).
+NOT_CARRIED = ("dev", "results", "metrics", "created", "runtime", "onnx")
 
 
 @dataclass(frozen=True)
@@ -46,9 +55,31 @@ class WeightSource:
     train_data_sha256: str | None
     step: int | None
     sha256: str  # of ``weights``, as verified
+    config: dict[str, Any]  # the MODEL_KEYS of its training configuration
+    inputs: dict[str, Any]  # a model folder's tokenizer and features (none: checkpoint)
 
     def describe(self) -> dict[str, Any]:
-        return {"path": str(self.path), "kind": self.kind, "step": self.step, "sha256": self.sha256}
+        return {
+            "path": str(self.path),
+            "kind": self.kind,
+            "step": self.step,
+            "sha256": self.sha256,
+        }
+
+
+def _model_config(config: Any) -> dict[str, Any]:
+    config = config if isinstance(config, dict) else {}
+    return {k: config.get(k) for k in MODEL_KEYS if k in config}
+
+
+def _inputs(d: Path) -> dict[str, Any]:
+    """What a model folder feeds its encoder: its tokenizer files (sha256) and the word
+    features its ``config.json`` declares."""
+    out: dict[str, Any] = {
+        n: folder.sha256_file(d / n) for n in folder.TOKENIZER_FILES if (d / n).is_file()
+    }
+    out["serkit_features"] = folder.read_config(d).get("serkit_features")
+    return out
 
 
 def weight_source(path: str | Path) -> WeightSource:
@@ -64,7 +95,7 @@ def weight_source(path: str | Path) -> WeightSource:
         return WeightSource(
             d, weights, "checkpoint", list(state.get("labels") or []),
             state.get("train_data_sha256"), state.get("step"),
-            _listed_or_hashed(state, weights),
+            _listed_or_hashed(state, weights), _model_config(state.get("config")), {},
         )  # fmt: skip
     if not (d / folder.CARD_NAME).is_file():
         raise SerkitError(f"{d}: neither a model folder ({folder.CARD_NAME}) nor a checkpoint")
@@ -77,6 +108,7 @@ def weight_source(path: str | Path) -> WeightSource:
     return WeightSource(
         d, weights, "model", list(card.get("labels") or []),
         card.get("train_data_sha256"), step, _listed_or_hashed(card, weights),
+        _model_config(card.get("config")), _inputs(d),
     )  # fmt: skip
 
 
@@ -96,8 +128,46 @@ def _check_same(base: WeightSource, other: WeightSource, lexicons: dict[str, str
             f"{other.path}: trained on other data than {base.path} (train_data_sha256): "
             "its lexicon feature would not match"
         )
+    for key in sorted(set(base.config) & set(other.config)):
+        if other.config[key] != base.config[key]:
+            raise SerkitError(
+                f"{other.path}: trained with {key} {other.config[key]!r}, {base.path} with "
+                f"{base.config[key]!r}: not one model"
+            )
     if other.kind == "model":
+        for name in sorted(set(base.inputs) | set(other.inputs)):
+            if other.inputs.get(name) != base.inputs.get(name):
+                what = "features" if name == "serkit_features" else "tokenizer"
+                where = other.path / (folder.CONFIG if what == "features" else name)
+                raise SerkitError(f"{where}: other {what} than {base.path}'s: not one model")
         _check_lexicons(base.path, lexicons, other.path)
+
+
+def _check_distinct(sources: Sequence[WeightSource]) -> None:
+    """No input twice, as a path or as weights: it would count double in the mean (a run
+    whose best model is its last step has the same weights in its checkpoint)."""
+    seen: dict[Any, WeightSource] = {}
+    for s in sources:
+        for key, why in ((s.path.resolve(), "given twice"), (s.sha256, "the same weights as")):
+            prev = seen.get(key)
+            if prev is not None:
+                what = why if why == "given twice" else f"{why} {prev.path} (sha256)"
+                raise SerkitError(f"{s.path}: {what}; each weight set counts once in a mean")
+            seen[key] = s
+
+
+def _check_output(out: Path, sources: Sequence[WeightSource]) -> None:
+    """A new (or empty) folder outside every input: a model saved into a run's folder or
+    its checkpoint would be replaced by the next save or checkpoint of that run."""
+    where = out.resolve()
+    for s in sources:
+        if where == s.path.resolve() or where.is_relative_to(s.path.resolve()):
+            raise SerkitError(f"{out}: is, or lies inside, the input {s.path}; choose a new folder")
+    if out.exists() and not out.is_dir():
+        raise SerkitError(f"{out}: exists and is not a folder; choose a new folder")
+    # an interrupted average leaves only its staging folder: it is started again
+    if out.is_dir() and any(p.name != folder.STAGE_DIR for p in out.iterdir()):
+        raise SerkitError(f"{out}: exists and is not empty; choose a new folder")
 
 
 def _lexicons(d: Path) -> dict[str, str]:
@@ -144,38 +214,34 @@ def average_weights(files: Sequence[Path]) -> dict[str, np.ndarray]:
 def average_models(inputs: Sequence[str | Path], output: str | Path) -> Path:
     """Average the weights of ``inputs`` (the first a model folder) into a new model
     folder ``output``; returns it. Its card lists what was averaged; the base's validation
-    scores and recorded results are dropped (they described other weights)."""
+    scores and recorded results are dropped (they described other weights). The model is
+    saved whole or not at all (:func:`serkit.models.folder.staged`)."""
     if len(inputs) < 2:
         raise SerkitError("give at least two models or checkpoints to average")
     sources = [weight_source(p) for p in inputs]
     base = sources[0]
     if base.kind != "model":
         raise SerkitError(f"{base.path}: the first input must be a model folder (config, card)")
+    _check_distinct(sources)
     lexicons = _lexicons(base.path)  # hashed once, compared with each other model folder's
     for s in sources[1:]:
         _check_same(base, s, lexicons)
     out = Path(output)
-    if out.exists() and any(out.iterdir()):
-        raise SerkitError(f"{out}: exists and is not empty; choose a new folder")
+    _check_output(out, sources)
+    card = folder.read_card(base.path)
+    side = {  # config, tokenizer, lexicons: bounded and verified (a fresh card blesses them)
+        name: folder.read_verified(base.path, name, card, folder.read_limit(name))
+        for name in folder.side_files(base.path)
+        if (base.path / name).is_file()
+    }
     weights = average_weights([s.weights for s in sources])
-    stage = out.with_name(out.name + ".averaging")
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir(parents=True)
-    try:
-        for p in sorted(base.path.iterdir()):
-            if p.is_file() and p.name not in (*folder.SAFETENSORS_WEIGHTS, *NOT_COPIED):
-                shutil.copy2(p, stage / p.name)
+    for stale in NOT_CARRIED:
+        card.pop(stale, None)
+    card["command"] = folder.command_line()
+    card["averaged_from"] = [s.describe() for s in sources]
+    with folder.staged(out) as stage:
+        for name, data in side.items():
+            (stage / name).write_bytes(data)
         save_file(weights, str(stage / folder.SAFETENSORS), metadata={"format": "pt"})
-        card = folder.read_card(base.path)
-        for stale in ("dev", "results", "created"):
-            card.pop(stale, None)
-        card["command"] = folder.command_line()
-        card["averaged_from"] = [s.describe() for s in sources]
         folder.write_card(stage, card)
-        out.mkdir(parents=True, exist_ok=True)
-        for p in sorted(stage.iterdir(), key=lambda p: p.name == folder.CARD_NAME):
-            p.replace(out / p.name)  # the card last: a half-moved folder does not load
-        stage.rmdir()
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
     return out
