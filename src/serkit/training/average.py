@@ -13,12 +13,14 @@ backbone, features and training mode (:data:`MODEL_KEYS`) and, for a model folde
 same tokenizer; every lexicon another model folder holds must be the first one's too (or
 the feature would change unseen), and every weight file (and the first input's config,
 tokenizer and lexicons) is verified against the checksum its folder lists before it is
-read. No input counts twice (the same folder, or the same weights), and the output is a
+read. No input counts twice (a folder given twice is refused, the same weights under two
+names count once), and the output is a
 new folder outside every input, saved whole (:func:`serkit.models.folder.staged`).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,17 +145,28 @@ def _check_same(base: WeightSource, other: WeightSource, lexicons: dict[str, str
         _check_lexicons(base.path, lexicons, other.path)
 
 
-def _check_distinct(sources: Sequence[WeightSource]) -> None:
-    """No input twice, as a path or as weights: it would count double in the mean (a run
-    whose best model is its last step has the same weights in its checkpoint)."""
-    seen: dict[Any, WeightSource] = {}
+def _distinct(sources: Sequence[WeightSource]) -> list[WeightSource]:
+    """Each weight set once. A folder given twice is a mistake (an error); the same weights
+    under two names are counted once, said on stderr: a run whose best model is its last
+    step has the same weights in its checkpoint, and ``best + last`` must still average."""
+    seen_paths: dict[Path, WeightSource] = {}
+    seen_weights: dict[str, WeightSource] = {}
+    out: list[WeightSource] = []
     for s in sources:
-        for key, why in ((s.path.resolve(), "given twice"), (s.sha256, "the same weights as")):
-            prev = seen.get(key)
-            if prev is not None:
-                what = why if why == "given twice" else f"{why} {prev.path} (sha256)"
-                raise SerkitError(f"{s.path}: {what}; each weight set counts once in a mean")
-            seen[key] = s
+        where = s.path.resolve()
+        if where in seen_paths:
+            raise SerkitError(f"{s.path}: given twice; each weight set counts once in a mean")
+        seen_paths[where] = s
+        prev = seen_weights.get(s.sha256)
+        if prev is not None:
+            print(
+                f"note: {s.path}: the same weights as {prev.path} (sha256): counted once",
+                file=sys.stderr,
+            )
+            continue
+        seen_weights[s.sha256] = s
+        out.append(s)
+    return out
 
 
 def _check_output(out: Path, sources: Sequence[WeightSource]) -> None:
@@ -222,7 +235,9 @@ def average_models(inputs: Sequence[str | Path], output: str | Path) -> Path:
     base = sources[0]
     if base.kind != "model":
         raise SerkitError(f"{base.path}: the first input must be a model folder (config, card)")
-    _check_distinct(sources)
+    sources = _distinct(sources)
+    if len(sources) < 2:
+        raise SerkitError("the inputs hold one weight set: nothing to average")
     lexicons = _lexicons(base.path)  # hashed once, compared with each other model folder's
     for s in sources[1:]:
         _check_same(base, s, lexicons)
