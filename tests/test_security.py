@@ -439,3 +439,21 @@ def test_a_checkpoint_without_checksums_still_resumes(ckpt):
     del state["files"]
     (d / "state.json").write_text(json.dumps(state))
     assert load_checkpoint(d, *parts())["step"] == 7
+
+
+def test_rewriting_a_card_never_blesses_an_unlisted_weight_file(tmp_path, tiny_dirs):
+    """`serkit eval --record` rewrote the card with a checksum for every weight file in the
+    folder, so a graph added by hand (refused at load) loaded after one recorded result."""
+    from serkit.models.folder import record_result
+    from serkit.packaging import model_files
+
+    d = copy_of(tiny_dirs["int8"], tmp_path / "m")
+    shutil.copyfile(tiny_dirs["onnx"] / folder.ONNX_FP32, d / folder.ONNX_FP32)
+    before = (d / folder.CARD_NAME).read_bytes()
+    with pytest.raises(ModelLoadError, match=f"{folder.ONNX_FP32}: a weight file that"):
+        record_result(d, "W1", {"f1": 0.5})
+    assert (d / folder.CARD_NAME).read_bytes() == before
+    with pytest.raises(ModelLoadError, match="does not list"):
+        model_files(d)
+    with pytest.raises(ModelLoadError, match="does not list"):
+        load_tagger(d, prefer="onnx-fp32", threads=1)

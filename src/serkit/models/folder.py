@@ -345,11 +345,14 @@ def verify(folder: str | Path, card: Mapping[str, Any] | None, names: Iterable[s
 
 
 def verify_all(folder: str | Path, card: Mapping[str, Any] | None) -> None:
-    """Every file the card lists that is present (a runtime may not ship all of them)."""
+    """Every file the card lists that is present (a runtime may not ship all of them), and
+    every weight file present that it does not list (refused: a rewritten card or a package
+    would otherwise give it a checksum it never passed)."""
     d = Path(folder)
     files = (card or {}).get("files")
     if isinstance(files, dict):
-        verify(d, card, [n for n in files if inside(d, n).exists()])
+        listed = [n for n in files if inside(d, n).exists()]
+        verify(d, card, sorted({*listed, *weight_files(d)}))
 
 
 def read_verified(
