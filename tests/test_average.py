@@ -156,7 +156,7 @@ def test_an_input_counts_once_and_the_output_lies_outside_every_input(three, tmp
     with pytest.raises(SerkitError, match="one weight set"):
         average_models([b, twin], tmp_path / "x")
     for out in (a / "avg", b / "sub" / "avg", b):
-        with pytest.raises(SerkitError, match="is, or lies inside, the input"):
+        with pytest.raises(SerkitError, match="would mix the model with its input"):
             average_models([a, b], out)
     assert not (a / "avg").exists() and not (b / "sub").exists()
 
@@ -254,3 +254,31 @@ def test_an_interrupted_average_leaves_no_model_and_runs_again(three, tmp_path, 
     monkeypatch.undo()
     average_models(three[:2], out)
     assert serkit.load(str(out), prefer="torch").runtime == "torch"
+
+
+def test_the_same_tensors_in_differently_written_files_are_one_weight_set(three, tmp_path):
+    """A model (saved by transformers, with metadata) and its run's checkpoint (saved by
+    safetensors, without) hold the same tensors in files whose sha256 differ: the twin
+    check compared file bytes and counted best + last twice when best was last."""
+    from serkit.training.average import tensor_digest
+
+    a, b, _ = three
+    plain = tmp_path / "plain.safetensors"
+    save_file(load_file(str(b / "model.safetensors")), str(plain))  # no metadata
+    assert plain.read_bytes() != (b / "model.safetensors").read_bytes()
+    assert tensor_digest(plain) == tensor_digest(b / "model.safetensors")
+    assert tensor_digest(plain) != tensor_digest(a / "model.safetensors")
+    twin = tmp_path / "twin"
+    shutil.copytree(b, twin)
+    with pytest.raises(SerkitError, match="would mix the model with its input"):
+        average_models([a, b, twin], twin / "x")  # a twin dropped later is still an input
+
+
+def test_a_backbone_path_compares_as_a_card_records_it(monkeypatch, tmp_path):
+    """A card records its backbone relative to the working directory, a checkpoint's state
+    as given: the same backbone was 'another backbone' and a run's own checkpoint refused."""
+    from serkit.training.average import _model_config
+
+    monkeypatch.chdir(tmp_path)
+    absolute = {"backbone": str(tmp_path / "bb" / "tiny")}
+    assert _model_config(absolute) == _model_config({"backbone": "bb/tiny"})

@@ -198,3 +198,22 @@ def test_a_card_and_its_readme_name_no_private_folder(tmp_path, monkeypatch):
     assert card["config"]["dev"] == "/"
     for name in ("serkit.json", "README.md"):
         assert "alice" not in (d / name).read_text(encoding="utf-8")
+
+
+def test_shareable_paths_keep_root_paths_and_rerun_in_a_shell(monkeypatch, tmp_path):
+    """With a working directory or home of `/` (a container), every absolute path became
+    relative or `~/...`; `~'/my dir'` and `--opt=~/x` are not expanded by a shell."""
+    import subprocess
+
+    monkeypatch.chdir("/")
+    monkeypatch.setenv("HOME", "/")
+    assert folder.shareable_path("/data/train.txt") == "/data/train.txt"
+    monkeypatch.setenv("HOME", str(tmp_path))  # the working directory stays `/`
+    home_file = str(tmp_path / "my dir" / "x")
+    words = [folder._shareable_arg(a) for a in (home_file, f"--output={tmp_path}/y")]
+    assert words == ["~/'my dir/x'", "--output ~/y"]
+    echoed = subprocess.run(
+        ["sh", "-c", "printf '%s\\n' " + " ".join(words)],
+        capture_output=True, text=True, env={"HOME": str(tmp_path)}, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    assert echoed == [home_file, "--output", f"{tmp_path}/y"]

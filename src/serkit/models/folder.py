@@ -395,6 +395,8 @@ def shareable_path(path: str) -> str:
         return path
     p = Path(os.path.normpath(path))
     for root, show in ((Path.cwd(), None), (Path.home(), "~")):
+        if root == Path(root.anchor):  # a working directory or home of `/` says nothing private
+            continue
         if p == root or p.is_relative_to(root):
             rest = p.relative_to(root).as_posix()
             if show is None:
@@ -405,15 +407,21 @@ def shareable_path(path: str) -> str:
 
 def _quote(path: str) -> str:
     """A shell word for ``path``; a leading ``~/`` stays unquoted (the shell expands it)."""
-    if path == "~" or path.startswith("~/"):
-        return path[:1] + (shlex.quote(path[1:]) if path[1:] else "")
+    if path == "~":
+        return path
+    if path.startswith("~/"):
+        return "~/" + shlex.quote(path[2:]) if path[2:] else path
     return shlex.quote(path)
 
 
 def _shareable_arg(arg: str) -> str:
+    """One argument as a shell word (or two: ``--opt=~/x`` becomes ``--opt ~/x``, as the
+    shell expands ``~`` only at the start of a word)."""
     key, eq, value = arg.partition("=")
     if eq and key.startswith("-"):
-        return f"{shlex.quote(key)}={_quote(shareable_path(value))}"
+        shown = shareable_path(value)
+        sep = " " if shown.startswith("~") else "="
+        return f"{shlex.quote(key)}{sep}{_quote(shown)}"
     return _quote(shareable_path(arg))
 
 

@@ -11,15 +11,17 @@ model folder or a training checkpoint folder (``<run>/checkpoint``), must have t
 tensors (names, shapes, dtypes), the same labels and the same training data, the same
 backbone, features and training mode (:data:`MODEL_KEYS`) and, for a model folder, the
 same tokenizer; every lexicon another model folder holds must be the first one's too (or
-the feature would change unseen), and every weight file (and the first input's config,
-tokenizer and lexicons) is verified against the checksum its folder lists before it is
-read. No input counts twice (a folder given twice is refused, the same weights under two
-names count once), and the output is a
-new folder outside every input, saved whole (:func:`serkit.models.folder.staged`).
+the feature would change unseen), and every weight file (and the first input's
+``tokenizer.json`` and lexicons) is verified against the checksum its folder lists before
+it is read (its other side files, which cards do not list, are read bounded). No input
+counts twice (a folder given twice is refused; the same tensors under two names count
+once), and the output is a new folder outside every input, saved whole
+(:func:`serkit.models.folder.staged`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -70,8 +72,14 @@ class WeightSource:
 
 
 def _model_config(config: Any) -> dict[str, Any]:
+    """The keys that make one model, paths as a card records them (a card writes its
+    backbone path as :func:`serkit.models.folder.shareable_path` makes it, a checkpoint's
+    state as given)."""
     config = config if isinstance(config, dict) else {}
-    return {k: config.get(k) for k in MODEL_KEYS if k in config}
+    out = {k: config.get(k) for k in MODEL_KEYS if k in config}
+    if isinstance(out.get("backbone"), str):
+        out["backbone"] = folder.shareable_path(out["backbone"])
+    return out
 
 
 def _inputs(d: Path) -> dict[str, Any]:
@@ -145,6 +153,17 @@ def _check_same(base: WeightSource, other: WeightSource, lexicons: dict[str, str
         _check_lexicons(base.path, lexicons, other.path)
 
 
+def tensor_digest(weights: Path) -> str:
+    """A digest of a safetensors file's tensors (names, dtypes, shapes, values), not of its
+    bytes: a model saved by transformers and its checkpoint saved by safetensors hold the
+    same tensors in files that differ (metadata)."""
+    h = hashlib.sha256()
+    for name, value in sorted(load_file(str(weights)).items()):
+        h.update(f"{name}|{value.dtype.str}|{value.shape}|".encode())
+        h.update(np.ascontiguousarray(value).tobytes())
+    return h.hexdigest()
+
+
 def _distinct(sources: Sequence[WeightSource]) -> list[WeightSource]:
     """Each weight set once. A folder given twice is a mistake (an error); the same weights
     under two names are counted once, said on stderr: a run whose best model is its last
@@ -157,27 +176,26 @@ def _distinct(sources: Sequence[WeightSource]) -> list[WeightSource]:
         if where in seen_paths:
             raise SerkitError(f"{s.path}: given twice; each weight set counts once in a mean")
         seen_paths[where] = s
-        prev = seen_weights.get(s.sha256)
+        digest = tensor_digest(s.weights)
+        prev = seen_weights.get(digest)
         if prev is not None:
             print(
-                f"note: {s.path}: the same weights as {prev.path} (sha256): counted once",
+                f"note: {s.path}: the same weights as {prev.path}: counted once",
                 file=sys.stderr,
             )
             continue
-        seen_weights[s.sha256] = s
+        seen_weights[digest] = s
         out.append(s)
     return out
 
 
 def _check_output(out: Path, sources: Sequence[WeightSource]) -> None:
-    """A new (or empty) folder outside every input: a model saved into a run's folder or
-    its checkpoint would be replaced by the next save or checkpoint of that run."""
-    where = out.resolve()
-    for s in sources:
-        if where == s.path.resolve() or where.is_relative_to(s.path.resolve()):
-            raise SerkitError(f"{out}: is, or lies inside, the input {s.path}; choose a new folder")
-    if out.exists() and not out.is_dir():
-        raise SerkitError(f"{out}: exists and is not a folder; choose a new folder")
+    """A new (or empty) folder outside every input (:func:`check_output_dir`): a model saved
+    into a run's folder or its checkpoint would be replaced by the next save or checkpoint
+    of that run."""
+    from serkit.training.data import check_output_dir
+
+    check_output_dir(out, [s.path for s in sources])
     # an interrupted average leaves only its staging folder: it is started again
     if out.is_dir() and any(p.name != folder.STAGE_DIR for p in out.iterdir()):
         raise SerkitError(f"{out}: exists and is not empty; choose a new folder")
@@ -235,16 +253,16 @@ def average_models(inputs: Sequence[str | Path], output: str | Path) -> Path:
     base = sources[0]
     if base.kind != "model":
         raise SerkitError(f"{base.path}: the first input must be a model folder (config, card)")
-    sources = _distinct(sources)
-    if len(sources) < 2:
-        raise SerkitError("the inputs hold one weight set: nothing to average")
     lexicons = _lexicons(base.path)  # hashed once, compared with each other model folder's
-    for s in sources[1:]:
+    for s in sources[1:]:  # every input, a twin counted once below too
         _check_same(base, s, lexicons)
     out = Path(output)
     _check_output(out, sources)
+    sources = _distinct(sources)
+    if len(sources) < 2:
+        raise SerkitError("the inputs hold one weight set: nothing to average")
     card = folder.read_card(base.path)
-    side = {  # config, tokenizer, lexicons: bounded and verified (a fresh card blesses them)
+    side = {  # config, tokenizer, lexicons: bounded, checked where the card lists them
         name: folder.read_verified(base.path, name, card, folder.read_limit(name))
         for name in folder.side_files(base.path)
         if (base.path / name).is_file()
