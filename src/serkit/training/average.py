@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,40 +153,27 @@ def _check_same(base: WeightSource, other: WeightSource, lexicons: dict[str, str
         _check_lexicons(base.path, lexicons, other.path)
 
 
-def tensor_digest(weights: Path) -> str:
+def tensor_digest(weights: Path | Mapping[str, np.ndarray]) -> str:
     """A digest of a safetensors file's tensors (names, dtypes, shapes, values), not of its
     bytes: a model saved by transformers and its checkpoint saved by safetensors hold the
-    same tensors in files that differ (metadata)."""
+    same tensors in files that differ (metadata). Takes a file or its loaded tensors."""
+    tensors = weights if isinstance(weights, Mapping) else load_file(str(weights))
     h = hashlib.sha256()
-    for name, value in sorted(load_file(str(weights)).items()):
+    for name, value in sorted(tensors.items()):
         h.update(f"{name}|{value.dtype.str}|{value.shape}|".encode())
         h.update(np.ascontiguousarray(value).tobytes())
     return h.hexdigest()
 
 
-def _distinct(sources: Sequence[WeightSource]) -> list[WeightSource]:
-    """Each weight set once. A folder given twice is a mistake (an error); the same weights
-    under two names are counted once, said on stderr: a run whose best model is its last
-    step has the same weights in its checkpoint, and ``best + last`` must still average."""
-    seen_paths: dict[Path, WeightSource] = {}
-    seen_weights: dict[str, WeightSource] = {}
-    out: list[WeightSource] = []
+def _check_paths_distinct(sources: Sequence[WeightSource]) -> None:
+    """A folder given twice is a mistake (the same weights under two names are not: see
+    :func:`average_weights`)."""
+    seen: set[Path] = set()
     for s in sources:
         where = s.path.resolve()
-        if where in seen_paths:
+        if where in seen:
             raise SerkitError(f"{s.path}: given twice; each weight set counts once in a mean")
-        seen_paths[where] = s
-        digest = tensor_digest(s.weights)
-        prev = seen_weights.get(digest)
-        if prev is not None:
-            print(
-                f"note: {s.path}: the same weights as {prev.path}: counted once",
-                file=sys.stderr,
-            )
-            continue
-        seen_weights[digest] = s
-        out.append(s)
-    return out
+        seen.add(where)
 
 
 def _check_output(out: Path, sources: Sequence[WeightSource]) -> None:
@@ -220,13 +207,23 @@ def _check_lexicons(base: Path, mine: dict[str, str], other: Path) -> None:
             )
 
 
-def average_weights(files: Sequence[Path]) -> dict[str, np.ndarray]:
-    """The element-wise mean of float tensors (in float64, stored in their dtype); other
-    tensors (integer buffers) must be equal in every file."""
+def average_weights(files: Sequence[Path]) -> tuple[dict[str, np.ndarray], dict[int, int]]:
+    """The element-wise mean of float tensors (in float64, stored in their dtype) over each
+    distinct set of tensors once, each file loaded once; other tensors (integer buffers)
+    must be equal in every file. Also ``twins``: the index of each file holding the same
+    tensors as an earlier one -> that one's index (a run's best model that is its last
+    checkpoint: ``best + last`` still averages)."""
     first = load_file(str(files[0]))
+    seen = {tensor_digest(first): 0}
+    twins: dict[int, int] = {}
     sums = {k: v.astype(np.float64) for k, v in first.items() if v.dtype.kind == "f"}
-    for f in files[1:]:
+    for i, f in enumerate(files[1:], start=1):
         other = load_file(str(f))
+        digest = tensor_digest(other)
+        if digest in seen:
+            twins[i] = seen[digest]
+            continue
+        seen[digest] = i
         if set(other) != set(first):
             diff = sorted(set(other) ^ set(first))[:3]
             raise SerkitError(f"{f}: other tensors than {files[0]} ({', '.join(diff)}...)")
@@ -238,8 +235,9 @@ def average_weights(files: Sequence[Path]) -> dict[str, np.ndarray]:
                 sums[k] += v
             elif not np.array_equal(v, first[k]):
                 raise SerkitError(f"{f}: integer tensor {k} differs from {files[0]}")
-    n = len(files)
-    return {k: (sums[k] / n).astype(v.dtype) if k in sums else v for k, v in first.items()}
+    n = len(seen)
+    mean = {k: (sums[k] / n).astype(v.dtype) if k in sums else v for k, v in first.items()}
+    return mean, twins
 
 
 def average_models(inputs: Sequence[str | Path], output: str | Path) -> Path:
@@ -258,7 +256,14 @@ def average_models(inputs: Sequence[str | Path], output: str | Path) -> Path:
         _check_same(base, s, lexicons)
     out = Path(output)
     _check_output(out, sources)
-    sources = _distinct(sources)
+    _check_paths_distinct(sources)
+    weights, twins = average_weights([s.weights for s in sources])
+    for i, j in twins.items():
+        print(
+            f"note: {sources[i].path}: the same weights as {sources[j].path}: counted once",
+            file=sys.stderr,
+        )
+    sources = [s for i, s in enumerate(sources) if i not in twins]
     if len(sources) < 2:
         raise SerkitError("the inputs hold one weight set: nothing to average")
     card = folder.read_card(base.path)
@@ -267,7 +272,6 @@ def average_models(inputs: Sequence[str | Path], output: str | Path) -> Path:
         for name in folder.side_files(base.path)
         if (base.path / name).is_file()
     }
-    weights = average_weights([s.weights for s in sources])
     for stale in NOT_CARRIED:
         card.pop(stale, None)
     card["command"] = folder.command_line()
