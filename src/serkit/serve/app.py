@@ -273,6 +273,9 @@ def create_app(
         elif exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}"
         headers = dict(exc.headers or {})
+        allow = [m.strip() for m in headers.get("Allow", "").split(",") if m.strip()]
+        if exc.status_code == 405 and "GET" in allow and "HEAD" not in allow:
+            headers["Allow"] = ", ".join([*allow, "HEAD"])  # HeadMiddleware answers HEAD
         if exc.status_code in (408, 413):  # the rest of the body is not read
             headers["Connection"] = "close"
         return error_response(exc.status_code, code, message, headers=headers or None)

@@ -104,39 +104,23 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, hold)
 
 
-def _allow_head(message: Message) -> Message:
-    """A 405's ``Allow`` that lists GET lists HEAD too (it works wherever GET does)."""
-    headers = list(message.get("headers", []))
-    for i, (key, value) in enumerate(headers):
-        if key.lower() == b"allow":
-            methods = [m.strip() for m in value.split(b",")]
-            if b"GET" in methods and b"HEAD" not in methods:
-                headers[i] = (key, b", ".join([*methods, b"HEAD"]))
-                return {**message, "headers": headers}
-    return message
-
-
 class HeadMiddleware:
-    """``HEAD`` on any GET route: the GET's status and headers, without the body; and
-    ``HEAD`` named beside ``GET`` in a 405's ``Allow``."""
+    """``HEAD`` on any GET route: the GET's status and headers, without the body."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] != "HEAD":
             await self.app(scope, receive, send)
             return
-        head = scope["method"] == "HEAD"
 
-        async def send_as_head(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = _allow_head(message)
-            elif head and message["type"] == "http.response.body":
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
                 message = {**message, "body": b""}
             await send(message)
 
-        await self.app({**scope, "method": "GET"} if head else scope, receive, send_as_head)
+        await self.app({**scope, "method": "GET"}, receive, without_body)
 
 
 def _media_type(scope: Scope) -> str | None:
