@@ -42,14 +42,9 @@ def default_runtime(model: str) -> str:
     """``torch`` for a folder with torch weights (a transformer scored on its own weights,
     not on an ONNX graph beside them); ``auto`` for any other model (a CRF runs as ``crf``,
     an ONNX-only folder such as the shipped default on its best graph)."""
-    from serkit.models.folder import torch_weights
-    from serkit.models.registry import DEFAULT_DIR
+    from serkit.models.registry import has_torch_weights
 
-    try:
-        torch_weights(DEFAULT_DIR if model == "DEFAULT" else model)
-    except SerkitError:
-        return "auto"
-    return "torch"
+    return "torch" if model != "DEFAULT" and has_torch_weights(Path(model)) else "auto"
 
 
 def score(model: str, runtime: str, only: list[str]) -> tuple[str, dict[str, dict]]:

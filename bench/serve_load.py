@@ -312,13 +312,10 @@ NO_SCHEMATHESIS = "schemathesis is not installed: pip install -e '.[bench]' (or 
 
 
 def fuzz(url: str, max_examples: int, seed: int) -> dict:
-    exe = SCHEMATHESIS
-    if not exe.exists():
-        raise SystemExit(NO_SCHEMATHESIS)
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "run.ndjson"
         cmd = [
-            str(exe),
+            str(SCHEMATHESIS),
             "--config-file",
             str(ROOT / "bench" / "schemathesis.toml"),
             "run",

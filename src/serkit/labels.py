@@ -126,12 +126,15 @@ def map_tags(tags: Sequence[str], mapping: Mapping[str, str | None]) -> list[str
 
 
 def mapping_notes(
-    mapping: Mapping[str, str | None], seen: Iterable[str | None], side: str = "data"
+    mapping: Mapping[str, str | None] | None, seen: Iterable[str | None], side: str = "data"
 ) -> list[str]:
     """Why a mapped corpus lost a type nobody asked to drop: a type the ``side`` holds that
     the mapping does not list becomes O like an explicitly dropped one, and a listed type
     the data never holds is most often a typo of it (``"Libary" = "Library"``). Built-in
-    mappings list every source type, so they never cause a note on their own corpus."""
+    mappings list every source type, so they never cause a note on their own corpus. No
+    mapping (None): no notes."""
+    if mapping is None:
+        return []
     present = {t for t in seen if t}
     unlisted = sorted(present - mapping.keys())
     if not unlisted:

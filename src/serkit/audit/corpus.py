@@ -160,5 +160,5 @@ def read_corpus(
                 tags = map_tags(tags, table)
             sentences.append(AuditSentence(s, src, tags, list(s.tags), tok_lines))
     types = sorted({split_tag(t)[1] for a in sentences for t in a.tags} - {None})
-    notes = mapping_notes(table, seen, "corpus") if table is not None else []
+    notes = mapping_notes(table, seen, "corpus")
     return AuditCorpus(sentences, files, bio_labels(types), mapping, repaired, notes)

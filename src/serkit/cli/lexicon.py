@@ -46,7 +46,7 @@ def build(
 
         lex = Lexicon.build_stream(corpus, min_count=min_count)
     lex.save(output)
-    for note in mapping_notes(table, seen, "corpus") if table is not None else []:
+    for note in mapping_notes(table, seen, "corpus"):
         typer.echo(f"note: {note}", err=True)
     st = lex.stats()
     typer.echo(

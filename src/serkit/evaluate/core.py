@@ -105,7 +105,6 @@ def evaluate(
     notes = [
         note
         for side, seqs, table in (("prediction", pred, pred_map), ("gold", gold, gold_map))
-        if table is not None
         for note in mapping_notes(table, (split_tag(t)[1] for seq in seqs for t in seq), side)
     ]
 

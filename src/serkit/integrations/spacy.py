@@ -41,6 +41,7 @@ from spacy.util import filter_spans
 from serkit.architectures import check_runtime
 from serkit.devices import check_device, check_dtype, check_threads
 from serkit.errors import SerkitError
+from serkit.tagger import check_batch_size
 
 if TYPE_CHECKING:
     from serkit.tagger import Tagger
@@ -128,8 +129,10 @@ class SerkitComponent:
             raise SerkitError(
                 f"alignment_mode {alignment_mode!r}: choose one of {', '.join(ALIGNMENT_MODES)}"
             )
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise SerkitError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        try:
+            check_batch_size(batch_size)
+        except (TypeError, ValueError) as e:  # a config error, said as the others are
+            raise SerkitError(str(e)) from None
         if spans_key is not None and not (isinstance(spans_key, str) and spans_key):
             raise SerkitError(f"spans_key must be a non-empty string or null, got {spans_key!r}")
         self.name = name
