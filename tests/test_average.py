@@ -282,3 +282,14 @@ def test_a_backbone_path_compares_as_a_card_records_it(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     absolute = {"backbone": str(tmp_path / "bb" / "tiny")}
     assert _model_config(absolute) == _model_config({"backbone": "bb/tiny"})
+
+
+def test_a_backbone_recorded_from_another_working_directory_is_the_same(monkeypatch, tmp_path):
+    """Cards of one run written from different folders record the backbone relative to
+    each; the comparison depended on where `serkit average` ran."""
+    from serkit.training.average import _same_setting
+
+    assert _same_setting("backbone", str(tmp_path / "proj" / "minilm"), "proj/minilm")
+    assert _same_setting("backbone", "minilm", "proj/minilm")
+    assert not _same_setting("backbone", "proj/minilm", "other/minilm2")
+    assert not _same_setting("mode", "multihead", "partial")

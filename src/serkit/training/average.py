@@ -71,6 +71,18 @@ class WeightSource:
         }
 
 
+def _same_setting(key: str, a: Any, b: Any) -> bool:
+    """Equal settings; for the backbone, one path may be the other made relative to a
+    working directory (a card records it so, and cards of one run may be written from
+    different folders)."""
+    if a == b:
+        return True
+    if key != "backbone" or not (isinstance(a, str) and isinstance(b, str)):
+        return False
+    a, b = Path(a).as_posix(), Path(b).as_posix()
+    return a.endswith("/" + b) or b.endswith("/" + a)
+
+
 def _model_config(config: Any) -> dict[str, Any]:
     """The keys that make one model, paths as a card records them (a card writes its
     backbone path as :func:`serkit.models.folder.shareable_path` makes it, a checkpoint's
@@ -139,7 +151,7 @@ def _check_same(base: WeightSource, other: WeightSource, lexicons: dict[str, str
             "its lexicon feature would not match"
         )
     for key in sorted(set(base.config) & set(other.config)):
-        if other.config[key] != base.config[key]:
+        if not _same_setting(key, base.config[key], other.config[key]):
             raise SerkitError(
                 f"{other.path}: trained with {key} {other.config[key]!r}, {base.path} with "
                 f"{base.config[key]!r}: not one model"
