@@ -106,12 +106,9 @@ def _init(path: Path | None, prefer: str, kwargs: dict[str, Any]) -> None:
     # parent says it in one line (the folder deleted or changed since the parent loaded it).
     try:
         _tagger = load_tagger(path, prefer=prefer, **kwargs)
-    except SerkitError as e:
-        _load_error = SerkitError(f"a worker process could not load the model: {e}")
-    except Exception as e:  # any other failure, said in one line by the parent too
-        _load_error = SerkitError(
-            f"a worker process could not load the model: {type(e).__name__}: {e}"
-        )
+    except Exception as e:  # any failure, said in one line by the parent
+        why = str(e) if isinstance(e, SerkitError) else f"{type(e).__name__}: {e}"
+        _load_error = SerkitError(f"a worker process could not load the model: {why}")
 
 
 def _exit_with_parent() -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from serkit.audit.core import AuditResult
-from serkit.audit.corpus import AuditCorpus, AuditSentence, SourceFile
+from serkit.audit.corpus import TOKEN_LINE_FORMATS, AuditCorpus, AuditSentence, SourceFile
 from serkit.audit.findings import SCORE_DIGITS
 from serkit.audit.report import record
 from serkit.errors import SerkitError
@@ -28,7 +28,7 @@ from serkit.labels import spans
 
 CHANGE_LOG = "changes.jsonl"
 #: Formats ``--fix`` rewrites in place in its copy: one token (or one document) a line.
-FIXABLE = ("wikiser", "conll", "jsonl")
+FIXABLE = (*TOKEN_LINE_FORMATS, "jsonl")
 
 
 def check_fixable(corpus: AuditCorpus) -> None:

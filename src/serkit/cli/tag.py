@@ -165,7 +165,7 @@ def tag(
         )
     if fmt is None:
         fmt = (format_from_suffix(output, FORMATS) if output else None) or "jsonl"
-    get_format(fmt, FORMATS)
+    keeps = get_format(fmt, FORMATS).keeps
     if inputs.count("-") > 1:
         raise SerkitError("stdin ('-') can be given only once")
     reading = Reading(encoding, lines, input_format, text_field, id_field)
@@ -193,14 +193,13 @@ def tag(
     else:
         items = skipping(read_documents, sources, report.skip, reading, sys.stdin, report.bad)
 
-    keeps = get_format(fmt, FORMATS).keeps
-
     def run(f) -> None:
         writer = DocWriter(f, fmt, tagger.entity_types)
         noted = keeps is None
         for doc in tag_documents(tagger, items, batch_size):
-            lost = [k for k in doc.record or () if k not in (text_field, id_field)]
-            if lost and not noted:  # say once what records lose in this format
+            if not noted and (  # say once what records lose in this format
+                lost := [k for k in doc.record or () if k not in (text_field, id_field)]
+            ):
                 noted = True
                 report.note(
                     f"note: {fmt} output holds {keeps}: record fields such as "

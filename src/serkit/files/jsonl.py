@@ -21,7 +21,6 @@ from serkit.files._common import (
     check_writable_token,
     code_point_offsets,
     iter_lines,
-    utf16_offsets,
 )
 from serkit.files.inputs import Input, as_input
 from serkit.scheme import repair_iob, spans, tags_from_spans, type_problem
@@ -100,7 +99,7 @@ def _from_utf16(
 ) -> list[tuple[int, int, str]]:
     """doccano's UTF-16 offsets as code points; one inside a character is an error (offsets
     outside the text are left for :func:`_align` to report)."""
-    n = utf16_offsets(text, [len(text)])[0]  # the text's length in UTF-16 code units
+    n = len(text.encode("utf-16-le", "surrogatepass")) // 2  # the length in UTF-16 units
     # one pass over the text for all the document's offsets, not one per entity
     points = code_point_offsets(text, [x for s, e, _ in ents for x in (s, e)])
     out = []

@@ -263,13 +263,14 @@ def publish(stage: str | Path, out_dir: str | Path) -> None:
     from serkit.models.hub_card import hand_written
 
     stage, out = Path(stage), Path(out_dir)
-    kept = {README} if hand_written(out / README) else set()
-    for name in kept:
-        (stage / name).unlink(missing_ok=True)
+    keep_readme = hand_written(out / README)
+    if keep_readme:
+        (stage / README).unlink(missing_ok=True)
     names = {p.name for p in stage.iterdir()}
+    stays = names | {README} if keep_readme else names
     (out / CARD_NAME).unlink(missing_ok=True)
     for p in out.iterdir():
-        if p.name not in names | kept and is_model_file(p.name) and not p.is_dir():
+        if p.name not in stays and is_model_file(p.name) and not p.is_dir():
             p.unlink()
     for name in sorted(names - {CARD_NAME}) + [CARD_NAME]:
         if (stage / name).is_file():  # readable as any new file: a model is shared data

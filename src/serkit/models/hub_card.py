@@ -424,7 +424,7 @@ def write_readme(model_dir: str | Path, card: Mapping[str, Any]) -> Path | None:
     path = d / README
     if not _ours(path):
         return None
-    # a staging or temporary folder (``.model.tmp``, ``.export-*``) is renamed into its parent
+    # a staging or temporary folder (``.model.tmp``) is renamed into its parent
     name = _str(card.get("name")) or (d.parent.name if d.name.startswith(".") else d.name)
     text = render_readme(card, name)
     with atomic_write(path) as f:

@@ -264,7 +264,7 @@ def transformer_runtime(
         if prefer.startswith("onnx"):
             raise _lacks(d, f"ONNX graph for runtime {prefer!r} (`serkit export onnx` writes one)")
         return "torch"
-    return "onnx-int8" if onnx_file.name == folder.ONNX_INT8 else "onnx-fp32"
+    return {graph: name for name, graph in folder.ONNX_GRAPHS.items()}[onnx_file.name]
 
 
 def runtime_on(d: Path, card: dict[str, Any], prefer: str, device: str, dtype: str = "fp32") -> str:

@@ -229,9 +229,9 @@ class TransformerTagger(WindowedTagger):
 
     def save(self, out_dir: str | Path, tokenizer_src: str | Path | None = None) -> None:
         """Write weights (safetensors), config, tokenizer files and lexicons (not the card)
-        into ``out_dir``: a building block for a saver that stages the folder and writes the
-        card (the trainer: ``folder.staged``); written straight into a used folder, an older
-        model's other files would stay."""
+        into ``out_dir``, a folder that a caller stages (``folder.staged``) and then gives
+        its card; written straight into a used folder, an older model's other files would
+        stay."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(str(out), safe_serialization=True)

@@ -223,7 +223,7 @@ class Checkpoint(Callback):
             return
         save_checkpoint(trainer.ckpt, trainer.model, trainer.optimizer, trainer.scheduler,
                         {**state, "config": cfg.to_dict(), "labels": trainer.labels,
-                         "reading": trainer.reading(), **trainer.data_sha})  # fmt: skip
+                         "reading": trainer.read_as, **trainer.data_sha})  # fmt: skip
 
 
 class Trainer:
@@ -346,6 +346,7 @@ class Trainer:
         self.data_sha = {"train_data_sha256": sha256_files(files)}
         if dev_files:
             self.data_sha["dev_data_sha256"] = sha256_files(dev_files)
+        self.read_as = self.reading()  # as the data was read: every checkpoint keeps it
         self.space = LabelSpace(cfg.mode, self.specs, single_labels)
         self.multi = cfg.corpora is not None and cfg.mode != "single"
         self.labels = self.space.flat_labels()
